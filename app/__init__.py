@@ -1,0 +1,62 @@
+"""Kaikaku: the application factory."""
+
+from __future__ import annotations
+
+from flask import Flask, request, session
+from flask_login import current_user
+
+from config import Config
+
+from .extensions import babel, csrf, db, login_manager, migrate
+
+
+def select_locale() -> str:
+    """The session's choice, then the user's, then Japanese."""
+    chosen = session.get("locale")
+    if chosen in ("ja", "en"):
+        return chosen
+    if current_user and current_user.is_authenticated:
+        return current_user.locale or "ja"
+    return "ja"
+
+
+def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_object(config_class(app.instance_path))
+    app.config.update(overrides)
+
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Tokyo")
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "ログインしてください。"
+    login_manager.session_protection = "strong"
+
+    from . import models  # noqa: F401  (register the tables)
+    from .auth import bp as auth_bp
+    from .cli import register_commands
+    from .main import bp as main_bp
+    from .templating import register_template_helpers
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(main_bp)
+    register_template_helpers(app)
+    register_commands(app)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; frame-ancestors 'none'",
+        )
+        if request.path.startswith("/static/"):
+            response.cache_control.max_age = 3600
+        return response
+
+    return app

@@ -1,0 +1,66 @@
+"""The `kaikaku` command: Flask's CLI with clear one-line errors for bad configuration."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from config import ConfigError
+
+from .extensions import db
+
+
+def check_database(app: Flask) -> None:
+    """Raise ConfigError with one line when the database cannot be reached or written."""
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    url = make_url(uri)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        folder = os.path.dirname(os.path.abspath(url.database)) or "."
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the database folder {folder} ({exc.strerror})") from exc
+        if not os.access(folder, os.W_OK):
+            raise ConfigError(f"no write access to the database folder {folder}")
+    try:
+        with app.app_context(), db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        safe = url.render_as_string(hide_password=True)
+        raise ConfigError(f"cannot connect to the database {safe}: {reason}") from exc
+
+
+def register_commands(app: Flask) -> None:
+    from .demo import demo_cli
+
+    app.cli.add_command(demo_cli)
+
+    @app.cli.command("check")
+    def check_command() -> None:
+        """Check that the configuration and the database work."""
+        check_database(app)
+        click.echo("configuration OK")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of `kaikaku`; configuration problems end with one line, exit code 2."""
+    from . import create_app
+
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        app = create_app()
+        if args and args[0] not in ("--help", "-h", "routes", "shell"):
+            check_database(app)
+    except ConfigError as exc:
+        click.echo(f"kaikaku: configuration error: {exc}", err=True)
+        sys.exit(2)
+    cli = FlaskGroup(create_app=lambda: app, add_default_commands=True, load_dotenv=False)
+    cli.main(args=args, prog_name="kaikaku")

@@ -1,0 +1,54 @@
+"""The first page: the execution plan's reform items by viewpoint."""
+
+from __future__ import annotations
+
+from flask import abort, render_template, request
+from flask_login import login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.extensions import db
+from app.models import ExecutionPlan, Outline, ReformItem, Section, Viewpoint
+
+from . import bp
+
+
+def current_plan(plan_id: int | None = None) -> ExecutionPlan | None:
+    if plan_id is not None:
+        return db.session.get(ExecutionPlan, plan_id)
+    return db.session.scalar(select(ExecutionPlan).order_by(ExecutionPlan.start_fy.desc()))
+
+
+@bp.route("/")
+@login_required
+def index():
+    return plan_items()
+
+
+@bp.route("/plan")
+@login_required
+def plan_items():
+    plan = current_plan(request.args.get("plan", type=int))
+    if plan is None:
+        if request.args.get("plan"):
+            abort(404)
+        return render_template("main/empty.html")
+    outline = db.session.get(Outline, plan.outline_id)
+    items = db.session.scalars(
+        select(ReformItem)
+        .where(ReformItem.plan_id == plan.id)
+        .options(
+            selectinload(ReformItem.owning_section).selectinload(Section.department),
+            selectinload(ReformItem.cycles),
+        )
+    ).all()
+    viewpoints = db.session.scalars(
+        select(Viewpoint).where(Viewpoint.outline_id == outline.id).order_by(Viewpoint.number)
+    ).all()
+    by_viewpoint = {v.id: [] for v in viewpoints}
+    for item in sorted(items, key=lambda i: i.sort_key):
+        by_viewpoint.setdefault(item.viewpoint_id, []).append(item)
+    return render_template(
+        "main/plan.html", outline=outline, plan=plan, viewpoints=viewpoints,
+        by_viewpoint=by_viewpoint,
+    )

@@ -1,0 +1,38 @@
+"""The models; import from here."""
+
+from .audit import AuditEntry
+from .cycle import (
+    Cycle,
+    DeadlineExtension,
+    Direction,
+    Grade,
+    ProgressReport,
+    ProgressStatus,
+    ProgressValue,
+    ReportKind,
+    Stage,
+)
+from .org import Department, Post, PostAssignment, PostKind, Role, Section, Substitution, User, UserRole
+from .outbox import OutboxMessage, OutboxStatus
+from .outline import (
+    ExecutionPlan,
+    Indicator,
+    IndicatorValue,
+    ItemStatus,
+    Outline,
+    PromotionDirection,
+    ReformItem,
+    Viewpoint,
+    item_related_section,
+)
+from .schedule import FiscalYearSchedule
+from .types import LabeledEnum, UTCDateTime, utcnow
+
+__all__ = [
+    "AuditEntry", "Cycle", "DeadlineExtension", "Department", "Direction", "ExecutionPlan",
+    "FiscalYearSchedule", "Grade", "Indicator", "IndicatorValue", "ItemStatus", "LabeledEnum",
+    "Outline", "OutboxMessage", "OutboxStatus", "Post", "PostAssignment", "PostKind",
+    "ProgressReport", "ProgressStatus", "ProgressValue", "PromotionDirection", "ReformItem",
+    "ReportKind", "Role", "Section", "Stage", "Substitution", "User", "UserRole", "UTCDateTime",
+    "Viewpoint", "item_related_section", "utcnow",
+]

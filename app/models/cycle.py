@@ -1,0 +1,169 @@
+"""One reform item's PDCA cycle in one fiscal year, with its stage contents."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+
+from .org import User
+from .outline import Indicator, ReformItem
+from .types import LabeledEnum, UTCDateTime, enum_column, utcnow
+
+
+class Grade(LabeledEnum):
+    A = "A", "A 達成", "A Achieved"
+    B = "B", "B 概ね達成", "B Mostly achieved"
+    C = "C", "C 一部未達成", "C Partly not achieved"
+    D = "D", "D 未達成・未着手", "D Not achieved / not started"
+
+
+class ProgressStatus(LabeledEnum):
+    DONE = "done", "実施済", "Implemented"
+    PARTIAL = "partial", "一部実施", "Partly implemented"
+    NOT_STARTED = "not_started", "未着手", "Not started"
+
+
+class Direction(LabeledEnum):
+    CONTINUE = "continue", "継続", "Continue"
+    EXPAND = "expand", "拡充", "Expand"
+    REVISE = "revise", "見直し", "Revise"
+    COMPLETE = "complete", "完了", "Complete"
+    ABOLISH = "abolish", "廃止", "Abolish"
+
+    @property
+    def ends_item(self) -> bool:
+        return self in (Direction.COMPLETE, Direction.ABOLISH)
+
+
+class Stage(LabeledEnum):
+    """The four PDCA stages; each has one deadline per fiscal year."""
+
+    PLAN = "plan", "計画", "Plan"
+    DO = "do", "実施", "Do"
+    CHECK = "check", "評価", "Check"
+    ACT = "act", "改善", "Act"
+
+
+class ReportKind(LabeledEnum):
+    PROGRESS = "progress", "進捗報告", "Progress report"
+    MIDYEAR = "midyear", "中間報告", "Mid-year report"
+
+
+class Cycle(db.Model):
+    """The PDCA cycle of one reform item in one fiscal year; the unit that moves."""
+
+    __tablename__ = "cycle"
+    __table_args__ = (sa.UniqueConstraint("item_id", "fiscal_year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(sa.ForeignKey("reform_item.id"), index=True)
+    fiscal_year: Mapped[int] = mapped_column(index=True)
+    state: Mapped[str] = mapped_column(sa.String(40), index=True)
+    definition_version: Mapped[str] = mapped_column(sa.String(40))
+    version: Mapped[int] = mapped_column(default=1)
+    state_since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submitted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Plan (計画)
+    goal: Mapped[str] = mapped_column(sa.Text, default="")
+    schedule_q1: Mapped[str] = mapped_column(sa.Text, default="")
+    schedule_q2: Mapped[str] = mapped_column(sa.Text, default="")
+    schedule_q3: Mapped[str] = mapped_column(sa.Text, default="")
+    schedule_q4: Mapped[str] = mapped_column(sa.Text, default="")
+    carried_over: Mapped[str] = mapped_column(sa.Text, default="")
+
+    # Check (評価)
+    grade: Mapped[Grade | None] = mapped_column(enum_column(Grade))
+    progress_status: Mapped[ProgressStatus | None] = mapped_column(enum_column(ProgressStatus))
+    analysis: Mapped[str] = mapped_column(sa.Text, default="")
+    issues: Mapped[str] = mapped_column(sa.Text, default="")
+    effect_amount: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+    # Act (改善)
+    improvement: Mapped[str] = mapped_column(sa.Text, default="")
+    direction: Mapped[Direction | None] = mapped_column(enum_column(Direction))
+
+    item: Mapped[ReformItem] = relationship(back_populates="cycles")
+    submitted_by: Mapped[User | None] = relationship()
+    reports: Mapped[list[ProgressReport]] = relationship(
+        back_populates="cycle", order_by="ProgressReport.created_at"
+    )
+    extensions: Mapped[list[DeadlineExtension]] = relationship(
+        back_populates="cycle", order_by="DeadlineExtension.created_at"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def __repr__(self) -> str:
+        return f"<Cycle item={self.item_id} FY{self.fiscal_year} {self.state}>"
+
+
+class ProgressReport(db.Model):
+    """A progress report during Do; the mid-year report is the one that is approved."""
+
+    __tablename__ = "progress_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(sa.ForeignKey("cycle.id"), index=True)
+    kind: Mapped[ReportKind] = mapped_column(enum_column(ReportKind))
+    as_of: Mapped[date]
+    body: Mapped[str] = mapped_column(sa.Text, default="")
+    created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    cycle: Mapped[Cycle] = relationship(back_populates="reports")
+    created_by: Mapped[User] = relationship()
+    values: Mapped[list[ProgressValue]] = relationship(
+        back_populates="report", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return f"<ProgressReport {self.kind} cycle={self.cycle_id} {self.as_of}>"
+
+
+class ProgressValue(db.Model):
+    """An indicator's actual value so far, as given in a progress report."""
+
+    __tablename__ = "progress_value"
+    __table_args__ = (sa.UniqueConstraint("report_id", "indicator_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("progress_report.id", ondelete="CASCADE"), index=True
+    )
+    indicator_id: Mapped[int] = mapped_column(sa.ForeignKey("indicator.id"), index=True)
+    value: Mapped[Decimal | None] = mapped_column(sa.Numeric(18, 3))
+
+    report: Mapped[ProgressReport] = relationship(back_populates="values")
+    indicator: Mapped[Indicator] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<ProgressValue report={self.report_id} indicator={self.indicator_id}>"
+
+
+class DeadlineExtension(db.Model):
+    """A deadline moved for one cycle's stage by the secretariat, with its reason."""
+
+    __tablename__ = "deadline_extension"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(sa.ForeignKey("cycle.id"), index=True)
+    stage: Mapped[Stage] = mapped_column(enum_column(Stage))
+    due_on: Mapped[date]
+    reason: Mapped[str] = mapped_column(sa.Text)
+    created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    cycle: Mapped[Cycle] = relationship(back_populates="extensions")
+    created_by: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<DeadlineExtension cycle={self.cycle_id} {self.stage} {self.due_on}>"

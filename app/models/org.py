@@ -1,0 +1,219 @@
+"""The organisation: departments, sections, posts held over time, users and roles."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.extensions import db
+
+from .types import LabeledEnum, UTCDateTime, enum_column, utcnow
+
+
+class Role(LabeledEnum):
+    STAFF = "staff", "担当職員", "Staff"
+    HEAD = "head", "所管部長", "Department head"
+    SECRETARIAT = "secretariat", "事務局", "Secretariat"
+    COMMITTEE = "committee", "推進委員", "Committee member"
+    ADMIN = "admin", "システム管理者", "Administrator"
+
+
+class PostKind(LabeledEnum):
+    HEAD = "head", "部長", "Department head"
+    CHIEF = "chief", "課長", "Section chief"
+    STAFF = "staff", "職員", "Staff"
+
+
+class Department(db.Model):
+    __tablename__ = "department"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    name_en: Mapped[str] = mapped_column(sa.String(100), default="")
+    position: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    sections: Mapped[list[Section]] = relationship(
+        back_populates="department", order_by="Section.position"
+    )
+    posts: Mapped[list[Post]] = relationship(back_populates="department")
+
+    def __repr__(self) -> str:
+        return f"<Department {self.code} {self.name}>"
+
+
+class Section(db.Model):
+    __tablename__ = "section"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"), index=True)
+    code: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    name_en: Mapped[str] = mapped_column(sa.String(100), default="")
+    position: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    department: Mapped[Department] = relationship(back_populates="sections")
+
+    def __repr__(self) -> str:
+        return f"<Section {self.code} {self.name}>"
+
+
+class Post(db.Model):
+    """A position (役職) such as 企画部長; rights follow the post, not the person."""
+
+    __tablename__ = "post"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    kind: Mapped[PostKind] = mapped_column(enum_column(PostKind))
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"), index=True)
+    section_id: Mapped[int | None] = mapped_column(sa.ForeignKey("section.id"), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    department: Mapped[Department] = relationship(back_populates="posts")
+    section: Mapped[Section | None] = relationship()
+    assignments: Mapped[list[PostAssignment]] = relationship(
+        back_populates="post", order_by="PostAssignment.starts_on"
+    )
+
+    def holders(self, on: date) -> list[User]:
+        return [a.user for a in self.assignments if a.covers(on)]
+
+    def __repr__(self) -> str:
+        return f"<Post {self.code} {self.name}>"
+
+
+class PostAssignment(db.Model):
+    """A user holding a post from `starts_on` to `ends_on` (inclusive; open when None)."""
+
+    __tablename__ = "post_assignment"
+    __table_args__ = (
+        sa.CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="dates_ordered"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(sa.ForeignKey("post.id"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    starts_on: Mapped[date]
+    ends_on: Mapped[date | None]
+
+    post: Mapped[Post] = relationship(back_populates="assignments")
+    user: Mapped[User] = relationship(back_populates="assignments")
+
+    def covers(self, on: date) -> bool:
+        return self.starts_on <= on and (self.ends_on is None or on <= self.ends_on)
+
+    def __repr__(self) -> str:
+        return f"<PostAssignment post={self.post_id} user={self.user_id} {self.starts_on}..{self.ends_on}>"
+
+
+class UserRole(db.Model):
+    """A role granted to a user outright (secretariat, committee, admin)."""
+
+    __tablename__ = "user_role"
+    __table_args__ = (sa.UniqueConstraint("user_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+
+    def __repr__(self) -> str:
+        return f"<UserRole {self.user_id} {self.role}>"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(sa.String(60), unique=True)
+    email: Mapped[str] = mapped_column(sa.String(200))
+    name: Mapped[str] = mapped_column(sa.String(100))
+    name_kana: Mapped[str] = mapped_column(sa.String(100), default="")
+    password_hash: Mapped[str] = mapped_column(sa.String(256), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    locale: Mapped[str] = mapped_column(sa.String(5), default="ja")
+    wants_digest: Mapped[bool] = mapped_column(default=False)
+    reminders_enabled: Mapped[bool] = mapped_column(default=True)
+    session_token: Mapped[str] = mapped_column(sa.String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan")
+    assignments: Mapped[list[PostAssignment]] = relationship(back_populates="user")
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+        # A new token ends every session opened with the old password.
+        self.session_token = secrets.token_hex(16)
+
+    def check_password(self, password: str) -> bool:
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def granted_roles(self) -> set[Role]:
+        return {r.role for r in self.roles}
+
+    def has_role(self, role: Role, on: date | None = None) -> bool:
+        """Whether the user holds `role`; staff and head come from posts held on `on`."""
+        if role in self.granted_roles():
+            return True
+        if role in (Role.STAFF, Role.HEAD) and on is not None:
+            kinds = {p.kind for p in self.posts_on(on)}
+            if role is Role.HEAD:
+                return PostKind.HEAD in kinds
+            return bool(kinds & {PostKind.STAFF, PostKind.CHIEF})
+        return False
+
+    def posts_on(self, on: date) -> list[Post]:
+        return [a.post for a in self.assignments if a.covers(on)]
+
+    def sections_on(self, on: date) -> set[int]:
+        return {p.section_id for p in self.posts_on(on) if p.section_id is not None}
+
+    def departments_on(self, on: date) -> set[int]:
+        return {p.department_id for p in self.posts_on(on)}
+
+    def __repr__(self) -> str:
+        return f"<User {self.login}>"
+
+
+class Substitution(db.Model):
+    """A substitute (代理) who may decide for a post's holder between two dates."""
+
+    __tablename__ = "substitution"
+    __table_args__ = (
+        sa.CheckConstraint("ends_on >= starts_on", name="dates_ordered"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(sa.ForeignKey("post.id"), index=True)
+    substitute_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    post: Mapped[Post] = relationship()
+    substitute: Mapped[User] = relationship(foreign_keys=[substitute_id])
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+
+    def covers(self, on: date) -> bool:
+        return self.revoked_at is None and self.starts_on <= on <= self.ends_on
+
+    def __repr__(self) -> str:
+        return f"<Substitution post={self.post_id} by={self.substitute_id} {self.starts_on}..{self.ends_on}>"

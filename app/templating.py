@@ -1,0 +1,65 @@
+"""Filters and globals the templates share: labels, dates, 和暦."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import Flask, url_for
+from flask_babel import get_locale
+from markupsafe import Markup, escape
+from werkzeug.routing import BuildError
+
+import workflows
+
+from .calendar import TOKYO, format_date, wareki_date, wareki_fiscal_year
+
+
+def current_locale() -> str:
+    locale = get_locale()
+    return str(locale) if locale else "ja"
+
+
+def label(value) -> str:
+    """The localised label of a LabeledEnum member (the value itself otherwise)."""
+    if value is None:
+        return ""
+    if hasattr(value, "label"):
+        return value.label(current_locale())
+    return str(value)
+
+
+def fy_label(fiscal_year: int) -> str:
+    return wareki_fiscal_year(fiscal_year, current_locale())
+
+
+def date_label(value: date | datetime | None, with_time: bool = False) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        local = value.astimezone(TOKYO)
+        text = format_date(local.date(), current_locale())
+        return f"{text} {local:%H:%M}" if with_time else text
+    return format_date(value, current_locale())
+
+
+def state_label(state: str) -> str:
+    return workflows.state_label(state, current_locale())
+
+
+def item_link(item) -> Markup:
+    """The item's title, linked to its page where the app has one."""
+    try:
+        href = url_for("items.show", item_id=item.id)
+    except BuildError:
+        return escape(item.title)
+    return Markup('<a href="{}">{}</a>').format(href, item.title)
+
+
+def register_template_helpers(app: Flask) -> None:
+    app.add_template_filter(label, "label")
+    app.add_template_filter(fy_label, "fy")
+    app.add_template_filter(date_label, "date")
+    app.add_template_filter(wareki_date, "wareki")
+    app.add_template_global(current_locale, "current_locale")
+    app.add_template_global(state_label, "state_label")
+    app.add_template_global(item_link, "item_link")
