@@ -1,0 +1,67 @@
+# Kaikaku: `make help` lists the targets.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+KAIKAKU := $(VENV)/bin/kaikaku
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export FLASK_APP := app:create_app
+
+.DEFAULT_GOAL := help
+.PHONY: help install assets translations run serve scheduler demo test test-sqlite test-postgres lint format bench services clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@command -v python3.11 >/dev/null || { echo "python3.11 is needed"; exit 1; }
+	python3.11 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip setuptools
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed assets translations ## Create the virtualenv and install everything
+
+app/static/vendor/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -rf app/static/vendor && mkdir -p app/static/vendor
+	cp node_modules/@digital-go-jp/design-tokens/dist/tokens.css app/static/vendor/design-tokens.css
+	cp node_modules/mermaid/dist/mermaid.min.js app/static/vendor/mermaid.min.js
+	cp node_modules/axe-core/axe.min.js app/static/vendor/axe.min.js
+	touch $@
+
+assets: app/static/vendor/.installed ## Copy the front-end packages into app/static/vendor
+
+translations: $(VENV)/.installed ## Compile the English catalogue
+	@if [ -d app/translations ]; then $(VENV)/bin/pybabel compile -q -d app/translations; fi
+
+run: install ## Migrate the SQLite database, load the demo, start web + scheduler
+	$(KAIKAKU) db upgrade -d migrations
+	$(KAIKAKU) demo load
+	@$(KAIKAKU) demo logins
+	@bash scripts/run.sh $(HOST) $(PORT)
+
+demo: install ## Load (or refresh) the demo data
+	$(KAIKAKU) db upgrade -d migrations
+	$(KAIKAKU) demo load
+
+services: ## Start PostgreSQL if it is down; install Chromium if it is missing
+	@bash scripts/services.sh
+
+test: install services ## The whole suite: SQLite, then the database tests again on PostgreSQL
+	$(VENV)/bin/pytest -q
+	TEST_DB=postgres $(VENV)/bin/pytest -q -m "not browser" tests/foundation tests/workflows
+
+lint: install ## ruff check and ruff format --check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install ## Format the code with ruff
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: install services ## Print the benchmark figures
+	$(PY) -m bench
+
+clean: ## Remove the virtualenv, node_modules and the built assets
+	rm -rf $(VENV) node_modules app/static/vendor

@@ -1,0 +1,66 @@
+"""Queue e-mail in the outbox, inside the caller's transaction.
+
+Each kind of mail is one template in notifications/templates/mail/<kind>.txt whose first
+line is `Subject: ...`; the rest is the plain-text body. Delivery happens after commit,
+in the scheduler process, never in a web request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy.orm import Session
+
+from app.models import OutboxMessage, User
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@lru_cache(maxsize=1)
+def _env() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def render(kind: str, context: dict) -> tuple[str, str]:
+    """Render a mail kind to (subject, text body)."""
+    text = _env().get_template(f"mail/{kind}.txt").render(**context)
+    first, _, body = text.partition("\n")
+    if not first.startswith("Subject:"):
+        raise ValueError(f"mail template {kind} must start with 'Subject:'")
+    return first.removeprefix("Subject:").strip(), body.lstrip("\n")
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    recipient: User,
+    context: dict,
+    now: datetime,
+    cycle_id: int | None = None,
+    dedupe_key: str | None = None,
+) -> OutboxMessage:
+    """Add one rendered message for `recipient` to the outbox (flushed, not committed)."""
+    subject, body = render(kind, {**context, "recipient": recipient})
+    message = OutboxMessage(
+        kind=kind,
+        recipient_id=recipient.id,
+        to_address=recipient.email,
+        subject=subject,
+        body_text=body,
+        cycle_id=cycle_id,
+        dedupe_key=dedupe_key,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    session.add(message)
+    session.flush()
+    return message
