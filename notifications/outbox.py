@@ -29,9 +29,20 @@ def _env() -> Environment:
     )
 
 
-def render(kind: str, context: dict) -> tuple[str, str]:
-    """Render a mail kind to (subject, text body)."""
-    text = _env().get_template(f"mail/{kind}.txt").render(**context)
+def _no_links(*args, **kwargs) -> str:
+    return ""
+
+
+def render(kind: str, context: dict, *, base_url: str = "", decision_url=_no_links) -> tuple[str, str]:
+    """Render a mail kind to (subject, text body).
+
+    `base_url` prefixes the links to the site; `decision_url(cycle_id, version)` makes a
+    signed link to a decision page. Both are given at delivery, where the settings are
+    known; when the row is queued they are left empty, for the notification log.
+    """
+    text = _env().get_template(f"mail/{kind}.txt").render(
+        **context, base_url=base_url, decision_url=decision_url
+    )
     first, _, body = text.partition("\n")
     if not first.startswith("Subject:"):
         raise ValueError(f"mail template {kind} must start with 'Subject:'")
@@ -49,13 +60,15 @@ def enqueue(
     dedupe_key: str | None = None,
 ) -> OutboxMessage:
     """Add one rendered message for `recipient` to the outbox (flushed, not committed)."""
-    subject, body = render(kind, {**context, "recipient": recipient})
+    context = {**context, "recipient_name": recipient.name}
+    subject, body = render(kind, context)
     message = OutboxMessage(
         kind=kind,
         recipient_id=recipient.id,
         to_address=recipient.email,
         subject=subject,
         body_text=body,
+        context=context,
         cycle_id=cycle_id,
         dedupe_key=dedupe_key,
         created_at=now,

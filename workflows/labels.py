@@ -16,6 +16,11 @@ def _states(name: str = "pdca") -> dict[str, dict]:
         return yaml.safe_load(fh)["states"]
 
 
+def state_info(state: str, definition: str = "pdca") -> dict:
+    """The definition's entry for a state (labels, stage, actor), {} when unknown."""
+    return _states(definition).get(state, {})
+
+
 def state_label(state: str, locale: str = "ja", definition: str = "pdca") -> str:
     """The Japanese (or English) name of a state; the raw name when unknown."""
     info = _states(definition).get(state)

@@ -30,6 +30,8 @@ class OutboxMessage(db.Model):
     subject: Mapped[str] = mapped_column(sa.String(300))
     body_text: Mapped[str] = mapped_column(sa.Text)
     body_html: Mapped[str] = mapped_column(sa.Text, default="")
+    # What the template was rendered from; delivery renders again with the site's links.
+    context: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     cycle_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cycle.id"), index=True)
     dedupe_key: Mapped[str | None] = mapped_column(sa.String(250), unique=True)
     status: Mapped[OutboxStatus] = mapped_column(

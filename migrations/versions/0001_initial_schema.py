@@ -331,6 +331,7 @@ def upgrade():
     sa.Column('subject', sa.String(length=300), nullable=False),
     sa.Column('body_text', sa.Text(), nullable=False),
     sa.Column('body_html', sa.Text(), nullable=False),
+    sa.Column('context', sa.JSON(), nullable=False),
     sa.Column('cycle_id', sa.Integer(), nullable=True),
     sa.Column('dedupe_key', sa.String(length=250), nullable=True),
     sa.Column('status', sa.Enum('pending', 'sent', 'failed', name='outboxstatus', native_enum=False, length=20), nullable=False),
