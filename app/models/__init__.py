@@ -27,12 +27,14 @@ from .outline import (
 )
 from .schedule import FiscalYearSchedule
 from .types import LabeledEnum, UTCDateTime, utcnow
+from .ui import UsedDecisionLink
 
 __all__ = [
     "AuditEntry", "Cycle", "DeadlineExtension", "Department", "Direction", "ExecutionPlan",
     "FiscalYearSchedule", "Grade", "Indicator", "IndicatorValue", "ItemStatus", "LabeledEnum",
     "Outline", "OutboxMessage", "OutboxStatus", "Post", "PostAssignment", "PostKind",
     "ProgressReport", "ProgressStatus", "ProgressValue", "PromotionDirection", "ReformItem",
-    "ReportKind", "Role", "Section", "Stage", "Substitution", "User", "UserRole", "UTCDateTime",
+    "ReportKind", "Role", "Section", "Stage", "Substitution", "UsedDecisionLink", "User", "UserRole",
+    "UTCDateTime",
     "Viewpoint", "item_related_section", "utcnow",
 ]
