@@ -58,11 +58,16 @@ def _year_label(era: str, year: int) -> str:
 
 
 def wareki_fiscal_year(fiscal_year: int, locale: str = "ja") -> str:
-    """令和8年度 for 2026 (the era in force on 1 April of that fiscal year)."""
-    ja, en, year = era_of(date(fiscal_year, 4, 1))
+    """令和8年度 for 2026.
+
+    The era is the one in force when the fiscal year ends, counted from the calendar year
+    in which it starts: FY2019 (April 2019 to March 2020) is 令和元年度.
+    """
     if locale.startswith("en"):
         return f"FY{fiscal_year}"
-    return f"{_year_label(ja, year)}年度"
+    ja, _en, _ = era_of(date(fiscal_year + 1, 3, 31))
+    start = next(s for s, name, _ in ERAS if name == ja)
+    return f"{_year_label(ja, fiscal_year - start.year + 1)}年度"
 
 
 def wareki_date(day: date) -> str:

@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from flask import g
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from app import create_app
@@ -117,8 +119,21 @@ def db(app):
     return _db
 
 
+class Client(FlaskClient):
+    """A test client that forgets the logged-in user between requests.
+
+    The tests share one app context with their requests, so `g` (where Flask-Login keeps
+    the user) would otherwise outlive a request, which a real server never does.
+    """
+
+    def open(self, *args, **kwargs):
+        g.pop("_login_user", None)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = Client
     return app.test_client()
 
 

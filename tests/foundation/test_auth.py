@@ -1,0 +1,82 @@
+"""Login, logout, sessions and the first page."""
+
+import pytest
+
+
+@pytest.fixture
+def org(make, db):
+    org = make.org("企画")
+    make.item(org, number="1-1", title="行政手続のオンライン化の推進", viewpoint=1)
+    make.item(org, number="5-3", title="RPA・AIの活用による業務効率化", viewpoint=5)
+    db.session.commit()
+    return org
+
+
+def test_anonymous_users_are_sent_to_the_login_page(client):
+    response = client.get("/plan")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_wrong_password_is_refused_in_japanese(client, org):
+    response = client.post("/login", data={"login": org.staff.login, "password": "wrong"})
+    assert response.status_code == 401
+    assert "ログインIDまたはパスワードが正しくありません" in response.get_data(as_text=True)
+
+
+def test_inactive_user_cannot_log_in(client, org, db):
+    org.staff.active = False
+    db.session.commit()
+    response = client.post("/login", data={"login": org.staff.login, "password": "password"})
+    assert response.status_code == 401
+
+
+def test_plan_page_lists_items_by_viewpoint(client, login_as, org):
+    login_as(org.staff)
+    page = client.get("/plan").get_data(as_text=True)
+    assert "1. サービスの最適化" in page
+    assert "5. 組織機構の最適化" in page
+    assert page.index("行政手続のオンライン化の推進") < page.index("5. 組織機構の最適化")
+    assert page.index("RPA・AIの活用による業務効率化") > page.index("5. 組織機構の最適化")
+
+
+def test_login_does_not_follow_an_outside_next(client, org):
+    response = client.post(
+        "/login?next=https://evil.example/",
+        data={"login": org.staff.login, "password": "password"},
+    )
+    assert response.status_code == 302
+    assert "evil" not in response.headers["Location"]
+
+
+def test_logout_is_a_post(client, login_as, org):
+    login_as(org.staff)
+    assert client.get("/logout").status_code == 405
+    client.post("/logout")
+    assert client.get("/plan").status_code == 302
+
+
+def test_changing_the_password_ends_existing_sessions(client, login_as, org, db):
+    login_as(org.staff)
+    assert client.get("/plan").status_code == 200
+    org.staff.set_password("a-new-password")
+    db.session.commit()
+    assert client.get("/plan").status_code == 302
+
+
+def test_passwords_are_stored_hashed(org):
+    assert "password" not in org.staff.password_hash
+    assert org.staff.password_hash.startswith(("scrypt:", "pbkdf2:"))
+
+
+@pytest.mark.parametrize("app_overrides", [{"WTF_CSRF_ENABLED": True}])
+def test_forms_without_the_csrf_token_are_refused(client, org, app_overrides):
+    response = client.post("/login", data={"login": org.staff.login, "password": "password"})
+    assert response.status_code in (400, 200)
+    assert client.get("/plan").status_code == 302  # not logged in
+
+
+def test_pages_forbid_framing_and_foreign_scripts(client):
+    response = client.get("/login")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]

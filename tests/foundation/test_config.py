@@ -1,0 +1,83 @@
+"""Bad configuration ends with one clear line, not a traceback."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from config import Config, ConfigError
+
+
+def run_kaikaku(tmp_path, env_overrides, *args):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY")}
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "-c", "from app.cli import main; main()", *args],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+    )
+
+
+def test_unreachable_database_is_one_line(tmp_path):
+    result = run_kaikaku(
+        tmp_path,
+        {"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none", "SECRET_KEY": "x",
+         "PYTHONPATH": os.getcwd()},
+        "check",
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("kaikaku: configuration error: cannot connect to the database")
+    assert "Traceback" not in result.stderr
+
+
+def test_unwritable_database_folder_is_one_line(tmp_path):
+    if os.geteuid() == 0:
+        # root writes anywhere; use a path below a file, which nobody can create.
+        blocker = tmp_path / "file"
+        blocker.write_text("")
+        db_path = blocker / "sub" / "kaikaku.db"
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        db_path = locked / "kaikaku.db"
+    result = run_kaikaku(
+        tmp_path,
+        {"DATABASE_URL": f"sqlite:///{db_path}", "SECRET_KEY": "x", "PYTHONPATH": os.getcwd()},
+        "check",
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "database folder" in result.stderr
+
+
+def test_good_configuration_passes_the_check(tmp_path):
+    result = run_kaikaku(
+        tmp_path,
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}", "SECRET_KEY": "x",
+         "PYTHONPATH": os.getcwd()},
+        "check",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "configuration OK" in result.stdout
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path):
+    first = Config(tmp_path / "instance", {}).SECRET_KEY
+    second = Config(tmp_path / "instance", {}).SECRET_KEY
+    assert first == second and len(first) >= 32
+    assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_unwritable_instance_folder_for_the_secret_key(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="cannot write the secret key"):
+        Config(blocker / "instance", {})
+
+
+def test_database_defaults_to_sqlite_under_instance(tmp_path):
+    config = Config(tmp_path / "instance", {"SECRET_KEY": "x"})
+    assert config.SQLALCHEMY_DATABASE_URI == f"sqlite:///{tmp_path / 'instance' / 'kaikaku.db'}"
+    assert config.TIMEZONE == "Asia/Tokyo"
