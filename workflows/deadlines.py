@@ -32,9 +32,7 @@ def adjusted(day: date) -> date:
     return previous_business_day(day)
 
 
-def stage_due(
-    cycle: Cycle, stage: Stage, schedule: FiscalYearSchedule
-) -> date:
+def stage_due(cycle: Cycle, stage: Stage, schedule: FiscalYearSchedule) -> date:
     """The business-day deadline of one stage of `cycle`, honouring extensions."""
     extended = [e for e in cycle.extensions if e.stage == stage]
     if extended:
