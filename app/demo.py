@@ -63,8 +63,14 @@ class DemoOrg:
     first_holding: dict[Post, PostAssignment] = field(default_factory=dict)
 
 
-def _user(org: DemoOrg, session: Session, login: str, name: str, password: str,
-          roles: tuple[Role, ...] = ()) -> User:
+def _user(
+    org: DemoOrg,
+    session: Session,
+    login: str,
+    name: str,
+    password: str,
+    roles: tuple[Role, ...] = (),
+) -> User:
     user = User(login=login, name=name, email=f"{login}@city.iruma.example.jp")
     user.set_password(password)
     user.roles = [UserRole(role=r) for r in roles]
@@ -73,8 +79,9 @@ def _user(org: DemoOrg, session: Session, login: str, name: str, password: str,
     return user
 
 
-def _hold(org: DemoOrg, session: Session, user: User, post: Post, starts: date,
-          ends: date | None = None) -> None:
+def _hold(
+    org: DemoOrg, session: Session, user: User, post: Post, starts: date, ends: date | None = None
+) -> None:
     assignment = PostAssignment(user=user, post=post, starts_on=starts, ends_on=ends)
     org.first_holding.setdefault(post, assignment)
     session.add(assignment)
@@ -83,15 +90,21 @@ def _hold(org: DemoOrg, session: Session, user: User, post: Post, starts: date,
 def load_outline(session: Session) -> tuple[Outline, ExecutionPlan]:
     data = _read("outline.yaml")
     outline = Outline(
-        city=data["city"], title=data["title"], basic_idea=data["basic_idea"],
-        basic_idea_points=data["basic_idea_points"], preface=data["preface"],
-        revised_on=data["revised_on"], review_every_years=data["review_every_years"],
+        city=data["city"],
+        title=data["title"],
+        basic_idea=data["basic_idea"],
+        basic_idea_points=data["basic_idea_points"],
+        preface=data["preface"],
+        revised_on=data["revised_on"],
+        review_every_years=data["review_every_years"],
     )
     for number, vp in enumerate(data["viewpoints"], start=1):
-        viewpoint = Viewpoint(number=number, name=vp["name"], subtitle=vp["subtitle"],
-                              name_en=vp["name_en"])
-        viewpoint.directions = [PromotionDirection(position=i, text=t)
-                                for i, t in enumerate(vp["directions"], start=1)]
+        viewpoint = Viewpoint(
+            number=number, name=vp["name"], subtitle=vp["subtitle"], name_en=vp["name_en"]
+        )
+        viewpoint.directions = [
+            PromotionDirection(position=i, text=t) for i, t in enumerate(vp["directions"], start=1)
+        ]
         outline.viewpoints.append(viewpoint)
     plan = ExecutionPlan(outline=outline, **data["plan"])
     session.add_all([outline, plan])
@@ -102,21 +115,29 @@ def load_org(session: Session, password: str, today: date) -> DemoOrg:
     data = _read("org.yaml")
     org = DemoOrg()
     for d_pos, dept_data in enumerate(data["departments"], start=1):
-        dept = Department(code=dept_data["code"], name=dept_data["name"],
-                          name_en=dept_data["en"], position=d_pos)
+        dept = Department(
+            code=dept_data["code"], name=dept_data["name"], name_en=dept_data["en"], position=d_pos
+        )
         org.departments[dept.code] = dept
         head_login, head_name = dept_data["head"]
-        head_post = Post(code=f"{dept.code}-HEAD", name=f"{dept.name}長", kind=PostKind.HEAD,
-                         department=dept)
+        head_post = Post(
+            code=f"{dept.code}-HEAD", name=f"{dept.name}長", kind=PostKind.HEAD, department=dept
+        )
         org.head_posts[dept.code] = head_post
         session.add_all([dept, head_post])
         for s_pos, (code, name, name_en, staff_login, staff_name) in enumerate(
             dept_data["sections"], start=1
         ):
-            section = Section(department=dept, code=code, name=name, name_en=name_en,
-                              position=s_pos)
-            post = Post(code=f"{code}-STAFF", name=f"{name} 担当", kind=PostKind.STAFF,
-                        department=dept, section=section)
+            section = Section(
+                department=dept, code=code, name=name, name_en=name_en, position=s_pos
+            )
+            post = Post(
+                code=f"{code}-STAFF",
+                name=f"{name} 担当",
+                kind=PostKind.STAFF,
+                department=dept,
+                section=section,
+            )
             org.sections[code] = section
             org.staff_posts[code] = post
             session.add_all([section, post])
@@ -126,11 +147,13 @@ def load_org(session: Session, password: str, today: date) -> DemoOrg:
         _hold(org, session, head, head_post, SINCE)
 
     for entry in data["previous_holders"]:
-        post = (org.head_posts[entry["department"]] if "department" in entry
-                else org.staff_posts[entry["section"]])
+        post = (
+            org.head_posts[entry["department"]]
+            if "department" in entry
+            else org.staff_posts[entry["section"]]
+        )
         org.first_holding[post].starts_on = entry["until"] + timedelta(days=1)
         former = _user(org, session, entry["login"], entry["name"], password)
-        former.active = False
         _hold(org, session, former, post, SINCE, entry["until"])
 
     for login, name, section_code in data["secretariat"]:
@@ -143,37 +166,59 @@ def load_org(session: Session, password: str, today: date) -> DemoOrg:
 
     for deputy in data["deputies"]:
         section = org.sections[deputy["section"]]
-        chief_post = Post(code=f"{section.code}-CHIEF", name=f"{section.name}長",
-                          kind=PostKind.CHIEF, department=section.department, section=section)
+        chief_post = Post(
+            code=f"{section.code}-CHIEF",
+            name=f"{section.name}長",
+            kind=PostKind.CHIEF,
+            department=section.department,
+            section=section,
+        )
         user = _user(org, session, deputy["login"], deputy["name"], password)
         _hold(org, session, user, chief_post, SINCE)
         session.add(chief_post)
-        head = org.users[next(d["head"][0] for d in data["departments"]
-                              if d["code"] == deputy["substitutes_for"])]
-        session.add(Substitution(
-            post=org.head_posts[deputy["substitutes_for"]], substitute=user,
-            starts_on=today - timedelta(days=7), ends_on=today + timedelta(days=21),
-            reason="部長の長期出張のため", created_by=head,
-        ))
+        head = org.users[
+            next(
+                d["head"][0] for d in data["departments"] if d["code"] == deputy["substitutes_for"]
+            )
+        ]
+        session.add(
+            Substitution(
+                post=org.head_posts[deputy["substitutes_for"]],
+                substitute=user,
+                starts_on=today - timedelta(days=7),
+                ends_on=today + timedelta(days=21),
+                reason="部長の長期出張のため",
+                created_by=head,
+            )
+        )
     return org
 
 
-def load_items(session: Session, plan: ExecutionPlan, outline: Outline,
-               org: DemoOrg) -> list[tuple[ReformItem, dict]]:
+def load_items(
+    session: Session, plan: ExecutionPlan, outline: Outline, org: DemoOrg
+) -> list[tuple[ReformItem, dict]]:
     viewpoints = {v.number: v for v in outline.viewpoints}
     loaded = []
     for raw in _read("items.yaml")["items"]:
         item = ReformItem(
-            plan=plan, viewpoint=viewpoints[raw["vp"]], number=raw["number"],
-            title=raw["title"], purpose=raw["purpose"], content=raw["content"],
+            plan=plan,
+            viewpoint=viewpoints[raw["vp"]],
+            number=raw["number"],
+            title=raw["title"],
+            purpose=raw["purpose"],
+            content=raw["content"],
             owning_section=org.sections[raw["section"]],
             related_sections=[org.sections[c] for c in raw.get("related", [])],
         )
         for position, spec in enumerate(raw["indicators"], start=1):
             name, unit, baseline, targets, *rest = spec
             indicator = Indicator(
-                position=position, name=name, unit=unit, baseline_value=Decimal(str(baseline)),
-                baseline_fy=plan.start_fy - 1, higher_is_better=rest[0] if rest else True,
+                position=position,
+                name=name,
+                unit=unit,
+                baseline_value=Decimal(str(baseline)),
+                baseline_fy=plan.start_fy - 1,
+                higher_is_better=rest[0] if rest else True,
             )
             indicator.values = [
                 IndicatorValue(fiscal_year=fy, target=Decimal(str(t)))
@@ -226,8 +271,12 @@ def logins() -> list[tuple[str, str]]:
 
 
 @demo_cli.command("load")
-@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="The demo's today (default: today in Tokyo).")
+@click.option(
+    "--today",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="The demo's today (default: today in Tokyo).",
+)
 def load_command(today: datetime | None) -> None:
     """Load the demo (does nothing when it is loaded already)."""
     day = demo_today(today.date() if today else None)

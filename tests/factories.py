@@ -56,8 +56,15 @@ class Factory:
         self.session = session
         self._plan: ExecutionPlan | None = None
 
-    def user(self, login: str | None = None, *, roles=(), name: str | None = None,
-             password: str = "password", email: str | None = None) -> User:
+    def user(
+        self,
+        login: str | None = None,
+        *,
+        roles=(),
+        name: str | None = None,
+        password: str = "password",
+        email: str | None = None,
+    ) -> User:
         n = next(_seq)
         login = login or f"user{n}"
         user = User(login=login, name=name or f"利用者{n}", email=email or f"{login}@example.jp")
@@ -67,8 +74,13 @@ class Factory:
         self.session.flush()
         return user
 
-    def assign(self, user: User, post: Post, starts_on: date = date(2020, 4, 1),
-               ends_on: date | None = None) -> PostAssignment:
+    def assign(
+        self,
+        user: User,
+        post: Post,
+        starts_on: date = date(2020, 4, 1),
+        ends_on: date | None = None,
+    ) -> PostAssignment:
         assignment = PostAssignment(post=post, user=user, starts_on=starts_on, ends_on=ends_on)
         self.session.add(assignment)
         self.session.flush()
@@ -80,8 +92,13 @@ class Factory:
         dept = Department(code=f"D{n}", name=f"{name}部", position=n)
         section = Section(department=dept, code=f"S{n}", name=f"{name}課", position=1)
         head_post = Post(code=f"P{n}H", name=f"{name}部長", kind=PostKind.HEAD, department=dept)
-        staff_post = Post(code=f"P{n}S", name=f"{name}課職員", kind=PostKind.STAFF,
-                          department=dept, section=section)
+        staff_post = Post(
+            code=f"P{n}S",
+            name=f"{name}課職員",
+            kind=PostKind.STAFF,
+            department=dept,
+            section=section,
+        )
         self.session.add_all([dept, section, head_post, staff_post])
         head = self.user(f"head{n}", name=f"{name}部長 太郎")
         staff = self.user(f"staff{n}", name=f"{name}課 花子")
@@ -92,39 +109,67 @@ class Factory:
     def plan(self, start_fy: int = 2022, end_fy: int = 2026) -> ExecutionPlan:
         if self._plan is not None:
             return self._plan
-        outline = Outline(city="入間市", title="入間市行政改革大綱", basic_idea="行政サービスの最適化")
+        outline = Outline(
+            city="入間市", title="入間市行政改革大綱", basic_idea="行政サービスの最適化"
+        )
         for number, (vp_name, subtitle) in enumerate(VIEWPOINTS, start=1):
             outline.viewpoints.append(Viewpoint(number=number, name=vp_name, subtitle=subtitle))
-        plan = ExecutionPlan(outline=outline, name=f"実行計画（{start_fy}〜{end_fy}年度）",
-                             start_fy=start_fy, end_fy=end_fy)
+        plan = ExecutionPlan(
+            outline=outline,
+            name=f"実行計画（{start_fy}〜{end_fy}年度）",
+            start_fy=start_fy,
+            end_fy=end_fy,
+        )
         self.session.add_all([outline, plan])
         self.session.flush()
         self._plan = plan
         return plan
 
-    def item(self, org: Org, *, number: str | None = None, title: str = "行政手続のオンライン化",
-             viewpoint: int = 1, targets: dict[int, float] | None = None) -> ReformItem:
+    def item(
+        self,
+        org: Org,
+        *,
+        number: str | None = None,
+        title: str = "行政手続のオンライン化",
+        viewpoint: int = 1,
+        targets: dict[int, float] | None = None,
+    ) -> ReformItem:
         plan = self.plan()
         n = next(_seq)
         item = ReformItem(
-            plan=plan, viewpoint=plan.outline.viewpoints[viewpoint - 1],
-            number=number or f"{viewpoint}-{n}", title=title, purpose="目的", content="内容",
+            plan=plan,
+            viewpoint=plan.outline.viewpoints[viewpoint - 1],
+            number=number or f"{viewpoint}-{n}",
+            title=title,
+            purpose="目的",
+            content="内容",
             owning_section=org.section,
         )
-        indicator = Indicator(name="オンライン申請可能な手続数", unit="件",
-                              baseline_value=Decimal(40), baseline_fy=plan.start_fy - 1)
-        for fy, target in (targets or {fy: 40 + 20 * (fy - plan.start_fy + 1)
-                                       for fy in plan.fiscal_years}).items():
+        indicator = Indicator(
+            name="オンライン申請可能な手続数",
+            unit="件",
+            baseline_value=Decimal(40),
+            baseline_fy=plan.start_fy - 1,
+        )
+        for fy, target in (
+            targets or {fy: 40 + 20 * (fy - plan.start_fy + 1) for fy in plan.fiscal_years}
+        ).items():
             indicator.values.append(IndicatorValue(fiscal_year=fy, target=Decimal(str(target))))
         item.indicators.append(indicator)
         self.session.add(item)
         self.session.flush()
         return item
 
-    def cycle(self, item: ReformItem, fiscal_year: int = 2026, state: str = "plan_draft",
-              **fields) -> Cycle:
-        cycle = Cycle(item=item, fiscal_year=fiscal_year, state=state,
-                      definition_version=fields.pop("definition_version", "2026.1"), **fields)
+    def cycle(
+        self, item: ReformItem, fiscal_year: int = 2026, state: str = "plan_draft", **fields
+    ) -> Cycle:
+        cycle = Cycle(
+            item=item,
+            fiscal_year=fiscal_year,
+            state=state,
+            definition_version=fields.pop("definition_version", "2026.1"),
+            **fields,
+        )
         self.session.add(cycle)
         self.session.flush()
         return cycle

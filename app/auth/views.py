@@ -30,8 +30,12 @@ def load_user(user_id: str) -> User | None:
 
 
 class LoginForm(FlaskForm):
-    login = StringField("ログインID", validators=[DataRequired(message="ログインIDを入力してください。")])
-    password = PasswordField("パスワード", validators=[DataRequired(message="パスワードを入力してください。")])
+    login = StringField(
+        "ログインID", validators=[DataRequired(message="ログインIDを入力してください。")]
+    )
+    password = PasswordField(
+        "パスワード", validators=[DataRequired(message="パスワードを入力してください。")]
+    )
     remember = BooleanField("ログイン状態を保持する")
 
 

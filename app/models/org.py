@@ -112,7 +112,8 @@ class PostAssignment(db.Model):
         return self.starts_on <= on and (self.ends_on is None or on <= self.ends_on)
 
     def __repr__(self) -> str:
-        return f"<PostAssignment post={self.post_id} user={self.user_id} {self.starts_on}..{self.ends_on}>"
+        period = f"{self.starts_on}..{self.ends_on}"
+        return f"<PostAssignment post={self.post_id} user={self.user_id} {period}>"
 
 
 class UserRole(db.Model):
@@ -194,9 +195,7 @@ class Substitution(db.Model):
     """A substitute (代理) who may decide for a post's holder between two dates."""
 
     __tablename__ = "substitution"
-    __table_args__ = (
-        sa.CheckConstraint("ends_on >= starts_on", name="dates_ordered"),
-    )
+    __table_args__ = (sa.CheckConstraint("ends_on >= starts_on", name="dates_ordered"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     post_id: Mapped[int] = mapped_column(sa.ForeignKey("post.id"), index=True)
@@ -216,4 +215,5 @@ class Substitution(db.Model):
         return self.revoked_at is None and self.starts_on <= on <= self.ends_on
 
     def __repr__(self) -> str:
-        return f"<Substitution post={self.post_id} by={self.substitute_id} {self.starts_on}..{self.ends_on}>"
+        period = f"{self.starts_on}..{self.ends_on}"
+        return f"<Substitution post={self.post_id} by={self.substitute_id} {period}>"

@@ -166,7 +166,8 @@ class Indicator(db.Model):
 
     item: Mapped[ReformItem] = relationship(back_populates="indicators")
     values: Mapped[list[IndicatorValue]] = relationship(
-        back_populates="indicator", order_by="IndicatorValue.fiscal_year",
+        back_populates="indicator",
+        order_by="IndicatorValue.fiscal_year",
         cascade="all, delete-orphan",
     )
 

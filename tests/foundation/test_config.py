@@ -14,15 +14,22 @@ def run_kaikaku(tmp_path, env_overrides, *args):
     env.update(env_overrides)
     return subprocess.run(
         [sys.executable, "-c", "from app.cli import main; main()", *args],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
     )
 
 
 def test_unreachable_database_is_one_line(tmp_path):
     result = run_kaikaku(
         tmp_path,
-        {"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none", "SECRET_KEY": "x",
-         "PYTHONPATH": os.getcwd()},
+        {
+            "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+            "SECRET_KEY": "x",
+            "PYTHONPATH": os.getcwd(),
+        },
         "check",
     )
     assert result.returncode == 2
@@ -55,8 +62,11 @@ def test_unwritable_database_folder_is_one_line(tmp_path):
 def test_good_configuration_passes_the_check(tmp_path):
     result = run_kaikaku(
         tmp_path,
-        {"DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}", "SECRET_KEY": "x",
-         "PYTHONPATH": os.getcwd()},
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
+            "SECRET_KEY": "x",
+            "PYTHONPATH": os.getcwd(),
+        },
         "check",
     )
     assert result.returncode == 0, result.stderr

@@ -45,4 +45,3 @@ def test_postgres_upgrade_downgrade_upgrade_without_drift(tmp_path, pg_url):
     finally:
         with _pg_connect() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-

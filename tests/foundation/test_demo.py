@@ -1,0 +1,71 @@
+"""The demo: Iruma's outline, every state of the cycle, played through the real engine."""
+
+from datetime import date
+
+from sqlalchemy import func, select
+
+from app.demo import load_demo
+from app.models import AuditEntry, Cycle, OutboxMessage, OutboxStatus, Outline, ReformItem, User
+from workflows import audit
+from workflows.deadlines import due_date
+
+TODAY = date(2026, 11, 25)
+
+
+def counts(db):
+    return [
+        db.session.scalar(select(func.count()).select_from(model))
+        for model in (Outline, User, ReformItem, Cycle, AuditEntry)
+    ]
+
+
+def test_demo_loads_once_with_every_stage_and_a_valid_audit_chain(db):
+    assert load_demo(db.session, today=TODAY)
+    db.session.commit()
+    loaded = counts(db)
+    assert not load_demo(db.session, today=TODAY)  # idempotent
+    assert counts(db) == loaded
+
+    outline = db.session.scalar(select(Outline))
+    assert outline.basic_idea == "行政サービスの最適化"
+    assert [v.name for v in outline.viewpoints] == [
+        "サービスの最適化",
+        "公共施設の最適化",
+        "担い手の最適化",
+        "事務事業の最適化",
+        "組織機構の最適化",
+    ]
+    items = db.session.scalars(select(ReformItem)).all()
+    assert len(items) >= 30
+    assert {i.viewpoint.number for i in items} == {1, 2, 3, 4, 5}
+
+    states = {c.state for c in db.session.scalars(select(Cycle))}
+    assert {
+        "plan_draft",
+        "plan_submitted",
+        "doing",
+        "midyear_submitted",
+        "midyear_approved",
+        "check_confirming",
+        "act_draft",
+        "act_submitted",
+        "closed",
+    } <= states
+
+    current = db.session.scalars(select(Cycle).where(Cycle.fiscal_year == 2026)).all()
+    overdue = [c for c in current if (d := due_date(db.session, c)) and d < TODAY]
+    assert len(overdue) >= 3
+
+    sent_back = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action.like("send_back%"))
+    ).all()
+    assert any("目標値の根拠" in e.comment for e in sent_back)
+
+    assert audit.verify(db.session) == []
+    # Mail of past events is not sent again when the scheduler first starts.
+    pending = db.session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING)
+    )
+    assert pending == 0
