@@ -1,0 +1,197 @@
+"""Publication to citizens: what may be published, the snapshot, publish and withdraw."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from app.calendar import fiscal_year_of
+from app.models import (
+    CommitteeOpinion,
+    Cycle,
+    Indicator,
+    Publication,
+    ReformItem,
+    Role,
+    Section,
+    User,
+)
+from workflows import audit
+
+# A year's result may be published once the secretariat has confirmed its evaluation.
+PUBLISHABLE_STATES = ("act_draft", "act_submitted", "closed")
+
+
+class PublicationError(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def can_publish(user: User) -> bool:
+    return user.is_authenticated and user.has_role(Role.SECRETARIAT)
+
+
+def cycles_of_year(session: Session, fiscal_year: int) -> list[Cycle]:
+    """Every cycle of the year with what a publication needs, in item order."""
+    cycles = session.scalars(
+        select(Cycle)
+        .where(Cycle.fiscal_year == fiscal_year)
+        .options(
+            selectinload(Cycle.item).selectinload(ReformItem.viewpoint),
+            selectinload(Cycle.item)
+            .selectinload(ReformItem.owning_section)
+            .selectinload(Section.department),
+            selectinload(Cycle.item)
+            .selectinload(ReformItem.indicators)
+            .selectinload(Indicator.values),
+        )
+    ).all()
+    return sorted(cycles, key=lambda c: c.item.sort_key)
+
+
+def _number(value: Decimal | None) -> str | None:
+    if value is None:
+        return None
+    return format(value.normalize(), "f")
+
+
+def entry_for(cycle: Cycle, opinions: list[CommitteeOpinion]) -> dict:
+    """The public record of one cycle: only finished, confirmed content."""
+    item = cycle.item
+    indicators = []
+    for indicator in item.indicators:
+        value = indicator.value_for(cycle.fiscal_year)
+        indicators.append(
+            {
+                "name": indicator.name,
+                "unit": indicator.unit,
+                "baseline": _number(indicator.baseline_value),
+                "target": _number(value.target if value else None),
+                "actual": _number(value.actual if value else None),
+            }
+        )
+    return {
+        "item_id": item.id,
+        "number": item.number,
+        "title": item.title,
+        "viewpoint": item.viewpoint.number,
+        "viewpoint_name": item.viewpoint.name,
+        "department": item.owning_section.department.name,
+        "section": item.owning_section.name,
+        "purpose": item.purpose,
+        "goal": cycle.goal,
+        "indicators": indicators,
+        "grade": cycle.grade.value if cycle.grade else None,
+        "progress_status": cycle.progress_status.value if cycle.progress_status else None,
+        "analysis": cycle.analysis,
+        "issues": cycle.issues,
+        "effect_amount": cycle.effect_amount,
+        "improvement": cycle.improvement if cycle.state == "closed" else "",
+        "direction": cycle.direction.value if cycle.direction and cycle.state == "closed" else None,
+        "opinions": [
+            {"opinion": o.body, "reply": o.reply_body} for o in opinions if o.body.strip()
+        ],
+    }
+
+
+def preview(session: Session, fiscal_year: int) -> tuple[list[dict], list[Cycle]]:
+    """(entries that would be published, cycles left out because not yet confirmed)."""
+    cycles = cycles_of_year(session, fiscal_year)
+    ready = [c for c in cycles if c.state in PUBLISHABLE_STATES]
+    opinions: dict[int, list[CommitteeOpinion]] = {}
+    if ready:
+        rows = session.scalars(
+            select(CommitteeOpinion)
+            .where(CommitteeOpinion.cycle_id.in_([c.id for c in ready]))
+            .order_by(CommitteeOpinion.id)
+        )
+        for opinion in rows:
+            opinions.setdefault(opinion.cycle_id, []).append(opinion)
+    entries = [entry_for(c, opinions.get(c.id, [])) for c in ready]
+    left_out = [c for c in cycles if c.state not in PUBLISHABLE_STATES and c.state != "abolished"]
+    return entries, left_out
+
+
+def current(session: Session, fiscal_year: int) -> Publication | None:
+    """The publication citizens see for the year (newest revision not withdrawn)."""
+    return session.scalar(
+        select(Publication)
+        .where(Publication.fiscal_year == fiscal_year, Publication.withdrawn_at.is_(None))
+        .order_by(Publication.revision.desc())
+        .limit(1)
+    )
+
+
+def published_years(session: Session) -> list[int]:
+    return list(
+        session.scalars(
+            select(Publication.fiscal_year)
+            .where(Publication.withdrawn_at.is_(None))
+            .group_by(Publication.fiscal_year)
+            .order_by(Publication.fiscal_year.desc())
+        )
+    )
+
+
+def publish(
+    session: Session, fiscal_year: int, *, by: User, now: datetime, note: str = ""
+) -> Publication:
+    """Freeze the year's confirmed results as a new revision of its publication."""
+    if not can_publish(by):
+        raise PublicationError("公表できるのは事務局だけです。")
+    if fiscal_year >= fiscal_year_of(now):
+        raise PublicationError("公表できるのは終了した年度の結果だけです。")
+    entries, _left_out = preview(session, fiscal_year)
+    if not entries:
+        raise PublicationError("事務局の確認を終えた評価がないため、公表できません。")
+    last = session.scalar(
+        select(func.max(Publication.revision)).where(Publication.fiscal_year == fiscal_year)
+    )
+    publication = Publication(
+        fiscal_year=fiscal_year,
+        revision=(last or 0) + 1,
+        published_at=now,
+        published_by_id=by.id,
+        note=note.strip(),
+        entries=entries,
+    )
+    session.add(publication)
+    session.flush()
+    audit.record(
+        session,
+        scope=f"fy:{fiscal_year}",
+        action="publish",
+        now=now,
+        actor=by,
+        comment=note.strip(),
+        data={"revision": publication.revision, "items": len(entries)},
+    )
+    return publication
+
+
+def withdraw(
+    session: Session, publication: Publication, *, by: User, now: datetime, reason: str
+) -> None:
+    """Take a publication off the public page (the previous revision shows again)."""
+    if not can_publish(by):
+        raise PublicationError("公表を取り下げられるのは事務局だけです。")
+    if not reason.strip():
+        raise PublicationError("取り下げの理由を入力してください。")
+    if publication.withdrawn_at is not None:
+        raise PublicationError("この公表はすでに取り下げられています。")
+    publication.withdrawn_at = now
+    publication.withdrawn_reason = reason.strip()
+    session.flush()
+    audit.record(
+        session,
+        scope=f"fy:{publication.fiscal_year}",
+        action="withdraw_publication",
+        now=now,
+        actor=by,
+        comment=reason.strip(),
+        data={"revision": publication.revision},
+    )

@@ -1,0 +1,184 @@
+"""The citizens' pages (no login) and the secretariat's publishing page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.exports import export_response
+from app.extensions import db
+from app.models import Direction, ExecutionPlan, Grade, Outline, ProgressStatus, Publication
+
+from . import bp
+from .service import (
+    PublicationError,
+    can_publish,
+    current,
+    cycles_of_year,
+    preview,
+    publish,
+    published_years,
+    withdraw,
+)
+
+
+def _labels() -> dict:
+    return {
+        "grade": {g.value: g for g in Grade},
+        "direction": {d.value: d for d in Direction},
+        "status": {s.value: s for s in ProgressStatus},
+    }
+
+
+@bp.route("/")
+def index():
+    outline = db.session.scalar(select(Outline))
+    plan = db.session.scalar(select(ExecutionPlan).order_by(ExecutionPlan.start_fy.desc()))
+    return render_template(
+        "public/index.html", outline=outline, plan=plan, years=published_years(db.session)
+    )
+
+
+@bp.route("/<int:fiscal_year>")
+def year(fiscal_year: int):
+    publication = current(db.session, fiscal_year)
+    if publication is None:
+        abort(404)
+    outline = db.session.scalar(select(Outline))
+    by_viewpoint: dict[int, list[dict]] = {}
+    for entry in publication.entries:
+        by_viewpoint.setdefault(entry["viewpoint"], []).append(entry)
+    grades = {g: sum(1 for e in publication.entries if e["grade"] == g.value) for g in Grade}
+    return render_template(
+        "public/year.html",
+        publication=publication,
+        outline=outline,
+        by_viewpoint=by_viewpoint,
+        grades=grades,
+        labels=_labels(),
+    )
+
+
+EXPORT_HEADERS = [
+    "番号",
+    "改革項目",
+    "基本的な視点",
+    "所管部",
+    "所管課",
+    "年度目標",
+    "達成度",
+    "着手状況",
+    "課題",
+    "効果額（円）",
+    "今後の方向性",
+]
+
+
+@bp.route("/<int:fiscal_year>.<fmt>")
+def export(fiscal_year: int, fmt: str):
+    publication = current(db.session, fiscal_year)
+    if publication is None or fmt not in ("xlsx", "csv"):
+        abort(404)
+    labels = _labels()
+    rows = [
+        [
+            e["number"],
+            e["title"],
+            e["viewpoint_name"],
+            e["department"],
+            e["section"],
+            e["goal"],
+            labels["grade"][e["grade"]].ja if e["grade"] else "",
+            labels["status"][e["progress_status"]].ja if e["progress_status"] else "",
+            e["issues"],
+            e["effect_amount"],
+            labels["direction"][e["direction"]].ja if e["direction"] else "",
+        ]
+        for e in publication.entries
+    ]
+    return export_response(f"行政改革の取組結果_{fiscal_year}", EXPORT_HEADERS, rows, fmt)
+
+
+@bp.route("/manage")
+@login_required
+def manage():
+    if not can_publish(current_user):
+        abort(403)
+    plan = db.session.scalar(select(ExecutionPlan).order_by(ExecutionPlan.start_fy.desc()))
+    rows = []
+    for fy in reversed(plan.fiscal_years if plan else []):
+        cycles = cycles_of_year(db.session, fy)
+        if not cycles:
+            continue
+        entries, left_out = preview(db.session, fy)
+        rows.append(
+            {
+                "fy": fy,
+                "ready": len(entries),
+                "left_out": len(left_out),
+                "publication": current(db.session, fy),
+            }
+        )
+    history = db.session.scalars(
+        select(Publication).order_by(Publication.published_at.desc())
+    ).all()
+    return render_template("public/manage.html", rows=rows, history=history)
+
+
+@bp.route("/manage/<int:fiscal_year>", methods=["GET", "POST"])
+@login_required
+def manage_year(fiscal_year: int):
+    if not can_publish(current_user):
+        abort(403)
+    if request.method == "POST":
+        try:
+            publish(
+                db.session,
+                fiscal_year,
+                by=current_user,
+                now=datetime.now(UTC),
+                note=request.form.get("note", ""),
+            )
+        except PublicationError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return redirect(url_for(".manage_year", fiscal_year=fiscal_year))
+        db.session.commit()
+        flash(_("公表しました。市民向けページに掲載されています。"), "info")
+        return redirect(url_for(".year", fiscal_year=fiscal_year))
+    entries, left_out = preview(db.session, fiscal_year)
+    return render_template(
+        "public/manage_year.html",
+        fiscal_year=fiscal_year,
+        entries=entries,
+        left_out=left_out,
+        labels=_labels(),
+        publication=current(db.session, fiscal_year),
+    )
+
+
+@bp.route("/manage/publications/<int:publication_id>/withdraw", methods=["POST"])
+@login_required
+def withdraw_publication(publication_id: int):
+    if not can_publish(current_user):
+        abort(403)
+    publication = db.get_or_404(Publication, publication_id)
+    try:
+        withdraw(
+            db.session,
+            publication,
+            by=current_user,
+            now=datetime.now(UTC),
+            reason=request.form.get("reason", ""),
+        )
+    except PublicationError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for(".manage"))
+    db.session.commit()
+    flash(_("公表を取り下げました。"), "info")
+    return redirect(url_for(".manage"))
