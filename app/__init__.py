@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, request, session
+from flask import Flask, render_template, request, session
 from flask_login import current_user
 
 from config import Config
@@ -18,6 +18,13 @@ def select_locale() -> str:
     if current_user and current_user.is_authenticated:
         return current_user.locale or "ja"
     return "ja"
+
+
+def _error_page(code: int):
+    def handler(error):
+        return render_template(f"errors/{code}.html", error=error), code
+
+    return handler
 
 
 def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
@@ -42,6 +49,15 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
+    from .items import bp as items_bp
+    from .substitutes import bp as substitutes_bp
+    from .tasks import bp as tasks_bp
+
+    app.register_blueprint(tasks_bp)
+    app.register_blueprint(items_bp)
+    app.register_blueprint(substitutes_bp)
+    for code in (403, 404, 409):
+        app.register_error_handler(code, _error_page(code))
     register_template_helpers(app)
     register_commands(app)
 

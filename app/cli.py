@@ -39,9 +39,12 @@ def check_database(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from notifications.cli import register as register_notification_commands
+
     from .demo import demo_cli
 
     app.cli.add_command(demo_cli)
+    register_notification_commands(app)
 
     @app.cli.command("check")
     def check_command() -> None:

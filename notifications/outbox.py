@@ -33,15 +33,19 @@ def _no_links(*args, **kwargs) -> str:
     return ""
 
 
-def render(kind: str, context: dict, *, base_url: str = "", decision_url=_no_links) -> tuple[str, str]:
+def render(
+    kind: str, context: dict, *, base_url: str = "", decision_url=_no_links
+) -> tuple[str, str]:
     """Render a mail kind to (subject, text body).
 
     `base_url` prefixes the links to the site; `decision_url(cycle_id, version)` makes a
     signed link to a decision page. Both are given at delivery, where the settings are
     known; when the row is queued they are left empty, for the notification log.
     """
-    text = _env().get_template(f"mail/{kind}.txt").render(
-        **context, base_url=base_url, decision_url=decision_url
+    text = (
+        _env()
+        .get_template(f"mail/{kind}.txt")
+        .render(**context, base_url=base_url, decision_url=decision_url)
     )
     first, _, body = text.partition("\n")
     if not first.startswith("Subject:"):

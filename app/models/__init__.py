@@ -14,6 +14,14 @@ from .cycle import (
 )
 from .org import Department, Post, PostAssignment, PostKind, Role, Section, Substitution, User, UserRole
 from .outbox import OutboxMessage, OutboxStatus
+from .notify import (
+    CalendarFeed,
+    DispatchStatus,
+    MissedWindow,
+    MissedWindowKind,
+    NotificationDispatch,
+    SchedulerState,
+)
 from .outline import (
     ExecutionPlan,
     Indicator,
@@ -37,4 +45,8 @@ __all__ = [
     "ReportKind", "Role", "Section", "Stage", "Substitution", "UsedDecisionLink", "User", "UserRole",
     "UTCDateTime",
     "Viewpoint", "item_related_section", "utcnow",
+]
+__all__ += [
+    "CalendarFeed", "DispatchStatus", "MissedWindow", "MissedWindowKind",
+    "NotificationDispatch", "SchedulerState",
 ]
