@@ -1,4 +1,4 @@
-"""The first page: the execution plan's reform items by viewpoint."""
+"""The home page (My tasks) and the execution plan's reform items by viewpoint."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ def current_plan(plan_id: int | None = None) -> ExecutionPlan | None:
 @bp.route("/")
 @login_required
 def index():
-    return plan_items()
+    from app.tasks.views import index as my_tasks
+
+    return my_tasks()
 
 
 @bp.route("/plan")

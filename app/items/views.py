@@ -1,0 +1,459 @@
+"""The item page, the stage forms, the decision page, the inbox and e-mail links."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.calendar import local_date
+from app.extensions import db
+from app.links import LinkError, load_decision_token, token_digest
+from app.models import (
+    AuditEntry,
+    Cycle,
+    Direction,
+    Grade,
+    Indicator,
+    ProgressReport,
+    ProgressStatus,
+    ReformItem,
+    ReportKind,
+    Section,
+    UsedDecisionLink,
+)
+from app.tasks.queries import my_tasks
+from workflows.deadlines import due_date, stage_of
+from workflows.definition import get_definition
+
+from . import bp, engine, service
+from .charts import indicator_chart
+
+STAGES = ("plan", "do", "check", "act")
+FORMS = ("plan", "report", "check", "act")
+CONFLICT_MESSAGE = "他の人が先に判断しました。最新の状態を確認してください。"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def today() -> date:
+    return local_date(now())
+
+
+def trigger_kind(trigger: str) -> str:
+    """submit, approve, send_back, withdraw, or the trigger itself (confirm_check, ...)."""
+    for kind in ("submit", "approve", "send_back", "withdraw"):
+        if trigger.startswith(kind + "_"):
+            return kind
+    return trigger
+
+
+def is_submit(trigger: str) -> bool:
+    """Submissions are made from the stage forms, not from the decision page."""
+    return trigger_kind(trigger) in ("submit", "start_check")
+
+
+def trigger_label(trigger: str) -> str:
+    labels = {
+        "submit": _("提出する"),
+        "approve": _("承認する"),
+        "send_back": _("差し戻す"),
+        "withdraw": _("提出を取り下げる"),
+        "confirm_check": _("事務局として確認する"),
+        "send_back_confirming": _("差し戻す"),
+        "start_check": _("評価を始める"),
+        "reopen": _("前の段階に戻す"),
+        "suspend": _("休止する"),
+        "resume": _("再開する"),
+        "abolish": _("廃止する"),
+    }
+    return labels.get(trigger) or labels.get(trigger_kind(trigger), trigger)
+
+
+def action_label(action: str) -> str:
+    """The history's name for an audit action (a trigger, or an edit)."""
+    labels = {
+        "save_draft": _("下書きを保存"),
+        "open_cycle": _("年度のサイクルを開始"),
+        "create": _("作成"),
+    }
+    if action in labels:
+        return labels[action]
+    return trigger_label(action).removesuffix("する")
+
+
+def needs_reason(cycle: Cycle, trigger: str) -> bool:
+    transition = get_definition(cycle.definition_version).transition(cycle.state, trigger)
+    return bool(transition and transition.needs_reason)
+
+
+def get_item(item_id: int) -> ReformItem:
+    item = db.session.scalar(
+        select(ReformItem)
+        .where(ReformItem.id == item_id)
+        .options(
+            selectinload(ReformItem.owning_section).selectinload(Section.department),
+            selectinload(ReformItem.indicators).selectinload(Indicator.values),
+            selectinload(ReformItem.cycles).selectinload(Cycle.extensions),
+        )
+    )
+    if item is None:
+        abort(404)
+    return item
+
+
+def get_cycle(item: ReformItem, fiscal_year: int) -> Cycle:
+    cycle = next((c for c in item.cycles if c.fiscal_year == fiscal_year), None)
+    if cycle is None:
+        abort(404)
+    return cycle
+
+
+def timeline_row(cycle: Cycle) -> list[tuple[str, str]]:
+    """Each stage of the year with its status: done, current or not yet."""
+    current = stage_of(cycle.state)
+    finished = cycle.state in ("closed",)
+    order = STAGES.index(str(current)) if current else None
+    row = []
+    for i, stage in enumerate(STAGES):
+        if finished or (order is not None and i < order):
+            row.append((stage, "done"))
+        elif order == i:
+            row.append((stage, "current"))
+        else:
+            row.append((stage, "todo"))
+    return row
+
+
+def decision_triggers(cycle: Cycle) -> list[str]:
+    triggers = engine.permissions().allowed_triggers(cycle, current_user, today())
+    return [t for t in triggers if not is_submit(t)]
+
+
+def history(cycle_ids: list[int]) -> list[AuditEntry]:
+    if not cycle_ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.cycle_id.in_(cycle_ids))
+            .options(selectinload(AuditEntry.actor), selectinload(AuditEntry.on_behalf_of))
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        )
+    )
+
+
+@bp.route("/items/<int:item_id>")
+@login_required
+def show(item_id: int):
+    item = get_item(item_id)
+    years = list(item.plan.fiscal_years)
+    cycle = None
+    if item.cycles:
+        wanted = request.args.get("fy", type=int)
+        cycle = next((c for c in item.cycles if c.fiscal_year == wanted), item.cycles[-1])
+    day = today()
+    form = service.FORM_OF_STATE.get(cycle.state) if cycle else None
+    can_edit = bool(form and service.can_edit(current_user, cycle, form, day))
+    triggers = engine.permissions().allowed_triggers(cycle, current_user, day) if cycle else []
+    return render_template(
+        "items/show.html",
+        item=item,
+        cycle=cycle,
+        years=years,
+        charts=[indicator_chart(i, years) for i in item.indicators],
+        timeline=[(c, timeline_row(c)) for c in item.cycles],
+        history=history([c.id for c in item.cycles]),
+        due=due_date(db.session, cycle) if cycle else None,
+        form=form,
+        can_edit=can_edit,
+        decisions=[t for t in triggers if not is_submit(t)],
+        can_submit=any(trigger_kind(t) == "submit" for t in triggers),
+        trigger_label=trigger_label,
+        action_label=action_label,
+        today=day,
+    )
+
+
+def form_context(cycle: Cycle, form: str) -> dict:
+    item = cycle.item
+    return {
+        "item": item,
+        "cycle": cycle,
+        "form": form,
+        "years": list(item.plan.fiscal_years),
+        "grades": list(Grade),
+        "statuses": list(ProgressStatus),
+        "directions": list(Direction),
+        "kinds": list(ReportKind),
+        "reports": db.session.scalars(
+            select(ProgressReport)
+            .where(ProgressReport.cycle_id == cycle.id)
+            .options(selectinload(ProgressReport.values), selectinload(ProgressReport.created_by))
+            .order_by(ProgressReport.as_of.desc(), ProgressReport.id.desc())
+        ).all() if form == "report" else [],
+        "due": due_date(db.session, cycle),
+        "today": today(),
+        "can_submit": any(trigger_kind(t) == "submit" for t in
+                          engine.permissions().allowed_triggers(cycle, current_user, today())),
+    }
+
+
+def initial_values(cycle: Cycle, form: str) -> dict[str, str]:
+    """The stored contents as form values, for the first display of a form."""
+    def num(value) -> str:
+        return "" if value is None else format(value.normalize(), "f")
+
+    values: dict[str, str] = {}
+    if form == "plan":
+        values["goal"] = cycle.goal
+        for q in range(1, 5):
+            values[f"schedule_q{q}"] = getattr(cycle, f"schedule_q{q}")
+        for ind in cycle.item.indicators:
+            p = f"ind-{ind.id}-"
+            values[p + "name"] = ind.name
+            values[p + "unit"] = ind.unit
+            values[p + "baseline"] = num(ind.baseline_value)
+            values[p + "baseline_fy"] = str(ind.baseline_fy or "")
+            for v in ind.values:
+                values[f"{p}target-{v.fiscal_year}"] = num(v.target)
+    elif form == "check":
+        for ind in cycle.item.indicators:
+            v = ind.value_for(cycle.fiscal_year)
+            values[f"actual-{ind.id}"] = num(v.actual if v else None)
+        values["grade"] = cycle.grade.value if cycle.grade else ""
+        values["progress_status"] = cycle.progress_status.value if cycle.progress_status else ""
+        values["analysis"] = cycle.analysis
+        values["issues"] = cycle.issues
+        values["effect_amount"] = "" if cycle.effect_amount is None else str(cycle.effect_amount)
+    elif form == "act":
+        values["improvement"] = cycle.improvement
+        values["direction"] = cycle.direction.value if cycle.direction else ""
+    elif form == "report":
+        values["kind"] = ReportKind.PROGRESS.value
+    return values
+
+
+def render_form(cycle: Cycle, form: str, values: dict, errors: dict, status: int = 200):
+    return render_template(
+        f"items/form_{form}.html", values=values, errors=errors, **form_context(cycle, form)
+    ), status
+
+
+@bp.route("/items/<int:item_id>/cycles/<int:fy>/<form>", methods=["GET", "POST"])
+@login_required
+def edit(item_id: int, fy: int, form: str):
+    if form not in FORMS:
+        abort(404)
+    item = get_item(item_id)
+    cycle = get_cycle(item, fy)
+    if not service.can_edit(current_user, cycle, form, today()):
+        abort(403)
+    if request.method == "GET":
+        return render_form(cycle, form, initial_values(cycle, form), {})
+
+    values = request.form.to_dict()
+    submitting = request.form.get("action") == "submit"
+    moment = now()
+    if form == "report":
+        errors = {}
+        if not (submitting and service.report_is_blank(values)):
+            errors = service.save_report(db.session, cycle, values, by=current_user, now=moment)
+    else:
+        errors = service.SAVERS[form](db.session, cycle, values, by=current_user, now=moment,
+                                      for_submission=submitting)
+    if errors:
+        db.session.rollback()
+        return render_form(cycle, form, values, errors, 422)
+    if submitting:
+        wf = engine.errors()
+        try:
+            engine.operations().submit(cycle, by=current_user, now=moment,
+                                       comment=values.get("comment", "").strip())
+        except wf.WorkflowError as exc:
+            db.session.rollback()
+            errors = form_error(exc, values)
+            status = 403 if isinstance(exc, wf.PermissionDenied) else 422
+            return render_form(cycle, form, values, errors, status)
+        db.session.commit()
+        flash(_("提出しました。所管部長の承認を待っています。"), "success")
+        return redirect(url_for("items.show", item_id=item.id, fy=fy))
+    db.session.commit()
+    if form == "report":
+        flash(_("進捗報告を登録しました。"), "success")
+    else:
+        flash(_("下書きを保存しました。"), "success")
+    return redirect(url_for("items.edit", item_id=item.id, fy=fy, form=form))
+
+
+def conflict_page(cycle: Cycle):
+    return render_template("errors/409.html", cycle=cycle, message=_(CONFLICT_MESSAGE)), 409
+
+
+def decide_once(cycle: Cycle, trigger: str, comment: str, expected_version: int | None):
+    """Fire the decision the user chose; the caller commits. Raises WorkflowError."""
+    engine.operations().fire(cycle, trigger, by=current_user, now=now(), comment=comment,
+                             expected_version=expected_version)
+
+
+def form_error(exc, fields) -> dict[str, str]:
+    """Place an engine refusal next to its field when the form has it, else on top."""
+    field = {"reason": "comment", "substitute": "substitute_id"}.get(
+        getattr(exc, "field", None) or "", getattr(exc, "field", None))
+    return {field if field in fields else "_form": exc.message}
+
+
+@bp.route("/cycles/<int:cycle_id>/decide", methods=["GET", "POST"])
+@login_required
+def decide(cycle_id: int):
+    cycle = db.session.get(Cycle, cycle_id)
+    if cycle is None:
+        abort(404)
+    item = get_item(cycle.item_id)
+    triggers = decision_triggers(cycle)
+    values = {"comment": "", "expected_version": str(cycle.version)}
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        values = request.form.to_dict()
+        trigger = request.form.get("trigger", "")
+        comment = values.get("comment", "").strip()
+        expected = request.form.get("expected_version", type=int)
+        if expected is not None and expected != cycle.version:
+            return conflict_page(cycle)
+        if trigger not in triggers:
+            abort(403)
+        if needs_reason(cycle, trigger) and not comment:
+            errors["comment"] = _("理由を入力してください（差戻し・休止などには理由が必要です）。")
+        elif len(comment) > service.TEXT_MAX:
+            errors["comment"] = _("コメントは%(n)d文字以内で入力してください。", n=service.TEXT_MAX)
+        if not errors:
+            wf = engine.errors()
+            try:
+                decide_once(cycle, trigger, comment, expected)
+                db.session.commit()
+            except (wf.ConflictError, StaleDataError):
+                db.session.rollback()
+                return conflict_page(db.session.get(Cycle, cycle_id))
+            except wf.WorkflowError as exc:
+                db.session.rollback()
+                errors = form_error(exc, values)
+                status = 403 if isinstance(exc, wf.PermissionDenied) else 422
+            else:
+                flash(_("%(action)s：%(title)s", action=trigger_label(trigger).removesuffix("する"),
+                        title=item.title), "success")
+                return redirect(url_for("items.show", item_id=item.id, fy=cycle.fiscal_year))
+        else:
+            status = 422
+    elif not triggers:
+        abort(403)
+    return render_template(
+        "items/decide.html", item=item, cycle=cycle, triggers=triggers, values=values,
+        errors=errors, trigger_label=trigger_label, years=list(item.plan.fiscal_years),
+        due=due_date(db.session, cycle),
+    ), status
+
+
+@bp.route("/inbox", methods=["GET", "POST"])
+@login_required
+def inbox():
+    day = today()
+    waiting = [
+        t for t in my_tasks(db.session, current_user, day).to_decide
+        if any(trigger_kind(tr) == "approve"
+               for tr in engine.permissions().allowed_triggers(t.cycle, current_user, day))
+    ]
+    if request.method == "GET":
+        return render_template("items/inbox.html", tasks=waiting, step="select", selected=[])
+
+    chosen: dict[int, int] = {}
+    for raw in request.form.getlist("cycle"):
+        ident, _sep, version = raw.partition(":")
+        if ident.isdigit() and version.isdigit():
+            chosen[int(ident)] = int(version)
+    if not chosen:
+        flash(_("承認する項目を選んでください。"), "error")
+        return render_template("items/inbox.html", tasks=waiting, step="select",
+                               selected=[]), 422
+    if request.form.get("step") != "approve":
+        selected = [t for t in waiting if t.cycle.id in chosen]
+        return render_template("items/inbox.html", tasks=selected, step="confirm",
+                               selected=chosen)
+
+    wf = engine.errors()
+    approved, failed = [], []
+    for cycle_id, version in chosen.items():
+        cycle = db.session.get(Cycle, cycle_id)
+        if cycle is None:
+            continue
+        try:
+            with db.session.begin_nested():
+                if cycle.version != version:
+                    raise wf.ConflictError(_(CONFLICT_MESSAGE))
+                engine.operations().approve(cycle, by=current_user, now=now(),
+                                            expected_version=version)
+            approved.append(cycle)
+        except (wf.WorkflowError, StaleDataError) as exc:
+            message = getattr(exc, "message", _(CONFLICT_MESSAGE))
+            if isinstance(exc, wf.ConflictError | StaleDataError):
+                message = _(CONFLICT_MESSAGE)
+            failed.append((cycle, message))
+    db.session.commit()
+    if approved:
+        flash(ngettext("%(num)d件を承認しました。", "%(num)d件を承認しました。",
+                       len(approved)), "success")
+    for cycle, message in failed:
+        flash(_("%(title)s：%(message)s", title=cycle.item.title, message=message), "error")
+    return redirect(url_for("items.inbox"))
+
+
+LINK_PROBLEMS = {
+    "expired": "このリンクは有効期限が切れています。",
+    "invalid": "このリンクは正しくありません。メールの本文から改めて開いてください。",
+    "used": "このリンクはすでに使用されています。",
+    "other_user": "このリンクは別の利用者あてに送られたものです。",
+    "moved_on": "この項目はメール送信後に状態が変わっています。",
+}
+
+
+def link_problem(reason: str, cycle: Cycle | None = None, status: int = 410):
+    return render_template("links/problem.html", reason=reason,
+                           message=_(LINK_PROBLEMS[reason]), cycle=cycle), status
+
+
+@bp.route("/links/<token>")
+@login_required
+def follow_link(token: str):
+    """Follow a decision link from an e-mail: once, before it expires, to the decision page."""
+    try:
+        data = load_decision_token(current_app.config["SECRET_KEY"], token)
+    except LinkError as exc:
+        return link_problem(exc.reason, status=404 if exc.reason == "invalid" else 410)
+    cycle = db.session.get(Cycle, data.get("c"))
+    if cycle is None:
+        return link_problem("invalid", status=404)
+    if data.get("u") != current_user.id:
+        return link_problem("other_user", cycle, status=403)
+    digest = token_digest(token)
+    used = db.session.scalar(select(UsedDecisionLink).where(UsedDecisionLink.digest == digest))
+    if used is not None:
+        return link_problem("used", cycle)
+    if cycle.version != data.get("v"):
+        return link_problem("moved_on", cycle, status=409)
+    db.session.add(UsedDecisionLink(digest=digest, cycle_id=cycle.id, user_id=current_user.id,
+                                    used_at=now()))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return link_problem("used", cycle)
+    return redirect(url_for("items.decide", cycle_id=cycle.id))

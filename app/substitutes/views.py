@@ -1,0 +1,123 @@
+"""代理設定: a department head names who decides in their place, and revokes it."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.calendar import local_date
+from app.extensions import db
+from app.items import engine
+from app.items.service import parse_date, text_field
+from app.models import Post, PostKind, Substitution, User
+
+from . import bp
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def head_posts_of(user: User, today: date) -> list[Post]:
+    """The head posts `user` holds on `today`; only these can be given a substitute."""
+    return [p for p in user.posts_on(today) if p.kind is PostKind.HEAD and p.active]
+
+
+def can_manage_substitutes(user: User, post: Post, today: date) -> bool:
+    return post.kind is PostKind.HEAD and user in post.holders(today)
+
+
+def candidates(user: User) -> list[User]:
+    return list(db.session.scalars(
+        select(User).where(User.active.is_(True), User.id != user.id).order_by(User.name_kana,
+                                                                              User.name)
+    ))
+
+
+def render_page(posts, values, errors, status=200):
+    post_ids = [p.id for p in posts]
+    rows = db.session.scalars(
+        select(Substitution).where(Substitution.post_id.in_(post_ids or [-1]))
+        .order_by(Substitution.starts_on.desc(), Substitution.id.desc())
+    ).all() if post_ids else []
+    return render_template(
+        "substitutes/index.html", posts=posts, substitutions=rows, users=candidates(current_user),
+        values=values, errors=errors, today=local_date(now()),
+    ), status
+
+
+@bp.route("/", methods=["GET", "POST"])
+@login_required
+def index():
+    today = local_date(now())
+    posts = head_posts_of(current_user, today)
+    if not posts:
+        abort(403)
+    if request.method == "GET":
+        return render_page(posts, {"post_id": str(posts[0].id)}, {})
+
+    values = request.form.to_dict()
+    errors: dict[str, str] = {}
+    post = next((p for p in posts if str(p.id) == values.get("post_id")), None)
+    if post is None or not can_manage_substitutes(current_user, post, today):
+        errors["post_id"] = _("代理を設定する役職を選んでください。")
+    substitute_id = values.get("substitute_id", "")
+    substitute = db.session.get(User, int(substitute_id)) if substitute_id.isdigit() else None
+    if substitute is None or not substitute.active:
+        errors["substitute_id"] = _("代理者を選んでください。")
+    elif substitute.id == current_user.id:
+        errors["substitute_id"] = _("自分自身を代理者にはできません。")
+    starts_on = parse_date(values.get("starts_on"), "starts_on", errors, _("開始日"))
+    ends_on = parse_date(values.get("ends_on"), "ends_on", errors, _("終了日"))
+    for field, value, label in (("starts_on", starts_on, _("開始日")),
+                                ("ends_on", ends_on, _("終了日"))):
+        if value is None and field not in errors:
+            errors[field] = _("%(label)sを入力してください。", label=label)
+    if starts_on and ends_on and ends_on < starts_on:
+        errors["ends_on"] = _("終了日は開始日以降にしてください。")
+    if ends_on and ends_on < today and "ends_on" not in errors:
+        errors["ends_on"] = _("終了日に過去の日付は指定できません。")
+    reason = text_field(values, "reason", errors, _("理由"), max_length=1000)
+    if errors:
+        return render_page(posts, values, errors, 422)
+    wf = engine.errors()
+    try:
+        engine.operations().register_substitute(
+            post, substitute=substitute, starts_on=starts_on, ends_on=ends_on,
+            by=current_user, now=now(), reason=reason,
+        )
+    except wf.WorkflowError as exc:
+        db.session.rollback()
+        field = {"substitute": "substitute_id"}.get(getattr(exc, "field", None) or "", "_form")
+        errors[field if field in values else "_form"] = exc.message
+        return render_page(posts, values, errors, 403 if isinstance(exc, wf.PermissionDenied)
+                           else 422)
+    db.session.commit()
+    flash(_("%(name)sさんを代理者に設定しました。", name=substitute.name), "success")
+    return redirect(url_for("substitutes.index"))
+
+
+@bp.route("/<int:substitution_id>/revoke", methods=["POST"])
+@login_required
+def revoke(substitution_id: int):
+    substitution = db.session.get(Substitution, substitution_id)
+    if substitution is None:
+        abort(404)
+    moment = now()
+    if not can_manage_substitutes(current_user, substitution.post, local_date(moment)):
+        abort(403)
+    if substitution.revoked_at is None:
+        wf = engine.errors()
+        try:
+            engine.operations().revoke_substitute(substitution, by=current_user, now=moment)
+        except wf.WorkflowError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return redirect(url_for("substitutes.index"))
+        db.session.commit()
+        flash(_("代理設定を取り消しました。"), "success")
+    return redirect(url_for("substitutes.index"))

@@ -1,0 +1,38 @@
+"""The home page: what waits for the signed-in user, and the counts in the header."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from flask import g, render_template, request
+from flask_login import current_user, login_required
+
+from app.calendar import local_date
+from app.extensions import db
+
+from . import bp
+from .queries import my_tasks, scope_of, task_counts
+
+
+def today() -> date:
+    return local_date(datetime.now(UTC))
+
+
+@bp.app_context_processor
+def header_counts() -> dict:
+    """Task counts for the header, computed once per request for signed-in users."""
+    if request.endpoint == "static" or not current_user.is_authenticated:
+        return {"task_counts": None}
+    if "task_counts" not in g:
+        scope = scope_of(db.session, current_user, today())
+        g.task_counts = task_counts(db.session, scope)
+        g.task_counts["is_head"] = bool(scope.head_department_ids)
+    return {"task_counts": g.task_counts}
+
+
+@login_required
+def index():
+    """My tasks (あなたの対応待ち); served at `/` as the endpoint `main.index`."""
+    day = today()
+    return render_template("tasks/index.html", tasks=my_tasks(db.session, current_user, day),
+                           today=day)
