@@ -49,6 +49,9 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
+    from .workflow_pages import bp as workflow_pages_bp
+
+    app.register_blueprint(workflow_pages_bp)
     from .items import bp as items_bp
     from .substitutes import bp as substitutes_bp
     from .tasks import bp as tasks_bp

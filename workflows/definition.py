@@ -151,12 +151,10 @@ class Definition:
 
     @cached_property
     def _mermaid(self) -> str:
-        from transitions.extensions import GraphMachine
-
         token = _Token(self.initial)
-        GraphMachine(
+        _graph_machine_class()(
             model=token,
-            states=list(self.states),
+            states=[{"name": s.name, "label": s.ja} for s in self.states.values()],
             transitions=self._graph_transitions(),
             initial=self.initial,
             auto_transitions=False,
@@ -174,6 +172,22 @@ class Definition:
     def mermaid(self) -> str:
         """The Mermaid stateDiagram-v2 text of this definition, drawn by the library."""
         return self._mermaid
+
+
+@lru_cache(maxsize=1)
+def _graph_machine_class() -> type:
+    """The library's GraphMachine whose states carry a display label (the Japanese name)."""
+    from transitions.extensions import GraphMachine
+
+    class LabeledState(GraphMachine.state_cls):
+        def __init__(self, *args: Any, label: str | None = None, **kwargs: Any):
+            super().__init__(*args, **kwargs)
+            self.label = label or self.name
+
+    class LabeledGraphMachine(GraphMachine):
+        state_cls = LabeledState
+
+    return LabeledGraphMachine
 
 
 def _previous_is(state: str):
@@ -248,7 +262,7 @@ def _line_index(path: Path) -> dict[str, int]:
 def _place(lines: dict[str, int], key: str, detail: str = "") -> str:
     line = lines.get(key)
     where = f"{key}{detail}"
-    return f"line {line} ({where})" if line else where
+    return f"{where} (line {line})" if line else where
 
 
 def _load_states(path: Path, raw: Any, lines: dict[str, int]) -> dict[str, State]:

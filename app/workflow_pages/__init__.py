@@ -1,0 +1,20 @@
+"""The workflow page (diagram and table) and the workflow CLI commands."""
+
+from flask import Blueprint
+
+bp = Blueprint("workflow_pages", __name__)
+
+
+@bp.record_once
+def _on_register(state) -> None:
+    from workflows.definition import all_definitions
+
+    from .cli import audit_cli, workflows_cli
+
+    # A bad definition stops start-up here with "<file>: <place>: <reason>".
+    all_definitions()
+    state.app.cli.add_command(audit_cli)
+    state.app.cli.add_command(workflows_cli)
+
+
+from . import views  # noqa: E402,F401

@@ -1,0 +1,260 @@
+"""The definition file: checked at load, versions, diagram, diff and the page."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from workflows import operations as ops
+from workflows.definition import (
+    DEFINITIONS,
+    DefinitionError,
+    get_definition,
+    load_definition,
+)
+from workflows.versions import affected_cycles, compare
+
+from .conftest import NOW, drive_to
+
+ROOT = Path(__file__).resolve().parents[2]
+CURRENT = DEFINITIONS / "pdca.yaml"
+
+
+def variant(tmp_path: Path, change) -> Path:
+    raw = yaml.safe_load(CURRENT.read_text(encoding="utf-8"))
+    change(raw)
+    path = tmp_path / "pdca.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _set(index, key, value):
+    def change(raw):
+        raw["transitions"][index][key] = value
+
+    return change
+
+
+BAD = [
+    (_set(0, "to", "nowhere"), r"transitions\[0\]\.to \(line \d+\): unknown state 'nowhere'"),
+    (_set(1, "by", ["boss"]), r"transitions\[1\]\.by \(line \d+\): unknown role 'boss'"),
+    (
+        _set(0, "guards", ["has_money"]),
+        r"transitions\[0\]\.guards \(line \d+\): unknown guard 'has_money'",
+    ),
+    (_set(0, "notify", {"next": "no_such_mail"}), r"no mail template no_such_mail\.txt"),
+    (_set(2, "from", "closed"), r"'closed' is final; only reopen may leave it"),
+    (_set(2, "trigger", "approve_plan"), r"'approve_plan' from 'plan_submitted' is already"),
+    (lambda raw: raw["states"]["doing"].update(stage="later"), r"states\.doing.*stage must be"),
+    (lambda raw: raw.pop("initial"), r": initial: missing"),
+    (
+        lambda raw: raw["states"].update(orphan={"ja": "孤立", "en": "Orphan", "final": True}),
+        r"states\.orphan: no transition leads to this state",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), BAD)
+def test_a_bad_definition_names_the_file_the_place_and_the_reason(tmp_path, change, message):
+    path = variant(tmp_path, change)
+    with pytest.raises(DefinitionError) as info:
+        load_definition(path)
+    assert str(info.value).startswith(f"{path}: ")
+    assert re.search(message, str(info.value)), str(info.value)
+
+
+def test_the_place_includes_the_line_number(tmp_path):
+    path = variant(tmp_path, _set(3, "to", "nowhere"))
+    text = path.read_text(encoding="utf-8").splitlines()
+    with pytest.raises(DefinitionError) as info:
+        load_definition(path)
+    line = int(re.search(r"line (\d+)", info.value.place).group(1))
+    assert "trigger: withdraw_plan" in text[line - 1]
+
+
+def test_broken_yaml_is_reported_with_its_line(tmp_path):
+    path = tmp_path / "pdca.yaml"
+    path.write_text("name: pdca\nstates: {a: [\n", encoding="utf-8")
+    with pytest.raises(DefinitionError, match=r"line \d+: not valid YAML"):
+        load_definition(path)
+
+
+def test_a_bad_current_definition_stops_start_up(tmp_path, monkeypatch):
+    from tests.conftest import make_app
+    from workflows import definition
+
+    folder = tmp_path / "definitions"
+    folder.mkdir()
+    bad = variant(folder, _set(0, "to", "nowhere"))
+    monkeypatch.setattr(definition, "DEFINITIONS", folder)
+    with pytest.raises(DefinitionError) as info:
+        make_app(tmp_path, "sqlite://")
+    assert info.value.file == str(bad)
+
+
+def test_one_machine_per_definition_and_states_as_given():
+    definition = get_definition()
+    assert get_definition("2026.1") is definition
+    assert definition.machine is get_definition().machine
+    assert set(definition.states) == {
+        "plan_draft",
+        "plan_submitted",
+        "doing",
+        "midyear_submitted",
+        "midyear_approved",
+        "check_draft",
+        "check_submitted",
+        "check_confirming",
+        "act_draft",
+        "act_submitted",
+        "closed",
+        "suspended",
+        "abolished",
+    }
+    assert definition.states["check_confirming"].actor == "secretariat"
+    assert definition.triggers_from("plan_submitted")[:3] == [
+        "approve_plan",
+        "send_back_plan",
+        "withdraw_plan",
+    ]
+    assert not definition.machine.models  # cycles are never attached for good
+
+
+def test_every_submitted_state_can_be_sent_back_with_a_reason_and_withdrawn():
+    definition = get_definition()
+    for state in ("plan_submitted", "midyear_submitted", "check_submitted", "act_submitted"):
+        back = [
+            t
+            for t in definition.transitions
+            if state in t.sources and t.trigger.startswith("send_back_")
+        ]
+        assert back and back[0].needs_reason and back[0].decides
+        assert any(
+            t.trigger.startswith("withdraw_") for t in definition.transitions if state in t.sources
+        )
+
+
+def test_readme_diagram_equals_the_rendered_one():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## ワークフロー / Workflow", 1)[1]
+    block = re.search(r"```mermaid\n(.*?)```", section, re.S).group(1)
+    assert block == get_definition().mermaid()
+
+
+def test_the_diagram_is_mermaid_from_the_definition():
+    text = get_definition().mermaid()
+    assert "stateDiagram-v2" in text
+    assert 'state "計画承認待ち" as plan_submitted' in text
+    assert "plan_submitted --> plan_draft: send_back_plan | withdraw_plan" in text
+
+
+# --- versions ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def archived(monkeypatch, tmp_path, world):
+    """The world's cycle opened on 2026.1, now archived; the new current 2027.1 has no
+    mid-year report approval."""
+    from workflows import definition
+
+    folder = tmp_path / "definitions"
+    (folder / "archive").mkdir(parents=True)
+    shutil.copy(CURRENT, folder / "archive" / "pdca-2026.1.yaml")
+
+    def change(raw):
+        raw["version"] = "2027.1"
+        del raw["states"]["midyear_submitted"]
+        raw["transitions"] = [
+            t
+            for t in raw["transitions"]
+            if "midyear_submitted" not in t["trigger"]
+            and t["trigger"]
+            not in ("submit_midyear", "approve_midyear", "send_back_midyear", "withdraw_midyear")
+        ]
+        for t in raw["transitions"]:
+            if isinstance(t["from"], list):
+                t["from"] = [s for s in t["from"] if s != "midyear_submitted"]
+        raw["transitions"].append(
+            {"trigger": "skip_midyear", "from": "doing", "to": "midyear_approved", "by": ["staff"]}
+        )
+
+    variant(folder, change)
+    monkeypatch.setattr(definition, "DEFINITIONS", folder)
+    return folder
+
+
+def test_a_running_cycle_keeps_its_version_under_a_new_definition(archived, world, db):
+    assert get_definition().version == "2027.1"
+    drive_to(world, "doing")
+    assert world.cycle.definition_version == "2026.1"
+    drive_to(world, "midyear_submitted")  # the old machine still knows the mid-year report
+    ops.approve(world.cycle, by=world.head, now=NOW)
+    assert world.cycle.state == "midyear_approved"
+    other = ops.open_cycle(world.cycle.item, 2025, now=NOW)
+    assert other.definition_version == "2027.1"
+
+
+def test_diff_lists_the_changes_and_the_running_cycles_they_affect(archived, world, db):
+    drive_to(world, "midyear_submitted")
+    diff = compare(get_definition("2026.1"), get_definition())
+    assert diff.states_removed == ["midyear_submitted"]
+    assert ("skip_midyear", "doing", "midyear_approved") in diff.transitions_added
+    assert ("approve_midyear", "midyear_submitted", "midyear_approved") in diff.transitions_removed
+    (affected,) = affected_cycles(db.session, diff)
+    assert affected[0] is world.cycle and "removed" in affected[1]
+
+
+def test_flask_workflows_diff_and_show(app, archived, world, db):
+    drive_to(world, "doing")
+    db.session.commit()
+    runner = CliRunner()
+    result = app.test_cli_runner().invoke(
+        args=["workflows", "diff", "--from", "2026.1", "--to", str(archived / "pdca.yaml")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "- state midyear_submitted" in result.output
+    assert "+ skip_midyear: doing -> midyear_approved" in result.output
+    assert f"cycle {world.cycle.id} item" in result.output
+    shown = app.test_cli_runner().invoke(args=["workflows", "show", "--version", "2026.1"])
+    assert shown.output == get_definition("2026.1").mermaid()
+    assert runner is not None
+
+
+def test_flask_audit_verify_reports_ok_and_problems(app, world, db):
+    from sqlalchemy import text
+
+    drive_to(world, "doing")
+    db.session.commit()
+    runner = app.test_cli_runner()
+    ok = runner.invoke(args=["audit", "verify"])
+    assert ok.exit_code == 0 and "audit log OK" in ok.output
+    db.session.execute(text("UPDATE audit_entry SET actor_id = NULL WHERE seq = 2"))
+    db.session.commit()
+    bad = runner.invoke(args=["audit", "verify"])
+    assert bad.exit_code == 1 and "was altered" in bad.output
+
+
+# --- the page ---------------------------------------------------------------------------
+
+
+def test_the_workflow_page_needs_a_login(client):
+    response = client.get("/workflow")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_the_workflow_page_draws_the_definition_with_a_table(client, login_as, world):
+    login_as(world.staff)
+    response = client.get("/workflow")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '<pre class="mermaid"' in html and "stateDiagram-v2" in html
+    assert "vendor/mermaid.min.js" in html and "js/workflow.js" in html
+    assert "<script>" not in html  # the CSP allows no inline script
+    assert "事務局確認待ち" in html and "send_back_plan" in html
+    assert "理由の入力が必要" in html
+    assert client.get("/workflow?version=1999.9").status_code == 404
