@@ -18,6 +18,7 @@ import yaml
 from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
 
 from app.calendar import TOKYO, fiscal_year_of, local_date
 from app.extensions import db
@@ -68,11 +69,11 @@ def _user(
     session: Session,
     login: str,
     name: str,
-    password: str,
+    password_hash: str,
     roles: tuple[Role, ...] = (),
 ) -> User:
     user = User(login=login, name=name, email=f"{login}@city.iruma.example.jp")
-    user.set_password(password)
+    user.set_password_hash(password_hash)
     user.roles = [UserRole(role=r) for r in roles]
     session.add(user)
     org.users[login] = user
@@ -113,6 +114,8 @@ def load_outline(session: Session) -> tuple[Outline, ExecutionPlan]:
 
 def load_org(session: Session, password: str, today: date) -> DemoOrg:
     data = _read("org.yaml")
+    # Every demo user shares the demo password: hash it once (scrypt is slow on purpose).
+    password = generate_password_hash(password)
     org = DemoOrg()
     for d_pos, dept_data in enumerate(data["departments"], start=1):
         dept = Department(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
 
 from app.models import (
     Cycle,
@@ -29,6 +31,13 @@ from app.models import (
 )
 
 _seq = itertools.count(1)
+
+
+@functools.cache
+def _hash(password: str) -> str:
+    """Hash each test password once: scrypt is slow on purpose."""
+    return generate_password_hash(password)
+
 
 VIEWPOINTS = [
     ("サービスの最適化", "社会情勢の変化に応じたサービスの編成"),
@@ -68,7 +77,7 @@ class Factory:
         n = next(_seq)
         login = login or f"user{n}"
         user = User(login=login, name=name or f"利用者{n}", email=email or f"{login}@example.jp")
-        user.set_password(password)
+        user.set_password_hash(_hash(password))
         user.roles = [UserRole(role=Role(r)) for r in roles]
         self.session.add(user)
         self.session.flush()

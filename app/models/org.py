@@ -150,7 +150,11 @@ class User(UserMixin, db.Model):
     assignments: Mapped[list[PostAssignment]] = relationship(back_populates="user")
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.set_password_hash(generate_password_hash(password))
+
+    def set_password_hash(self, password_hash: str) -> None:
+        """Store an already computed hash (bulk loads hash a shared password once)."""
+        self.password_hash = password_hash
         # A new token ends every session opened with the old password.
         self.session_token = secrets.token_hex(16)
 

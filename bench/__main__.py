@@ -1,0 +1,175 @@
+"""Print Kaikaku's speed figures.
+
+    python -m bench            # everything, SQLite and (when reachable) PostgreSQL
+    python -m bench demo       # one section
+
+Each figure is the median of several runs, measured on this machine; nothing asserts.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+
+from app import create_app
+from app.extensions import db
+from config import TestConfig
+
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TODAY = date(2026, 11, 25)
+
+
+def app_for(url: str):
+    class _Config(TestConfig):
+        def __init__(self, instance_path, environ=None):
+            super().__init__(tempfile.mkdtemp(), {**os.environ, "TEST_DATABASE_URL": url})
+
+    return create_app(_Config)
+
+
+@contextmanager
+def database(kind: str):
+    """A fresh database of `kind` ("sqlite" or "postgres") with the schema, then dropped."""
+    if kind == "sqlite":
+        folder = tempfile.mkdtemp()
+        yield f"sqlite:///{folder}/bench.db"
+        return
+    import psycopg
+
+    name = f"kaikaku_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def postgres_available() -> bool:
+    try:
+        import psycopg
+
+        psycopg.connect(PG_ADMIN, connect_timeout=2).close()
+    except Exception:  # noqa: BLE001 - any failure means "not available"
+        return False
+    return True
+
+
+def median_ms(run: Callable[[], object], repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def row(label: str, value: float, unit: str) -> None:
+    print(f"  {label:<58} {value:>10.1f} {unit}")
+
+
+def bench_demo(kind: str) -> None:
+    from app.demo import load_demo
+
+    with database(kind) as url:
+        app = app_for(url)
+        with app.app_context():
+            db.create_all()
+            start = time.perf_counter()
+            load_demo(db.session, today=TODAY)
+            db.session.commit()
+            row(f"[{kind}] demo load (31 items, 5 fiscal years)",
+                (time.perf_counter() - start) * 1000, "ms")
+            db.engine.dispose()
+
+
+def bench_transitions(kind: str, count: int = 200) -> None:
+    """Submit then approve `count` plans, one transaction each, as a web request would."""
+    from tests.factories import Factory
+    from workflows import operations
+
+    with database(kind) as url:
+        app = app_for(url)
+        with app.app_context():
+            db.create_all()
+            make = Factory(db.session)
+            org = make.org("企画")
+            cycles = []
+            for n in range(count):
+                item = make.item(org, number=f"1-{n + 1}")
+                cycles.append(make.cycle(item, 2026, "plan_draft", goal="目標"))
+            db.session.commit()
+            ids = [c.id for c in cycles]
+            now = datetime(2026, 4, 10, 1, tzinfo=UTC)
+            from app.models import Cycle
+
+            def run(trigger: str, by) -> float:
+                start = time.perf_counter()
+                for cycle_id in ids:
+                    cycle = db.session.get(Cycle, cycle_id)
+                    operations.fire(cycle, trigger, by=by, now=now)
+                    db.session.commit()
+                return (time.perf_counter() - start) * 1000 / count
+
+            row(f"[{kind}] submit_plan, per transition incl. commit", run("submit_plan", org.staff),
+                "ms")
+            now += timedelta(days=1)
+            row(f"[{kind}] approve_plan, per transition incl. commit",
+                run("approve_plan", org.head), "ms")
+            db.engine.dispose()
+
+
+def bench_pages(kind: str) -> None:
+    """Server time of the pages people open most, on the demo (test client, no network)."""
+    from sqlalchemy import select
+
+    from app.demo import load_demo
+    from app.models import ReformItem, User
+
+    with database(kind) as url:
+        app = app_for(url)
+        with app.app_context():
+            db.create_all()
+            load_demo(db.session, today=TODAY)
+            db.session.commit()
+            item_id = db.session.scalar(select(ReformItem.id).where(ReformItem.number == "1-1"))
+            pages = [("staff_digital", "/"), ("staff_digital", f"/items/{item_id}"),
+                     ("head_kikaku", "/"), ("jimukyoku", "/secretariat/"), ("admin", "/plan"),
+                     (None, "/public/")]
+            for login, path in pages:
+                client = app.test_client()
+                if login:
+                    user = db.session.scalar(select(User).where(User.login == login))
+                    client.post("/login", data={"login": user.login, "password": "kaikaku-demo"})
+                status = client.get(path).status_code
+                if status != 200:
+                    print(f"  [{kind}] {path} as {login}: HTTP {status}, skipped")
+                    continue
+                row(f"[{kind}] GET {path} as {login or 'citizen'}",
+                    median_ms(lambda c=client, p=path: c.get(p)), "ms")
+            db.engine.dispose()
+
+
+SECTIONS = {"demo": bench_demo, "transitions": bench_transitions, "pages": bench_pages}
+
+
+def main(argv: list[str]) -> None:
+    chosen = argv or list(SECTIONS)
+    kinds = ["sqlite"] + (["postgres"] if postgres_available() else [])
+    print(f"Kaikaku benchmarks on {os.cpu_count()} cores; databases: {', '.join(kinds)}")
+    for name in chosen:
+        print(f"\n{name}")
+        for kind in kinds:
+            SECTIONS[name](kind)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
