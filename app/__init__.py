@@ -59,6 +59,13 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     app.register_blueprint(tasks_bp)
     app.register_blueprint(items_bp)
     app.register_blueprint(substitutes_bp)
+    from .admin import bp as admin_bp
+    from .committee import bp as committee_bp
+    from .secretariat import bp as secretariat_bp
+
+    app.register_blueprint(secretariat_bp)
+    app.register_blueprint(committee_bp)
+    app.register_blueprint(admin_bp)
     for code in (403, 404, 409):
         app.register_error_handler(code, _error_page(code))
     register_template_helpers(app)
