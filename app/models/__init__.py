@@ -33,6 +33,7 @@ from .outline import (
     Viewpoint,
     item_related_section,
 )
+from .review import CommitteeOpinion, CommitteeQuestion, OverdueSnapshot
 from .schedule import FiscalYearSchedule
 from .types import LabeledEnum, UTCDateTime, utcnow
 from .ui import UsedDecisionLink
@@ -50,3 +51,4 @@ __all__ += [
     "CalendarFeed", "DispatchStatus", "MissedWindow", "MissedWindowKind",
     "NotificationDispatch", "SchedulerState",
 ]
+__all__ += ["CommitteeOpinion", "CommitteeQuestion", "OverdueSnapshot"]

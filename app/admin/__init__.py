@@ -1,0 +1,7 @@
+"""Administration: the organisation, users and roles, and the April personnel transfer."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+from . import views  # noqa: E402,F401

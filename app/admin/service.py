@@ -1,0 +1,201 @@
+"""Administration of the organisation: departments, sections, posts, users and roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.models import Department, Post, PostAssignment, PostKind, Role, Section, User, UserRole
+from app.secretariat.text import ActionError, _
+
+GRANTED_ROLES = (Role.SECRETARIAT, Role.COMMITTEE, Role.ADMIN)
+
+
+def can_administer(user: User) -> bool:
+    return user.is_authenticated and user.active and user.has_role(Role.ADMIN)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    kind: str = "text"  # text, int, bool, department, section, post_kind
+    required: bool = True
+
+
+def specs() -> dict[str, tuple[type, list[Field]]]:
+    """The editable organisation entities and their fields."""
+    common = [Field("code", _("コード")), Field("name", _("名称")),
+              Field("name_en", _("英語名称"), required=False)]
+    return {
+        "departments": (Department, [*common, Field("position", _("表示順"), "int"),
+                                     Field("active", _("有効"), "bool", False)]),
+        "sections": (Section, [*common, Field("department_id", _("部"), "department"),
+                               Field("position", _("表示順"), "int"),
+                               Field("active", _("有効"), "bool", False)]),
+        "posts": (Post, [Field("code", _("役職コード")), Field("name", _("役職名")),
+                         Field("kind", _("種類"), "post_kind"),
+                         Field("department_id", _("部"), "department"),
+                         Field("section_id", _("課"), "section", False),
+                         Field("active", _("有効"), "bool", False)]),
+    }
+
+
+def entity_title(entity: str) -> str:
+    return {"departments": _("部"), "sections": _("課"), "posts": _("役職")}[entity]
+
+
+def parse_fields(session: Session, entity: str, form, current=None) -> tuple[dict, dict]:
+    """Values and errors (Japanese) of a submitted entity form."""
+    model, fields = specs()[entity]
+    values, errors = {}, {}
+    for f in fields:
+        raw = (form.get(f.name) or "").strip()
+        if f.kind == "bool":
+            values[f.name] = form.get(f.name) in ("1", "on", "true")
+            continue
+        if not raw:
+            values[f.name] = None if f.kind != "text" else ""
+            if f.required:
+                errors[f.name] = _("%(field)sを入力してください。", field=f.label)
+            continue
+        if f.kind in ("int", "department", "section"):
+            if not raw.isdigit():
+                errors[f.name] = _("%(field)sは数字で入力してください。", field=f.label)
+                continue
+            values[f.name] = int(raw)
+            target = {"department": Department, "section": Section}.get(f.kind)
+            if target is not None and session.get(target, int(raw)) is None:
+                errors[f.name] = _("%(field)sが見つかりません。", field=f.label)
+        elif f.kind == "post_kind":
+            if raw not in {k.value for k in PostKind}:
+                errors[f.name] = _("%(field)sを選んでください。", field=f.label)
+            else:
+                values[f.name] = PostKind(raw)
+        else:
+            values[f.name] = raw[:100]
+    code = values.get("code")
+    if code:
+        clash = session.scalar(select(model).where(model.code == code))
+        if clash is not None and clash is not current:
+            errors["code"] = _("コード「%(code)s」は既に使われています。", code=code)
+    section_id, department_id = values.get("section_id"), values.get("department_id")
+    if entity == "posts" and section_id and department_id and "section_id" not in errors:
+        if session.get(Section, section_id).department_id != department_id:
+            errors["section_id"] = _("課が選んだ部に属していません。")
+    return values, errors
+
+
+def save_entity(session: Session, entity: str, values: dict, *, by: User, now: datetime,
+                current=None):
+    """Create or update a department, section or post; audited under the "admin" scope."""
+    from workflows.audit import record
+
+    model, _fields = specs()[entity]
+    obj = current or model()
+    before = {k: _plain(getattr(obj, k, None)) for k in values} if current else None
+    for key, value in values.items():
+        setattr(obj, key, value)
+    session.add(obj)
+    session.flush()
+    record(session, scope="admin", action=f"{entity}_{'update' if current else 'create'}",
+           now=now, actor=by,
+           data={"id": obj.id, "before": before,
+                 "after": {k: _plain(v) for k, v in values.items()}})
+    return obj
+
+
+def _plain(value):
+    return value.value if hasattr(value, "value") else value
+
+
+def parse_user(session: Session, form, current: User | None = None) -> tuple[dict, dict]:
+    values = {
+        "login": (form.get("login") or "").strip(),
+        "name": (form.get("name") or "").strip(),
+        "email": (form.get("email") or "").strip(),
+        "active": form.get("active") in ("1", "on"),
+        "roles": sorted(set(form.getlist("roles")) & {g.value for g in GRANTED_ROLES}),
+        "password": form.get("password") or "",
+    }
+    errors = {}
+    labels = (("login", _("ログインID")), ("name", _("氏名")), ("email", _("メールアドレス")))
+    for key, label in labels:
+        if not values[key]:
+            errors[key] = _("%(field)sを入力してください。", field=label)
+    if values["email"] and "@" not in values["email"]:
+        errors["email"] = _("メールアドレスの形式が正しくありません。")
+    if values["login"]:
+        clash = session.scalar(select(User).where(User.login == values["login"]))
+        if clash is not None and clash is not current:
+            errors["login"] = _("ログインID「%(login)s」は既に使われています。",
+                                login=values["login"])
+    if current is None and len(values["password"]) < 8:
+        errors["password"] = _("パスワードは8文字以上で入力してください。")
+    elif values["password"] and len(values["password"]) < 8:
+        errors["password"] = _("パスワードは8文字以上で入力してください。")
+    return values, errors
+
+
+def save_user(session: Session, values: dict, *, by: User, now: datetime,
+              current: User | None = None) -> User:
+    """Create or update a user and the roles granted outright; audited."""
+    from workflows.audit import record
+
+    user = current or User()
+    if current is not None and current.id == by.id and Role.ADMIN.value not in values["roles"]:
+        raise ActionError(_("自分自身のシステム管理者の権限は外せません。"))
+    before = None
+    if current is not None:
+        before = {"login": user.login, "name": user.name, "email": user.email,
+                  "active": user.active, "roles": sorted(r.value for r in user.granted_roles())}
+    user.login, user.name, user.email = values["login"], values["name"], values["email"]
+    user.active = values["active"]
+    wanted = {Role(r) for r in values["roles"]}
+    user.roles = [r for r in user.roles if r.role in wanted] + [
+        UserRole(role=r) for r in wanted - user.granted_roles()
+    ]
+    if values["password"]:
+        user.set_password(values["password"])
+    session.add(user)
+    session.flush()
+    record(session, scope="admin", action="user_update" if current else "user_create", now=now,
+           actor=by, data={"id": user.id, "before": before,
+                           "after": {k: v for k, v in values.items() if k != "password"},
+                           "password_changed": bool(values["password"])})
+    return user
+
+
+def post_holders(session: Session, today: date) -> tuple[list[str], list[list]]:
+    """Every post with who holds it today, for the list and its export."""
+    posts = session.scalars(
+        select(Post).order_by(Post.department_id, Post.code).options(
+            selectinload(Post.department), selectinload(Post.section),
+            selectinload(Post.assignments).selectinload(PostAssignment.user))
+    ).all()
+    headers = [_("役職コード"), _("役職名"), _("種類"), _("部"), _("課"), _("在任者ログインID"),
+               _("在任者"), _("発令日"), _("有効")]
+    rows = []
+    for post in posts:
+        current = [a for a in post.assignments if a.covers(today)]
+        rows.append([
+            post.code, post.name, post.kind.ja, post.department.name,
+            post.section.name if post.section else "",
+            "、".join(a.user.login for a in current), "、".join(a.user.name for a in current),
+            max((a.starts_on for a in current), default=None), "○" if post.active else "×",
+        ])
+    return headers, rows
+
+
+def user_rows(session: Session, today: date) -> tuple[list[str], list[list], list[User]]:
+    users = session.scalars(select(User).order_by(User.login).options(
+        selectinload(User.roles),
+        selectinload(User.assignments).selectinload(PostAssignment.post))).all()
+    headers = [_("ログインID"), _("氏名"), _("メールアドレス"), _("権限"), _("役職"), _("有効")]
+    rows = [[u.login, u.name, u.email, "、".join(r.role.ja for r in u.roles),
+             "、".join(p.name for p in u.posts_on(today)), "○" if u.active else "×"]
+            for u in users]
+    return headers, rows, list(users)

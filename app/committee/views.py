@@ -1,0 +1,155 @@
+"""The committee's pages: the year's confirmed evaluations, opinions, replies, questions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.calendar import fiscal_year_of, local_date
+from app.exports import export_response
+from app.extensions import db
+from app.models import CommitteeOpinion, CommitteeQuestion, Cycle, Indicator, ReformItem, Section
+from app.secretariat.text import ActionError
+
+from . import bp, service
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _default_year() -> int:
+    # The committee reviews the results of the fiscal year that has just ended.
+    return fiscal_year_of(_now()) - 1
+
+
+@bp.route("/")
+@login_required
+def index():
+    today = local_date(_now())
+    fiscal_year = request.args.get("fy", type=int) or _default_year()
+    if service.is_reviewer(current_user):
+        departments = None
+    else:
+        departments = current_user.departments_on(today)
+        if not departments:
+            abort(403)
+    rows = service.reviewable(db.session, fiscal_year, department_ids=departments)
+    return render_template("committee/index.html", rows=rows, fiscal_year=fiscal_year,
+                           reviewer=service.is_reviewer(current_user))
+
+
+@bp.route("/opinions")
+@login_required
+def opinions_export():
+    if not service.is_reviewer(current_user):
+        abort(403)
+    fiscal_year = request.args.get("fy", type=int) or _default_year()
+    fmt = request.args.get("format") if request.args.get("format") in ("xlsx", "csv") else "xlsx"
+    headers, rows = service.opinion_sheet(db.session, fiscal_year)
+    return export_response(_("意見一覧表") + f"_{fiscal_year}", headers, rows, fmt)
+
+
+def _cycle(cycle_id: int) -> Cycle:
+    cycle = db.session.scalar(
+        select(Cycle).where(Cycle.id == cycle_id).options(
+            selectinload(Cycle.item).selectinload(ReformItem.owning_section)
+            .selectinload(Section.department),
+            selectinload(Cycle.item).selectinload(ReformItem.indicators)
+            .selectinload(Indicator.values),
+        )
+    )
+    if cycle is None:
+        abort(404)
+    if not service.can_view(current_user, cycle, local_date(_now())):
+        abort(403)
+    if not service.is_confirmed(cycle):
+        abort(404)
+    return cycle
+
+
+@bp.route("/cycles/<int:cycle_id>")
+@login_required
+def cycle(cycle_id: int):
+    cycle = _cycle(cycle_id)
+    today = local_date(_now())
+    opinions = db.session.scalars(
+        select(CommitteeOpinion).where(CommitteeOpinion.cycle_id == cycle.id)
+        .options(selectinload(CommitteeOpinion.member), selectinload(CommitteeOpinion.reply_by))
+        .order_by(CommitteeOpinion.created_at, CommitteeOpinion.id)
+    ).all()
+    questions = db.session.scalars(
+        select(CommitteeQuestion).where(CommitteeQuestion.cycle_id == cycle.id)
+        .options(selectinload(CommitteeQuestion.member),
+                 selectinload(CommitteeQuestion.answered_by))
+        .order_by(CommitteeQuestion.asked_at, CommitteeQuestion.id)
+    ).all()
+    return render_template(
+        "committee/cycle.html", cycle=cycle, opinions=opinions, questions=questions,
+        can_give_opinion=service.can_give_opinion(current_user),
+        can_reply=service.can_reply(current_user, cycle, today),
+        questions_open=service.questions_open(db.session, cycle, today),
+    )
+
+
+def _run(cycle_id: int, action, success: str):
+    try:
+        action()
+    except ActionError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(success, "success")
+    return redirect(url_for(".cycle", cycle_id=cycle_id))
+
+
+@bp.route("/cycles/<int:cycle_id>/opinions", methods=["POST"])
+@login_required
+def add_opinion(cycle_id: int):
+    cycle = _cycle(cycle_id)
+    if not service.can_give_opinion(current_user):
+        abort(403)
+    return _run(cycle.id, lambda: service.add_opinion(
+        db.session, cycle, by=current_user, now=_now(), body=request.form.get("body", "")),
+        _("意見を登録しました。"))
+
+
+@bp.route("/opinions/<int:opinion_id>/reply", methods=["POST"])
+@login_required
+def reply(opinion_id: int):
+    opinion = db.get_or_404(CommitteeOpinion, opinion_id)
+    cycle = _cycle(opinion.cycle_id)
+    if not service.can_reply(current_user, cycle, local_date(_now())):
+        abort(403)
+    return _run(cycle.id, lambda: service.reply(
+        db.session, opinion, by=current_user, now=_now(), body=request.form.get("body", "")),
+        _("対応を登録しました。"))
+
+
+@bp.route("/cycles/<int:cycle_id>/questions", methods=["POST"])
+@login_required
+def ask(cycle_id: int):
+    cycle = _cycle(cycle_id)
+    if not service.can_give_opinion(current_user):
+        abort(403)
+    return _run(cycle.id, lambda: service.ask(
+        db.session, cycle, by=current_user, now=_now(),
+        question=request.form.get("question", "")), _("事前質問を登録しました。"))
+
+
+@bp.route("/questions/<int:question_id>/answer", methods=["POST"])
+@login_required
+def answer(question_id: int):
+    question = db.get_or_404(CommitteeQuestion, question_id)
+    cycle = _cycle(question.cycle_id)
+    if not service.can_reply(current_user, cycle, local_date(_now())):
+        abort(403)
+    return _run(cycle.id, lambda: service.answer(
+        db.session, question, by=current_user, now=_now(), body=request.form.get("body", "")),
+        _("回答を登録しました。"))

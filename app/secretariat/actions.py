@@ -1,0 +1,198 @@
+"""The secretariat's actions; each one is written to the audit log and only flushed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.calendar import fiscal_year_of, local_date, wareki_date, wareki_fiscal_year
+from app.models import Cycle, DeadlineExtension, FiscalYearSchedule, OverdueSnapshot, User
+from workflows.deadlines import adjusted, due_date, schedule_for, stage_of
+from workflows.labels import state_label
+
+from .service import Filters, load_deadlines, states_of_year
+from .text import ActionError, _
+
+
+def is_locked(session: Session, fiscal_year: int) -> bool:
+    stored = session.scalar(
+        select(FiscalYearSchedule.locked_at).where(FiscalYearSchedule.fiscal_year == fiscal_year)
+    )
+    return stored is not None
+
+
+def refuse_if_locked(session: Session, fiscal_year: int) -> None:
+    if is_locked(session, fiscal_year):
+        raise ActionError(
+            _("%(year)s年度は確定（ロック）済みのため変更できません。", year=fiscal_year)
+        )
+
+
+def nudge(session: Session, cycles: Iterable[Cycle], *, by: User, now: datetime,
+          message: str = "") -> int:
+    """Send a manual reminder to whoever must act on each cycle; returns the mails queued."""
+    from notifications import enqueue
+    from workflows.audit import record
+    from workflows.permissions import who_must_act
+
+    today = local_date(now)
+    sent = 0
+    cycles = list(cycles)
+    if not cycles:
+        raise ActionError(_("督促する項目を選んでください。"))
+    for cycle in cycles:
+        refuse_if_locked(session, cycle.fiscal_year)
+    for cycle in cycles:
+        if stage_of(cycle.state) is None:
+            continue
+        recipients = list(who_must_act(cycle, today))
+        due = due_date(session, cycle)
+        for recipient in recipients:
+            enqueue(
+                session, kind="nudge", recipient=recipient, now=now, cycle_id=cycle.id,
+                context=nudge_context(cycle, due, by=by, message=message),
+            )
+            sent += 1
+        record(
+            session, scope=f"cycle:{cycle.id}", action="nudge", now=now, actor=by, cycle=cycle,
+            comment=message,
+            data={"recipients": [u.id for u in recipients]},
+        )
+    session.flush()
+    return sent
+
+
+def nudge_context(cycle: Cycle, due: date | None, *, by: User, message: str) -> dict:
+    """What the nudge mail template shows."""
+    stage = stage_of(cycle.state)
+    return {
+        "cycle_id": cycle.id,
+        "item_id": cycle.item.id,
+        "item_number": cycle.item.number,
+        "item_title": cycle.item.title,
+        "fiscal_year": cycle.fiscal_year,
+        "fiscal_year_label": wareki_fiscal_year(cycle.fiscal_year),
+        "state": cycle.state,
+        "state_label": state_label(cycle.state),
+        "stage_label": stage.ja if stage else "",
+        "due_label": wareki_date(due) if due else "",
+        "message": message,
+        "sender_name": by.name,
+    }
+
+
+def extend_deadline(session: Session, cycle: Cycle, *, by: User, now: datetime, due_on: date,
+                    reason: str) -> DeadlineExtension:
+    """Move the deadline of the cycle's current stage, with a reason."""
+    from workflows.audit import record
+
+    refuse_if_locked(session, cycle.fiscal_year)
+    stage = stage_of(cycle.state)
+    if stage is None:
+        raise ActionError(_("この状態の項目には期限がありません。"))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ActionError(_("期限延長の理由を入力してください。"))
+    if due_on < local_date(now):
+        raise ActionError(_("新しい期限に過去の日付は指定できません。"))
+    previous = due_date(session, cycle)
+    if previous is not None and adjusted(due_on) <= previous:
+        raise ActionError(_("新しい期限は現在の期限より後の日付にしてください。"))
+    extension = DeadlineExtension(cycle=cycle, stage=stage, due_on=due_on, reason=reason,
+                                  created_by_id=by.id, created_at=now)
+    session.add(extension)
+    session.flush()
+    record(
+        session, scope=f"cycle:{cycle.id}", action="extend_deadline", now=now, actor=by,
+        cycle=cycle, comment=reason,
+        data={"stage": str(stage), "from": previous.isoformat() if previous else None,
+              "to": due_on.isoformat()},
+    )
+    return extension
+
+
+def reopen(session: Session, cycle: Cycle, *, by: User, now: datetime, reason: str,
+           expected_version: int | None = None) -> None:
+    """Reopen a cycle through the engine (it records the transition)."""
+    from workflows import operations
+
+    refuse_if_locked(session, cycle.fiscal_year)
+    if not (reason or "").strip():
+        raise ActionError(_("差し戻し（再開）の理由を入力してください。"))
+    operations.reopen(cycle, by=by, now=now, reason=reason.strip(),
+                      expected_version=expected_version)
+
+
+def confirm(session: Session, cycle: Cycle, *, by: User, now: datetime, comment: str = "",
+            expected_version: int | None = None) -> None:
+    """The secretariat's confirmation of a Check result, through the engine."""
+    from workflows import operations
+
+    refuse_if_locked(session, cycle.fiscal_year)
+    operations.confirm(cycle, by=by, now=now, comment=(comment or "").strip(),
+                       expected_version=expected_version)
+
+
+def lock_fiscal_year(session: Session, fiscal_year: int, *, by: User,
+                     now: datetime) -> FiscalYearSchedule:
+    """Close a fiscal year to further edits and transitions."""
+    from workflows.audit import record
+
+    refuse_if_locked(session, fiscal_year)
+    schedule = schedule_for(session, fiscal_year)
+    if schedule.id is None:
+        session.add(schedule)
+    schedule.locked_at = now
+    schedule.locked_by_id = by.id
+    session.flush()
+    record(session, scope=f"fy:{fiscal_year}", action="lock_fiscal_year", now=now, actor=by,
+           data={"fiscal_year": fiscal_year})
+    return schedule
+
+
+def snapshot_overdue(session: Session, today: date) -> list[OverdueSnapshot]:
+    """Record today's open and overdue counts of every fiscal year still moving (idempotent).
+
+    A scheduler job may call it daily; a second call on the same day updates the same rows.
+    """
+    from sqlalchemy import func
+
+    years = sorted(set(session.scalars(select(Cycle.fiscal_year).distinct())))
+    taken = []
+    for fiscal_year in years:
+        if fiscal_year > fiscal_year_of(today):
+            continue
+        states = states_of_year(session, fiscal_year)
+        open_states = [s for s in states if stage_of(s) is not None]
+        if not open_states:
+            continue
+        deadlines = load_deadlines(session, fiscal_year, today)
+        base = select(func.count(Cycle.id)).where(Cycle.fiscal_year == fiscal_year,
+                                                  Cycle.state.in_(open_states))
+        open_count = session.scalar(base) or 0
+        overdue = session.scalar(base.where(deadlines.overdue_clause(states))) or 0
+        row = session.scalar(select(OverdueSnapshot).where(
+            OverdueSnapshot.fiscal_year == fiscal_year, OverdueSnapshot.taken_on == today))
+        if row is None:
+            row = OverdueSnapshot(fiscal_year=fiscal_year, taken_on=today)
+            session.add(row)
+        row.open_count, row.overdue_count = open_count, overdue
+        taken.append(row)
+    session.flush()
+    return taken
+
+
+def overdue_history(session: Session, filters: Filters) -> list[OverdueSnapshot]:
+    """The last snapshot of each week of the fiscal year, oldest first."""
+    rows = session.scalars(
+        select(OverdueSnapshot)
+        .where(OverdueSnapshot.fiscal_year == filters.fiscal_year)
+        .order_by(OverdueSnapshot.taken_on)
+    ).all()
+    weekly: dict[tuple[int, int], OverdueSnapshot] = {}
+    for row in rows:
+        weekly[row.taken_on.isocalendar()[:2]] = row
+    return list(weekly.values())

@@ -1,0 +1,355 @@
+"""The secretariat's pages: thin views over service, actions and schedule."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.calendar import fiscal_year_of, local_date
+from app.exports import export_response
+from app.extensions import db
+from app.models import AuditEntry, Cycle, OutboxMessage, OutboxStatus
+from workflows.errors import WorkflowError
+from workflows.labels import state_label
+
+from . import actions, bp
+from . import schedule as schedule_rules
+from .service import (
+    COLUMNS,
+    PAGE_SIZE,
+    Filters,
+    can_act,
+    can_view_console,
+    column_label,
+    cycle_loads,
+    filter_choices,
+    list_cycles,
+    load_deadlines,
+    matrix,
+    states_of_year,
+)
+from .text import ActionError
+
+STUCK_ON_DASHBOARD = 20
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def console_required(view):
+    """Secretariat and administrators may look; anyone else gets 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not can_view_console(current_user):
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def acting_required(view):
+    """Only the secretariat may change anything."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not can_act(current_user):
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _back(default: str) -> str:
+    target = request.form.get("next") or ""
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
+        return target
+    return default
+
+
+def _filters() -> Filters:
+    return Filters.from_args(request.args, fiscal_year_of(_now()))
+
+
+def _listed_rows(listed):
+    for row in listed:
+        cycle = row.cycle
+        yield [
+            cycle.item.number, cycle.item.title, cycle.item.owning_section.department.name,
+            cycle.item.owning_section.name, cycle.fiscal_year, state_label(cycle.state),
+            cycle.state_since, row.due, row.days_overdue, row.escalation,
+            "、".join(u.name for u in row.must_act), row.last_activity,
+            cycle.grade.ja if cycle.grade else "",
+        ]
+
+
+def _listed_headers() -> list[str]:
+    return [_("番号"), _("改革項目"), _("所管部"), _("所管課"), _("年度"), _("状態"),
+            _("状態の開始"), _("期限"), _("超過営業日数"), _("エスカレーション"),
+            _("対応すべき人"), _("最終更新"), _("評価")]
+
+
+@bp.route("/")
+@console_required
+def dashboard():
+    filters = _filters()
+    now = _now()
+    deadlines = load_deadlines(db.session, filters.fiscal_year, local_date(now))
+    states = states_of_year(db.session, filters.fiscal_year)
+    rows = matrix(db.session, filters, deadlines, states)
+    fmt = request.args.get("format")
+    if fmt in ("xlsx", "csv"):
+        headers = [_("所管部")] + [
+            f"{column_label(c)}{suffix}" for c in COLUMNS for suffix in ("", _("（超過）"))
+        ]
+        data = [[r.department.name] + [v for c in COLUMNS for v in (r.counts[c], r.overdue[c])]
+                for r in rows]
+        return export_response(_("所管部別進捗"), headers, data, fmt)
+    stuck_filters = Filters(**{**filters.__dict__, "stuck": True, "page": 1})
+    stuck, stuck_total = list_cycles(db.session, stuck_filters, deadlines, states, now,
+                                     limit=STUCK_ON_DASHBOARD)
+    history = actions.overdue_history(db.session, filters)
+    return render_template(
+        "secretariat/dashboard.html", filters=filters, rows=rows, columns=COLUMNS,
+        column_label=column_label, stuck=stuck, stuck_total=stuck_total,
+        stuck_filters=stuck_filters, history=history, states=states,
+        locked=deadlines.schedule.locked_at is not None, schedule=deadlines.schedule,
+        can_act=can_act(current_user), **filter_choices(db.session),
+    )
+
+
+@bp.route("/items")
+@console_required
+def items():
+    filters = _filters()
+    now = _now()
+    deadlines = load_deadlines(db.session, filters.fiscal_year, local_date(now))
+    states = states_of_year(db.session, filters.fiscal_year)
+    fmt = request.args.get("format")
+    if fmt in ("xlsx", "csv"):
+        listed, _total = list_cycles(db.session, filters, deadlines, states, now, limit=None)
+        return export_response(_("改革項目一覧"), _listed_headers(), _listed_rows(listed), fmt)
+    listed, total = list_cycles(db.session, filters, deadlines, states, now)
+    pages = max(1, -(-total // PAGE_SIZE))
+    return render_template(
+        "secretariat/items.html", filters=filters, listed=listed, total=total, pages=pages,
+        states=states, columns=COLUMNS, column_label=column_label,
+        locked=deadlines.schedule.locked_at is not None, can_act=can_act(current_user),
+        **filter_choices(db.session),
+    )
+
+
+@bp.route("/nudge", methods=["POST"])
+@acting_required
+def nudge():
+    ids = [int(v) for v in request.form.getlist("cycle_id") if v.isdigit()]
+    cycles = db.session.scalars(
+        select(Cycle).where(Cycle.id.in_(ids)).options(*cycle_loads())
+    ).all() if ids else []
+    try:
+        sent = actions.nudge(db.session, cycles, by=current_user, now=_now(),
+                             message=request.form.get("message", "").strip())
+    except (ActionError, WorkflowError) as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(_("%(items)d件の項目について、%(mails)d通の督促メールを送信予約しました。",
+                items=len(cycles), mails=sent), "success")
+    return redirect(_back(url_for(".items")))
+
+
+def _cycle_or_404(cycle_id: int) -> Cycle:
+    cycle = db.session.scalar(
+        select(Cycle).where(Cycle.id == cycle_id).options(*cycle_loads())
+    )
+    if cycle is None:
+        abort(404)
+    return cycle
+
+
+@bp.route("/cycles/<int:cycle_id>")
+@console_required
+def cycle(cycle_id: int):
+    from workflows.deadlines import due_date
+    from workflows.permissions import can_fire, who_must_act
+
+    cycle = _cycle_or_404(cycle_id)
+    today = local_date(_now())
+    history = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.cycle_id == cycle.id)
+        .options(selectinload(AuditEntry.actor)).order_by(AuditEntry.at, AuditEntry.id)
+    ).all()
+    return render_template(
+        "secretariat/cycle.html", cycle=cycle, due=due_date(db.session, cycle),
+        must_act=who_must_act(cycle, today), history=history,
+        locked=actions.is_locked(db.session, cycle.fiscal_year),
+        can_act=can_act(current_user), today=today,
+        can_reopen=can_fire(cycle, "reopen", current_user, today),
+        can_confirm=can_fire(cycle, "confirm_check", current_user, today),
+    )
+
+
+def _cycle_action(cycle_id: int, run, success: str):
+    cycle = _cycle_or_404(cycle_id)
+    try:
+        run(cycle)
+    except (ActionError, WorkflowError) as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(success, "success")
+    return redirect(_back(url_for(".cycle", cycle_id=cycle_id)))
+
+
+@bp.route("/cycles/<int:cycle_id>/extend", methods=["POST"])
+@acting_required
+def extend(cycle_id: int):
+    raw = request.form.get("due_on", "")
+    try:
+        due_on = date.fromisoformat(raw)
+    except ValueError:
+        flash(_("新しい期限の日付が正しくありません。"), "error")
+        return redirect(url_for(".cycle", cycle_id=cycle_id))
+    return _cycle_action(
+        cycle_id,
+        lambda c: actions.extend_deadline(db.session, c, by=current_user, now=_now(),
+                                          due_on=due_on, reason=request.form.get("reason", "")),
+        _("期限を延長しました。"),
+    )
+
+
+@bp.route("/cycles/<int:cycle_id>/reopen", methods=["POST"])
+@acting_required
+def reopen(cycle_id: int):
+    return _cycle_action(
+        cycle_id,
+        lambda c: actions.reopen(db.session, c, by=current_user, now=_now(),
+                                 reason=request.form.get("reason", ""),
+                                 expected_version=request.form.get("version", type=int)),
+        _("項目を再開しました。"),
+    )
+
+
+@bp.route("/cycles/<int:cycle_id>/confirm", methods=["POST"])
+@acting_required
+def confirm(cycle_id: int):
+    return _cycle_action(
+        cycle_id,
+        lambda c: actions.confirm(db.session, c, by=current_user, now=_now(),
+                                  comment=request.form.get("comment", ""),
+                                  expected_version=request.form.get("version", type=int)),
+        _("評価結果を確認しました。"),
+    )
+
+
+@bp.route("/years/<int:fiscal_year>/lock", methods=["POST"])
+@acting_required
+def lock(fiscal_year: int):
+    if request.form.get("confirm_year") != str(fiscal_year):
+        flash(_("確認のため、ロックする年度（西暦）を入力してください。"), "error")
+    else:
+        try:
+            actions.lock_fiscal_year(db.session, fiscal_year, by=current_user, now=_now())
+        except ActionError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(_("%(year)s年度をロックしました。", year=fiscal_year), "success")
+    return redirect(url_for(".schedule", fiscal_year=fiscal_year))
+
+
+@bp.route("/schedule/<int:fiscal_year>", methods=["GET", "POST"])
+@console_required
+def schedule(fiscal_year: int):
+    from workflows.deadlines import schedule_for
+
+    if not 2000 <= fiscal_year <= 2100:
+        abort(404)
+    stored = schedule_for(db.session, fiscal_year)
+    locked = stored.locked_at is not None
+    values, errors, status = schedule_rules.form_values(stored), {}, 200
+    if request.method == "POST":
+        if not can_act(current_user):
+            abort(403)
+        parsed = schedule_rules.parse(fiscal_year, request.form)
+        values, errors = parsed.values, parsed.errors
+        if parsed.ok and request.form.get("action") == "save":
+            try:
+                schedule_rules.save(db.session, fiscal_year, parsed, by=current_user, now=_now())
+            except ActionError as exc:
+                db.session.rollback()
+                flash(exc.message, "error")
+            else:
+                db.session.commit()
+                flash(_("%(year)s年度のスケジュールを保存しました。", year=fiscal_year),
+                      "success")
+                return redirect(url_for(".schedule", fiscal_year=fiscal_year))
+        elif not parsed.ok:
+            flash(_("入力内容に誤りがあります。各項目のメッセージを確認してください。"), "error")
+            status = 422
+    return render_template(
+        "secretariat/schedule.html", fiscal_year=fiscal_year, values=values, errors=errors,
+        labels=schedule_rules.field_labels(), stored=stored, locked=locked,
+        deadlines=schedule_rules.deadlines_preview(values),
+        months=schedule_rules.calendar_preview(fiscal_year, values),
+        can_act=can_act(current_user), previewing=request.method == "POST",
+    ), status
+
+
+@bp.route("/notifications")
+@console_required
+def notifications():
+    status = request.args.get("status") or None
+    kind = request.args.get("kind") or None
+    page = max(request.args.get("page", 1, type=int), 1)
+    query = select(OutboxMessage).options(selectinload(OutboxMessage.recipient))
+    if status in {s.value for s in OutboxStatus}:
+        query = query.where(OutboxMessage.status == OutboxStatus(status))
+    if kind:
+        query = query.where(OutboxMessage.kind == kind)
+    query = query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+    fmt = request.args.get("format")
+    headers = [_("作成日時"), _("種類"), _("宛先"), _("メールアドレス"), _("件名"), _("状態"),
+               _("送信日時"), _("試行回数"), _("エラー")]
+    if fmt in ("xlsx", "csv"):
+        messages = db.session.scalars(query).all()
+        rows = ([m.created_at, m.kind, m.recipient.name if m.recipient else "", m.to_address,
+                 m.subject, m.status.ja, m.sent_at, m.attempts, m.last_error]
+                for m in messages)
+        return export_response(_("通知ログ"), headers, rows, fmt)
+    messages = db.session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    kinds = db.session.scalars(select(OutboxMessage.kind).distinct().order_by(
+        OutboxMessage.kind)).all()
+    return render_template(
+        "secretariat/notifications.html", messages=messages, status=status, kind=kind,
+        kinds=kinds, page=page, statuses=list(OutboxStatus), missed=_missed_windows(),
+    )
+
+
+def _missed_windows() -> list | None:
+    """Missed scheduler runs, when the scheduler records them (None when it does not)."""
+    try:
+        from notifications.jobs import missed_windows
+    except ImportError:
+        return None
+    return list(missed_windows(db.session))
+
+
+@bp.app_template_global()
+def current_fy() -> int:
+    return fiscal_year_of(_now())
+

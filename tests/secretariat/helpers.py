@@ -1,0 +1,39 @@
+"""Building blocks shared by the secretariat, committee and admin tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import insert, select
+
+from app.models import Cycle, ReformItem
+
+PAST_FY = 2020  # every deadline of this year has passed
+FUTURE_FY = 2090  # no deadline of this year has come
+
+
+def at(day: date, hour: int = 3) -> datetime:
+    """Noon in Tokyo on `day`, as aware UTC."""
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
+def bulk_cycles(session, org, count: int, *, fiscal_year: int, state: str = "plan_draft",
+                since: datetime | None = None, plan_id: int, viewpoint_id: int) -> None:
+    """Insert `count` items with one cycle each, fast (two executemany statements)."""
+    first = (session.scalar(select(ReformItem.id).order_by(ReformItem.id.desc())) or 0) + 1
+    session.execute(insert(ReformItem), [
+        {"id": first + i, "plan_id": plan_id, "viewpoint_id": viewpoint_id,
+         "number": f"B-{first + i}", "title": f"一括項目{i}", "purpose": "", "content": "",
+         "owning_section_id": org.section.id, "status": "active"}
+        for i in range(count)
+    ])
+    since = since or datetime(2020, 4, 1, tzinfo=UTC)
+    session.execute(insert(Cycle), [
+        {"item_id": first + i, "fiscal_year": fiscal_year, "state": state,
+         "definition_version": "2026.1", "version": 1, "state_since": since,
+         "opened_at": since, "goal": "", "schedule_q1": "", "schedule_q2": "",
+         "schedule_q3": "", "schedule_q4": "", "carried_over": "", "analysis": "",
+         "issues": "", "improvement": ""}
+        for i in range(count)
+    ])
+    session.flush()
