@@ -1,0 +1,123 @@
+"""Twenty people decide on the same submission at once, each on their own connection."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import AuditEntry, Cycle, OutboxMessage, User
+from tests.factories import Factory
+from workflows import operations as ops
+from workflows.errors import ConflictError
+
+from .conftest import NOW
+
+THREADS = 20
+
+
+@pytest.fixture
+def app_overrides():
+    # Every thread holds its own connection while it waits at the barrier.
+    return {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": THREADS + 5, "max_overflow": 5}}
+
+
+def _submitted_plan(make: Factory) -> tuple[int, list[int]]:
+    org = make.org("企画")
+    deputy = make.user("deputy")
+    ops.register_substitute(
+        org.head_post,
+        substitute=deputy,
+        starts_on=date(2026, 5, 1),
+        ends_on=date(2026, 5, 31),
+        by=org.head,
+        now=NOW,
+    )
+    cycle = ops.open_cycle(make.item(org), 2026, now=NOW)
+    cycle.goal = "目標"
+    ops.submit(cycle, by=org.staff, now=NOW)
+    db.session.commit()
+    return cycle.id, [org.head.id, deputy.id]
+
+
+@pytest.mark.postgres
+def test_exactly_one_of_twenty_concurrent_decisions_wins(pg_app):
+    cycle_id, decider_ids = _submitted_plan(Factory(db.session))
+    expected = db.session.get(Cycle, cycle_id).version
+    db.session.remove()
+    barrier = threading.Barrier(THREADS, timeout=30)
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def decide(n: int) -> None:
+        with pg_app.app_context():
+            try:
+                cycle = db.session.get(Cycle, cycle_id)
+                user = db.session.get(User, decider_ids[n % 2])
+                barrier.wait()
+                try:
+                    if n % 3 == 0:
+                        ops.send_back(
+                            cycle, by=user, now=NOW, reason=f"差戻し{n}", expected_version=expected
+                        )
+                    else:
+                        ops.approve(cycle, by=user, now=NOW, expected_version=expected)
+                    db.session.commit()
+                    outcome = "won"
+                except ConflictError as exc:
+                    db.session.rollback()
+                    assert exc.message.startswith("他の人が先に判断しました")
+                    outcome = "conflict"
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                db.session.rollback()
+                outcome = f"error: {exc!r}"
+            finally:
+                db.session.remove()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=decide, args=(n,)) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(results) == ["conflict"] * (THREADS - 1) + ["won"], results
+    cycle = db.session.get(Cycle, cycle_id)
+    assert cycle.state in ("doing", "plan_draft")
+    assert cycle.version == expected + 1
+    decisions = db.session.scalar(
+        select(func.count(AuditEntry.id)).where(
+            AuditEntry.cycle_id == cycle_id,
+            AuditEntry.action.in_(["approve_plan", "send_back_plan"]),
+        )
+    )
+    assert decisions == 1
+    author_mails = db.session.scalar(
+        select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.kind.in_(["transition_approved", "transition_sent_back"])
+        )
+    )
+    assert author_mails == 1
+
+
+@pytest.mark.postgres
+def test_a_decision_on_an_already_loaded_stale_cycle_is_a_conflict_without_expected_version(
+    pg_app,
+):
+    """Two sessions hold the same cycle; the second writer gets ConflictError (StaleDataError)."""
+    cycle_id, (head_id, deputy_id) = _submitted_plan(Factory(db.session))
+    db.session.remove()
+    first = db.session.get(Cycle, cycle_id)
+    with pg_app.app_context():
+        other = db.session.get(Cycle, cycle_id)
+        ops.approve(other, by=db.session.get(User, deputy_id), now=NOW)
+        db.session.commit()
+        db.session.remove()
+    with pytest.raises(ConflictError):
+        ops.send_back(first, by=db.session.get(User, head_id), now=NOW, reason="再考")
+    db.session.rollback()
+    assert db.session.get(Cycle, cycle_id).state == "doing"
