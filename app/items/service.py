@@ -99,8 +99,14 @@ def parse_date(raw: str | None, field: str, errors: Errors, label: str) -> date 
         return None
 
 
-def text_field(form: Mapping[str, str], field: str, errors: Errors, label: str,
-               required: bool = False, max_length: int = TEXT_MAX) -> str:
+def text_field(
+    form: Mapping[str, str],
+    field: str,
+    errors: Errors,
+    label: str,
+    required: bool = False,
+    max_length: int = TEXT_MAX,
+) -> str:
     value = (form.get(field) or "").strip()
     if required and not value:
         errors[field] = _("%(label)sを入力してください。", label=label)
@@ -109,8 +115,14 @@ def text_field(form: Mapping[str, str], field: str, errors: Errors, label: str,
     return value
 
 
-def enum_field(form: Mapping[str, str], field: str, enum_cls, errors: Errors, label: str,
-               required: bool = False):
+def enum_field(
+    form: Mapping[str, str],
+    field: str,
+    enum_cls,
+    errors: Errors,
+    label: str,
+    required: bool = False,
+):
     raw = (form.get(field) or "").strip()
     if not raw:
         if required:
@@ -123,11 +135,19 @@ def enum_field(form: Mapping[str, str], field: str, enum_cls, errors: Errors, la
         return None
 
 
-def _record(session: Session, cycle: Cycle, user: User, now: datetime, action: str,
-            data: dict | None = None) -> None:
+def _record(
+    session: Session, cycle: Cycle, user: User, now: datetime, action: str, data: dict | None = None
+) -> None:
     engine.record_audit(
-        session, scope=f"cycle:{cycle.id}", cycle=cycle, actor=user, action=action,
-        from_state=cycle.state, to_state=cycle.state, data=data or {}, now=now,
+        session,
+        scope=f"cycle:{cycle.id}",
+        cycle=cycle,
+        actor=user,
+        action=action,
+        from_state=cycle.state,
+        to_state=cycle.state,
+        data=data or {},
+        now=now,
     )
 
 
@@ -146,13 +166,21 @@ def plan_years(cycle: Cycle) -> list[int]:
     return list(cycle.item.plan.fiscal_years)
 
 
-def save_plan(session: Session, cycle: Cycle, form: Mapping[str, str], *, by: User,
-              now: datetime, for_submission: bool = False) -> Errors:
+def save_plan(
+    session: Session,
+    cycle: Cycle,
+    form: Mapping[str, str],
+    *,
+    by: User,
+    now: datetime,
+    for_submission: bool = False,
+) -> Errors:
     """Save the goal, the quarterly schedule and the indicators with their targets."""
     errors: Errors = {}
     goal = text_field(form, "goal", errors, _("今年度の目標"), required=for_submission)
-    quarters = [text_field(form, f"schedule_q{q}", errors, _("第%(q)d四半期", q=q))
-                for q in range(1, 5)]
+    quarters = [
+        text_field(form, f"schedule_q{q}", errors, _("第%(q)d四半期", q=q)) for q in range(1, 5)
+    ]
     if for_submission and not any(quarters) and "schedule_q1" not in errors:
         errors["schedule_q1"] = _("四半期ごとのスケジュールを少なくとも1つ入力してください。")
     years = plan_years(cycle)
@@ -168,22 +196,36 @@ def save_plan(session: Session, cycle: Cycle, form: Mapping[str, str], *, by: Us
         if not name:
             errors[prefix + "name"] = _("%(label)sを入力してください。", label=_("指標名"))
         unit = text_field(form, prefix + "unit", errors, _("単位"), max_length=40)
-        baseline = parse_decimal(form.get(prefix + "baseline"), prefix + "baseline", errors,
-                                 _("基準値"))
-        baseline_fy = parse_int(form.get(prefix + "baseline_fy"), prefix + "baseline_fy",
-                                errors, _("基準年度"))
+        baseline = parse_decimal(
+            form.get(prefix + "baseline"), prefix + "baseline", errors, _("基準値")
+        )
+        baseline_fy = parse_int(
+            form.get(prefix + "baseline_fy"), prefix + "baseline_fy", errors, _("基準年度")
+        )
         if baseline_fy is not None and not 1990 <= baseline_fy <= 2100:
             errors[prefix + "baseline_fy"] = _("基準年度は西暦で入力してください（例: 2021）。")
         targets = {}
         for fy in years:
             field = f"{prefix}target-{fy}"
             targets[fy] = parse_decimal(form.get(field), field, errors, _("目標値"))
-        if for_submission and targets.get(cycle.fiscal_year) is None \
-                and f"{prefix}target-{cycle.fiscal_year}" not in errors:
-            errors[f"{prefix}target-{cycle.fiscal_year}"] = _(
-                "今年度の目標値を入力してください。")
-        parsed.append((indicator, {"name": name, "unit": unit, "baseline": baseline,
-                                   "baseline_fy": baseline_fy, "targets": targets}))
+        if (
+            for_submission
+            and targets.get(cycle.fiscal_year) is None
+            and f"{prefix}target-{cycle.fiscal_year}" not in errors
+        ):
+            errors[f"{prefix}target-{cycle.fiscal_year}"] = _("今年度の目標値を入力してください。")
+        parsed.append(
+            (
+                indicator,
+                {
+                    "name": name,
+                    "unit": unit,
+                    "baseline": baseline,
+                    "baseline_fy": baseline_fy,
+                    "targets": targets,
+                },
+            )
+        )
     if for_submission and not parsed:
         errors["ind-new-name"] = _("指標を少なくとも1つ登録してください。")
     if errors:
@@ -217,16 +259,18 @@ def report_is_blank(form: Mapping[str, str]) -> bool:
     )
 
 
-def save_report(session: Session, cycle: Cycle, form: Mapping[str, str], *, by: User,
-                now: datetime) -> Errors:
+def save_report(
+    session: Session, cycle: Cycle, form: Mapping[str, str], *, by: User, now: datetime
+) -> Errors:
     """Add a progress report (or the mid-year report) with the indicators' actuals so far."""
     errors: Errors = {}
     kind = enum_field(form, "kind", ReportKind, errors, _("報告の種類"), required=True)
     as_of = parse_date(form.get("as_of"), "as_of", errors, _("時点"))
     if as_of is None and "as_of" not in errors:
         errors["as_of"] = _("%(label)sを入力してください。", label=_("時点"))
-    elif as_of is not None and not (date(cycle.fiscal_year, 4, 1) <= as_of
-                                    <= date(cycle.fiscal_year + 1, 3, 31)):
+    elif as_of is not None and not (
+        date(cycle.fiscal_year, 4, 1) <= as_of <= date(cycle.fiscal_year + 1, 3, 31)
+    ):
         errors["as_of"] = _("時点は対象年度内の日付にしてください。")
     elif as_of is not None and as_of > local_date(now):
         errors["as_of"] = _("時点に未来の日付は指定できません。")
@@ -237,8 +281,9 @@ def save_report(session: Session, cycle: Cycle, form: Mapping[str, str], *, by: 
         values[indicator] = parse_decimal(form.get(field), field, errors, _("実績値"))
     if errors:
         return errors
-    report = ProgressReport(cycle=cycle, kind=kind, as_of=as_of, body=body, created_by=by,
-                            created_at=now)
+    report = ProgressReport(
+        cycle=cycle, kind=kind, as_of=as_of, body=body, created_by=by, created_at=now
+    )
     for indicator, value in values.items():
         if value is not None:
             report.values.append(ProgressValue(indicator=indicator, value=value))
@@ -251,8 +296,15 @@ def save_report(session: Session, cycle: Cycle, form: Mapping[str, str], *, by: 
 # --- Check ----------------------------------------------------------------------------
 
 
-def save_check(session: Session, cycle: Cycle, form: Mapping[str, str], *, by: User,
-               now: datetime, for_submission: bool = False) -> Errors:
+def save_check(
+    session: Session,
+    cycle: Cycle,
+    form: Mapping[str, str],
+    *,
+    by: User,
+    now: datetime,
+    for_submission: bool = False,
+) -> Errors:
     """Save the year-end evaluation: actuals, grade, 着手状況, analysis, 課題, 効果額."""
     errors: Errors = {}
     actuals = {}
@@ -262,8 +314,9 @@ def save_check(session: Session, cycle: Cycle, form: Mapping[str, str], *, by: U
         if for_submission and actuals[indicator] is None and field not in errors:
             errors[field] = _("%(label)sを入力してください。", label=_("実績値"))
     grade = enum_field(form, "grade", Grade, errors, _("達成度"), required=for_submission)
-    status = enum_field(form, "progress_status", ProgressStatus, errors, _("着手状況"),
-                        required=for_submission)
+    status = enum_field(
+        form, "progress_status", ProgressStatus, errors, _("着手状況"), required=for_submission
+    )
     analysis = text_field(form, "analysis", errors, _("要因分析"), required=for_submission)
     issues = text_field(form, "issues", errors, _("課題"))
     effect = parse_int(form.get("effect_amount"), "effect_amount", errors, _("効果額"))
@@ -285,13 +338,21 @@ def save_check(session: Session, cycle: Cycle, form: Mapping[str, str], *, by: U
 # --- Act ------------------------------------------------------------------------------
 
 
-def save_act(session: Session, cycle: Cycle, form: Mapping[str, str], *, by: User,
-             now: datetime, for_submission: bool = False) -> Errors:
+def save_act(
+    session: Session,
+    cycle: Cycle,
+    form: Mapping[str, str],
+    *,
+    by: User,
+    now: datetime,
+    for_submission: bool = False,
+) -> Errors:
     """Save the improvement measures and next year's direction."""
     errors: Errors = {}
     improvement = text_field(form, "improvement", errors, _("改善策"), required=for_submission)
-    direction = enum_field(form, "direction", Direction, errors, _("今後の方向性"),
-                           required=for_submission)
+    direction = enum_field(
+        form, "direction", Direction, errors, _("今後の方向性"), required=for_submission
+    )
     if errors:
         return errors
     cycle.improvement = improvement

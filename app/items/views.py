@@ -200,16 +200,21 @@ def form_context(cycle: Cycle, form: str) -> dict:
             .where(ProgressReport.cycle_id == cycle.id)
             .options(selectinload(ProgressReport.values), selectinload(ProgressReport.created_by))
             .order_by(ProgressReport.as_of.desc(), ProgressReport.id.desc())
-        ).all() if form == "report" else [],
+        ).all()
+        if form == "report"
+        else [],
         "due": due_date(db.session, cycle),
         "today": today(),
-        "can_submit": any(trigger_kind(t) == "submit" for t in
-                          engine.permissions().allowed_triggers(cycle, current_user, today())),
+        "can_submit": any(
+            trigger_kind(t) == "submit"
+            for t in engine.permissions().allowed_triggers(cycle, current_user, today())
+        ),
     }
 
 
 def initial_values(cycle: Cycle, form: str) -> dict[str, str]:
     """The stored contents as form values, for the first display of a form."""
+
     def num(value) -> str:
         return "" if value is None else format(value.normalize(), "f")
 
@@ -269,16 +274,18 @@ def edit(item_id: int, fy: int, form: str):
         if not (submitting and service.report_is_blank(values)):
             errors = service.save_report(db.session, cycle, values, by=current_user, now=moment)
     else:
-        errors = service.SAVERS[form](db.session, cycle, values, by=current_user, now=moment,
-                                      for_submission=submitting)
+        errors = service.SAVERS[form](
+            db.session, cycle, values, by=current_user, now=moment, for_submission=submitting
+        )
     if errors:
         db.session.rollback()
         return render_form(cycle, form, values, errors, 422)
     if submitting:
         wf = engine.errors()
         try:
-            engine.operations().submit(cycle, by=current_user, now=moment,
-                                       comment=values.get("comment", "").strip())
+            engine.operations().submit(
+                cycle, by=current_user, now=moment, comment=values.get("comment", "").strip()
+            )
         except wf.WorkflowError as exc:
             db.session.rollback()
             errors = form_error(exc, values)
@@ -301,14 +308,21 @@ def conflict_page(cycle: Cycle):
 
 def decide_once(cycle: Cycle, trigger: str, comment: str, expected_version: int | None):
     """Fire the decision the user chose; the caller commits. Raises WorkflowError."""
-    engine.operations().fire(cycle, trigger, by=current_user, now=now(), comment=comment,
-                             expected_version=expected_version)
+    engine.operations().fire(
+        cycle,
+        trigger,
+        by=current_user,
+        now=now(),
+        comment=comment,
+        expected_version=expected_version,
+    )
 
 
 def form_error(exc, fields) -> dict[str, str]:
     """Place an engine refusal next to its field when the form has it, else on top."""
     field = {"reason": "comment", "substitute": "substitute_id"}.get(
-        getattr(exc, "field", None) or "", getattr(exc, "field", None))
+        getattr(exc, "field", None) or "", getattr(exc, "field", None)
+    )
     return {field if field in fields else "_form": exc.message}
 
 
@@ -349,16 +363,28 @@ def decide(cycle_id: int):
                 errors = form_error(exc, values)
                 status = 403 if isinstance(exc, wf.PermissionDenied) else 422
             else:
-                flash(_("%(action)s：%(title)s", action=trigger_label(trigger).removesuffix("する"),
-                        title=item.title), "success")
+                flash(
+                    _(
+                        "%(action)s：%(title)s",
+                        action=trigger_label(trigger).removesuffix("する"),
+                        title=item.title,
+                    ),
+                    "success",
+                )
                 return redirect(url_for("items.show", item_id=item.id, fy=cycle.fiscal_year))
         else:
             status = 422
     elif not triggers:
         abort(403)
     return render_template(
-        "items/decide.html", item=item, cycle=cycle, triggers=triggers, values=values,
-        errors=errors, trigger_label=trigger_label, years=list(item.plan.fiscal_years),
+        "items/decide.html",
+        item=item,
+        cycle=cycle,
+        triggers=triggers,
+        values=values,
+        errors=errors,
+        trigger_label=trigger_label,
+        years=list(item.plan.fiscal_years),
         due=due_date(db.session, cycle),
     ), status
 
@@ -368,9 +394,12 @@ def decide(cycle_id: int):
 def inbox():
     day = today()
     waiting = [
-        t for t in my_tasks(db.session, current_user, day).to_decide
-        if any(trigger_kind(tr) == "approve"
-               for tr in engine.permissions().allowed_triggers(t.cycle, current_user, day))
+        t
+        for t in my_tasks(db.session, current_user, day).to_decide
+        if any(
+            trigger_kind(tr) == "approve"
+            for tr in engine.permissions().allowed_triggers(t.cycle, current_user, day)
+        )
     ]
     if request.method == "GET":
         return render_template("items/inbox.html", tasks=waiting, step="select", selected=[])
@@ -382,12 +411,10 @@ def inbox():
             chosen[int(ident)] = int(version)
     if not chosen:
         flash(_("承認する項目を選んでください。"), "error")
-        return render_template("items/inbox.html", tasks=waiting, step="select",
-                               selected=[]), 422
+        return render_template("items/inbox.html", tasks=waiting, step="select", selected=[]), 422
     if request.form.get("step") != "approve":
         selected = [t for t in waiting if t.cycle.id in chosen]
-        return render_template("items/inbox.html", tasks=selected, step="confirm",
-                               selected=chosen)
+        return render_template("items/inbox.html", tasks=selected, step="confirm", selected=chosen)
 
     wf = engine.errors()
     approved, failed = [], []
@@ -399,8 +426,9 @@ def inbox():
             with db.session.begin_nested():
                 if cycle.version != version:
                     raise wf.ConflictError(_(CONFLICT_MESSAGE))
-                engine.operations().approve(cycle, by=current_user, now=now(),
-                                            expected_version=version)
+                engine.operations().approve(
+                    cycle, by=current_user, now=now(), expected_version=version
+                )
             approved.append(cycle)
         except (wf.WorkflowError, StaleDataError) as exc:
             message = getattr(exc, "message", _(CONFLICT_MESSAGE))
@@ -409,8 +437,10 @@ def inbox():
             failed.append((cycle, message))
     db.session.commit()
     if approved:
-        flash(ngettext("%(num)d件を承認しました。", "%(num)d件を承認しました。",
-                       len(approved)), "success")
+        flash(
+            ngettext("%(num)d件を承認しました。", "%(num)d件を承認しました。", len(approved)),
+            "success",
+        )
     for cycle, message in failed:
         flash(_("%(title)s：%(message)s", title=cycle.item.title, message=message), "error")
     return redirect(url_for("items.inbox"))
@@ -426,8 +456,9 @@ LINK_PROBLEMS = {
 
 
 def link_problem(reason: str, cycle: Cycle | None = None, status: int = 410):
-    return render_template("links/problem.html", reason=reason,
-                           message=_(LINK_PROBLEMS[reason]), cycle=cycle), status
+    return render_template(
+        "links/problem.html", reason=reason, message=_(LINK_PROBLEMS[reason]), cycle=cycle
+    ), status
 
 
 @bp.route("/links/<token>")
@@ -449,8 +480,9 @@ def follow_link(token: str):
         return link_problem("used", cycle)
     if cycle.version != data.get("v"):
         return link_problem("moved_on", cycle, status=409)
-    db.session.add(UsedDecisionLink(digest=digest, cycle_id=cycle.id, user_id=current_user.id,
-                                    used_at=now()))
+    db.session.add(
+        UsedDecisionLink(digest=digest, cycle_id=cycle.id, user_id=current_user.id, used_at=now())
+    )
     try:
         db.session.commit()
     except IntegrityError:

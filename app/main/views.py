@@ -51,6 +51,9 @@ def plan_items():
     for item in sorted(items, key=lambda i: i.sort_key):
         by_viewpoint.setdefault(item.viewpoint_id, []).append(item)
     return render_template(
-        "main/plan.html", outline=outline, plan=plan, viewpoints=viewpoints,
+        "main/plan.html",
+        outline=outline,
+        plan=plan,
+        viewpoints=viewpoints,
         by_viewpoint=by_viewpoint,
     )

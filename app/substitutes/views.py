@@ -32,21 +32,34 @@ def can_manage_substitutes(user: User, post: Post, today: date) -> bool:
 
 
 def candidates(user: User) -> list[User]:
-    return list(db.session.scalars(
-        select(User).where(User.active.is_(True), User.id != user.id).order_by(User.name_kana,
-                                                                              User.name)
-    ))
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.active.is_(True), User.id != user.id)
+            .order_by(User.name_kana, User.name)
+        )
+    )
 
 
 def render_page(posts, values, errors, status=200):
     post_ids = [p.id for p in posts]
-    rows = db.session.scalars(
-        select(Substitution).where(Substitution.post_id.in_(post_ids or [-1]))
-        .order_by(Substitution.starts_on.desc(), Substitution.id.desc())
-    ).all() if post_ids else []
+    rows = (
+        db.session.scalars(
+            select(Substitution)
+            .where(Substitution.post_id.in_(post_ids or [-1]))
+            .order_by(Substitution.starts_on.desc(), Substitution.id.desc())
+        ).all()
+        if post_ids
+        else []
+    )
     return render_template(
-        "substitutes/index.html", posts=posts, substitutions=rows, users=candidates(current_user),
-        values=values, errors=errors, today=local_date(now()),
+        "substitutes/index.html",
+        posts=posts,
+        substitutions=rows,
+        users=candidates(current_user),
+        values=values,
+        errors=errors,
+        today=local_date(now()),
     ), status
 
 
@@ -73,8 +86,10 @@ def index():
         errors["substitute_id"] = _("自分自身を代理者にはできません。")
     starts_on = parse_date(values.get("starts_on"), "starts_on", errors, _("開始日"))
     ends_on = parse_date(values.get("ends_on"), "ends_on", errors, _("終了日"))
-    for field, value, label in (("starts_on", starts_on, _("開始日")),
-                                ("ends_on", ends_on, _("終了日"))):
+    for field, value, label in (
+        ("starts_on", starts_on, _("開始日")),
+        ("ends_on", ends_on, _("終了日")),
+    ):
         if value is None and field not in errors:
             errors[field] = _("%(label)sを入力してください。", label=label)
     if starts_on and ends_on and ends_on < starts_on:
@@ -87,15 +102,21 @@ def index():
     wf = engine.errors()
     try:
         engine.operations().register_substitute(
-            post, substitute=substitute, starts_on=starts_on, ends_on=ends_on,
-            by=current_user, now=now(), reason=reason,
+            post,
+            substitute=substitute,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            by=current_user,
+            now=now(),
+            reason=reason,
         )
     except wf.WorkflowError as exc:
         db.session.rollback()
         field = {"substitute": "substitute_id"}.get(getattr(exc, "field", None) or "", "_form")
         errors[field if field in values else "_form"] = exc.message
-        return render_page(posts, values, errors, 403 if isinstance(exc, wf.PermissionDenied)
-                           else 422)
+        return render_page(
+            posts, values, errors, 403 if isinstance(exc, wf.PermissionDenied) else 422
+        )
     db.session.commit()
     flash(_("%(name)sさんを代理者に設定しました。", name=substitute.name), "success")
     return redirect(url_for("substitutes.index"))

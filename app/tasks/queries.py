@@ -100,10 +100,15 @@ def task_counts(session: Session, scope: Scope) -> dict[str, int]:
     def _count(condition):
         return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
-    mine = _count(sa.and_(Cycle.state.in_(staff_states),
-                          ReformItem.owning_section_id.in_(scope.section_ids or {-1})))
-    decide = _count(sa.and_(Cycle.state.in_(head_states),
-                            Section.department_id.in_(scope.decides_for or {-1})))
+    mine = _count(
+        sa.and_(
+            Cycle.state.in_(staff_states),
+            ReformItem.owning_section_id.in_(scope.section_ids or {-1}),
+        )
+    )
+    decide = _count(
+        sa.and_(Cycle.state.in_(head_states), Section.department_id.in_(scope.decides_for or {-1}))
+    )
     confirm = _count(Cycle.state.in_(secretariat_states)) if scope.secretariat else sa.literal(0)
     row = session.execute(
         select(mine, decide, confirm)
@@ -145,7 +150,8 @@ def _load_cycles(session: Session, *conditions) -> list[Cycle]:
             .join(Section, Section.id == ReformItem.owning_section_id)
             .where(*conditions)
             .options(
-                selectinload(Cycle.item).selectinload(ReformItem.owning_section)
+                selectinload(Cycle.item)
+                .selectinload(ReformItem.owning_section)
                 .selectinload(Section.department),
                 selectinload(Cycle.extensions),
             )
@@ -182,8 +188,8 @@ def last_send_back(session: Session, cycle_ids: list[int]) -> dict[int, AuditEnt
     )
     entries = session.scalars(
         select(AuditEntry).join(
-            latest, sa.and_(AuditEntry.cycle_id == latest.c.cycle_id,
-                            AuditEntry.seq == latest.c.seq)
+            latest,
+            sa.and_(AuditEntry.cycle_id == latest.c.cycle_id, AuditEntry.seq == latest.c.seq),
         )
     )
     return {e.cycle_id: e for e in entries if e.action.startswith("send_back")}
@@ -200,15 +206,21 @@ class MyTasks:
     to_confirm: list[Task]
 
 
-def my_tasks(session: Session, user: User, today: date) -> MyTasks:
+def my_tasks(session: Session, user: User, today: date, scope: Scope | None = None) -> MyTasks:
     """Everything the My-tasks page lists for `user` on `today`."""
-    scope = scope_of(session, user, today)
+    scope = scope or scope_of(session, user, today)
     staff_states, head_states = states_for("staff"), states_for("head")
     finals = (*final_states(), "suspended")
 
-    mine = _tasks(session, _load_cycles(
-        session, ReformItem.owning_section_id.in_(scope.section_ids or {-1}),
-        Cycle.state.not_in(finals)), today)
+    mine = _tasks(
+        session,
+        _load_cycles(
+            session,
+            ReformItem.owning_section_id.in_(scope.section_ids or {-1}),
+            Cycle.state.not_in(finals),
+        ),
+        today,
+    )
     to_do = [t for t in mine if t.cycle.state in staff_states]
     sent = last_send_back(session, [t.cycle.id for t in to_do])
     sent_back = []
@@ -219,19 +231,29 @@ def my_tasks(session: Session, user: User, today: date) -> MyTasks:
     horizon = today + timedelta(days=UPCOMING_DAYS)
     upcoming = [t for t in mine if t.due is not None and today <= t.due <= horizon]
 
-    department = _tasks(session, _load_cycles(
-        session, Section.department_id.in_(scope.decides_for or {-1}),
-        Cycle.state.not_in(finals)), today)
+    department = _tasks(
+        session,
+        _load_cycles(
+            session,
+            Section.department_id.in_(scope.decides_for or {-1}),
+            Cycle.state.not_in(finals),
+        ),
+        today,
+    )
     to_decide = [t for t in department if t.cycle.state in head_states]
     for task in to_decide:
         task.via_substitute = (
             task.cycle.item.owning_section.department_id not in scope.head_department_ids
         )
-    overdue = [t for t in department if t.overdue
-               and t.cycle.item.owning_section.department_id in scope.head_department_ids]
+    overdue = [
+        t
+        for t in department
+        if t.overdue and t.cycle.item.owning_section.department_id in scope.head_department_ids
+    ]
 
     to_confirm: list[Task] = []
     if scope.secretariat:
-        to_confirm = _tasks(session, _load_cycles(
-            session, Cycle.state.in_(states_for("secretariat"))), today)
+        to_confirm = _tasks(
+            session, _load_cycles(session, Cycle.state.in_(states_for("secretariat"))), today
+        )
     return MyTasks(scope, to_do, sent_back, upcoming, to_decide, overdue, to_confirm)

@@ -11,7 +11,7 @@ from app.calendar import local_date
 from app.extensions import db
 
 from . import bp
-from .queries import my_tasks, scope_of, task_counts
+from .queries import Scope, my_tasks, scope_of, task_counts
 
 
 def today() -> date:
@@ -24,15 +24,21 @@ def header_counts() -> dict:
     if request.endpoint == "static" or not current_user.is_authenticated:
         return {"task_counts": None}
     if "task_counts" not in g:
-        scope = scope_of(db.session, current_user, today())
-        g.task_counts = task_counts(db.session, scope)
-        g.task_counts["is_head"] = bool(scope.head_department_ids)
+        g.task_counts = task_counts(db.session, user_scope())
+        g.task_counts["is_head"] = bool(user_scope().head_department_ids)
     return {"task_counts": g.task_counts}
+
+
+def user_scope() -> Scope:
+    """The signed-in user's sections and departments today, once per request."""
+    if "task_scope" not in g:
+        g.task_scope = scope_of(db.session, current_user, today())
+    return g.task_scope
 
 
 @login_required
 def index():
     """My tasks (あなたの対応待ち); served at `/` as the endpoint `main.index`."""
     day = today()
-    return render_template("tasks/index.html", tasks=my_tasks(db.session, current_user, day),
-                           today=day)
+    tasks = my_tasks(db.session, current_user, day, user_scope())
+    return render_template("tasks/index.html", tasks=tasks, today=day)

@@ -1,0 +1,66 @@
+"""My tasks: what waits for staff and heads, sent-back reasons, header counts."""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+
+from .conftest import FY
+
+
+def test_staff_sees_a_sent_back_item_with_its_reason(client, world, login_as, db):
+    cycle = world.cycle("plan_submitted", submitted_by_id=world.org.staff.id)
+    db.session.commit()
+    login_as(world.org.head)
+    client.post(
+        f"/cycles/{cycle.id}/decide",
+        data={
+            "trigger": "send_back_plan",
+            "comment": "指標の根拠を書いてください",
+            "expected_version": cycle.version,
+        },
+    )
+    client.post("/logout")
+    login_as(world.org.staff)
+    page = client.get("/").get_data(as_text=True)
+    assert "差し戻された項目" in page and "指標の根拠を書いてください" in page
+
+
+def test_head_sees_submissions_and_the_header_counts(client, world, login_as, db):
+    world.cycle("plan_submitted", submitted_by_id=world.org.staff.id)
+    world.cycle("midyear_submitted", submitted_by_id=world.org.staff.id)
+    world.cycle("plan_submitted", org=world.other, submitted_by_id=world.other.staff.id)
+    db.session.commit()
+    login_as(world.org.head)
+    page = client.get("/").get_data(as_text=True)
+    assert "あなたの判断を待っている提出" in page
+    assert 'aria-label="2件"' in page
+
+
+def test_the_number_of_queries_does_not_grow_with_the_items(app, client, world, login_as, db):
+    def count_queries(n_items):
+        for _ in range(n_items):
+            world.cycle("plan_draft")
+            world.cycle("plan_submitted", submitted_by_id=world.org.staff.id)
+        db.session.commit()
+        db.session.expire_all()
+        seen = []
+        listener = lambda *a, **k: seen.append(1)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert client.get("/").status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    login_as(world.org.staff)
+    count_queries(0)  # the first request also loads what every request then shares
+    few = count_queries(2)
+    many = count_queries(10)
+    assert many == few
+
+
+def test_plan_list_moved_to_plan(client, world, login_as, db):
+    world.cycle("plan_draft")
+    db.session.commit()
+    login_as(world.org.staff)
+    assert FY and "実行計画" in client.get("/plan").get_data(as_text=True)
