@@ -28,19 +28,40 @@ class Field:
 
 def specs() -> dict[str, tuple[type, list[Field]]]:
     """The editable organisation entities and their fields."""
-    common = [Field("code", _("コード")), Field("name", _("名称")),
-              Field("name_en", _("英語名称"), required=False)]
+    common = [
+        Field("code", _("コード")),
+        Field("name", _("名称")),
+        Field("name_en", _("英語名称"), required=False),
+    ]
     return {
-        "departments": (Department, [*common, Field("position", _("表示順"), "int"),
-                                     Field("active", _("有効"), "bool", False)]),
-        "sections": (Section, [*common, Field("department_id", _("部"), "department"),
-                               Field("position", _("表示順"), "int"),
-                               Field("active", _("有効"), "bool", False)]),
-        "posts": (Post, [Field("code", _("役職コード")), Field("name", _("役職名")),
-                         Field("kind", _("種類"), "post_kind"),
-                         Field("department_id", _("部"), "department"),
-                         Field("section_id", _("課"), "section", False),
-                         Field("active", _("有効"), "bool", False)]),
+        "departments": (
+            Department,
+            [
+                *common,
+                Field("position", _("表示順"), "int"),
+                Field("active", _("有効"), "bool", False),
+            ],
+        ),
+        "sections": (
+            Section,
+            [
+                *common,
+                Field("department_id", _("部"), "department"),
+                Field("position", _("表示順"), "int"),
+                Field("active", _("有効"), "bool", False),
+            ],
+        ),
+        "posts": (
+            Post,
+            [
+                Field("code", _("役職コード")),
+                Field("name", _("役職名")),
+                Field("kind", _("種類"), "post_kind"),
+                Field("department_id", _("部"), "department"),
+                Field("section_id", _("課"), "section", False),
+                Field("active", _("有効"), "bool", False),
+            ],
+        ),
     }
 
 
@@ -89,8 +110,9 @@ def parse_fields(session: Session, entity: str, form, current=None) -> tuple[dic
     return values, errors
 
 
-def save_entity(session: Session, entity: str, values: dict, *, by: User, now: datetime,
-                current=None):
+def save_entity(
+    session: Session, entity: str, values: dict, *, by: User, now: datetime, current=None
+):
     """Create or update a department, section or post; audited under the "admin" scope."""
     from workflows.audit import record
 
@@ -101,10 +123,14 @@ def save_entity(session: Session, entity: str, values: dict, *, by: User, now: d
         setattr(obj, key, value)
     session.add(obj)
     session.flush()
-    record(session, scope="admin", action=f"{entity}_{'update' if current else 'create'}",
-           now=now, actor=by,
-           data={"id": obj.id, "before": before,
-                 "after": {k: _plain(v) for k, v in values.items()}})
+    record(
+        session,
+        scope="admin",
+        action=f"{entity}_{'update' if current else 'create'}",
+        now=now,
+        actor=by,
+        data={"id": obj.id, "before": before, "after": {k: _plain(v) for k, v in values.items()}},
+    )
     return obj
 
 
@@ -131,8 +157,9 @@ def parse_user(session: Session, form, current: User | None = None) -> tuple[dic
     if values["login"]:
         clash = session.scalar(select(User).where(User.login == values["login"]))
         if clash is not None and clash is not current:
-            errors["login"] = _("ログインID「%(login)s」は既に使われています。",
-                                login=values["login"])
+            errors["login"] = _(
+                "ログインID「%(login)s」は既に使われています。", login=values["login"]
+            )
     if current is None and len(values["password"]) < 8:
         errors["password"] = _("パスワードは8文字以上で入力してください。")
     elif values["password"] and len(values["password"]) < 8:
@@ -140,8 +167,9 @@ def parse_user(session: Session, form, current: User | None = None) -> tuple[dic
     return values, errors
 
 
-def save_user(session: Session, values: dict, *, by: User, now: datetime,
-              current: User | None = None) -> User:
+def save_user(
+    session: Session, values: dict, *, by: User, now: datetime, current: User | None = None
+) -> User:
     """Create or update a user and the roles granted outright; audited."""
     from workflows.audit import record
 
@@ -150,8 +178,13 @@ def save_user(session: Session, values: dict, *, by: User, now: datetime,
         raise ActionError(_("自分自身のシステム管理者の権限は外せません。"))
     before = None
     if current is not None:
-        before = {"login": user.login, "name": user.name, "email": user.email,
-                  "active": user.active, "roles": sorted(r.value for r in user.granted_roles())}
+        before = {
+            "login": user.login,
+            "name": user.name,
+            "email": user.email,
+            "active": user.active,
+            "roles": sorted(r.value for r in user.granted_roles()),
+        }
     user.login, user.name, user.email = values["login"], values["name"], values["email"]
     user.active = values["active"]
     wanted = {Role(r) for r in values["roles"]}
@@ -162,40 +195,82 @@ def save_user(session: Session, values: dict, *, by: User, now: datetime,
         user.set_password(values["password"])
     session.add(user)
     session.flush()
-    record(session, scope="admin", action="user_update" if current else "user_create", now=now,
-           actor=by, data={"id": user.id, "before": before,
-                           "after": {k: v for k, v in values.items() if k != "password"},
-                           "password_changed": bool(values["password"])})
+    record(
+        session,
+        scope="admin",
+        action="user_update" if current else "user_create",
+        now=now,
+        actor=by,
+        data={
+            "id": user.id,
+            "before": before,
+            "after": {k: v for k, v in values.items() if k != "password"},
+            "password_changed": bool(values["password"]),
+        },
+    )
     return user
 
 
 def post_holders(session: Session, today: date) -> tuple[list[str], list[list]]:
     """Every post with who holds it today, for the list and its export."""
     posts = session.scalars(
-        select(Post).order_by(Post.department_id, Post.code).options(
-            selectinload(Post.department), selectinload(Post.section),
-            selectinload(Post.assignments).selectinload(PostAssignment.user))
+        select(Post)
+        .order_by(Post.department_id, Post.code)
+        .options(
+            selectinload(Post.department),
+            selectinload(Post.section),
+            selectinload(Post.assignments).selectinload(PostAssignment.user),
+        )
     ).all()
-    headers = [_("役職コード"), _("役職名"), _("種類"), _("部"), _("課"), _("在任者ログインID"),
-               _("在任者"), _("発令日"), _("有効")]
+    headers = [
+        _("役職コード"),
+        _("役職名"),
+        _("種類"),
+        _("部"),
+        _("課"),
+        _("在任者ログインID"),
+        _("在任者"),
+        _("発令日"),
+        _("有効"),
+    ]
     rows = []
     for post in posts:
         current = [a for a in post.assignments if a.covers(today)]
-        rows.append([
-            post.code, post.name, post.kind.ja, post.department.name,
-            post.section.name if post.section else "",
-            "、".join(a.user.login for a in current), "、".join(a.user.name for a in current),
-            max((a.starts_on for a in current), default=None), "○" if post.active else "×",
-        ])
+        rows.append(
+            [
+                post.code,
+                post.name,
+                post.kind.ja,
+                post.department.name,
+                post.section.name if post.section else "",
+                "、".join(a.user.login for a in current),
+                "、".join(a.user.name for a in current),
+                max((a.starts_on for a in current), default=None),
+                "○" if post.active else "×",
+            ]
+        )
     return headers, rows
 
 
 def user_rows(session: Session, today: date) -> tuple[list[str], list[list], list[User]]:
-    users = session.scalars(select(User).order_by(User.login).options(
-        selectinload(User.roles),
-        selectinload(User.assignments).selectinload(PostAssignment.post))).all()
+    users = session.scalars(
+        select(User)
+        .order_by(User.login)
+        .options(
+            selectinload(User.roles),
+            selectinload(User.assignments).selectinload(PostAssignment.post),
+        )
+    ).all()
     headers = [_("ログインID"), _("氏名"), _("メールアドレス"), _("権限"), _("役職"), _("有効")]
-    rows = [[u.login, u.name, u.email, "、".join(r.role.ja for r in u.roles),
-             "、".join(p.name for p in u.posts_on(today)), "○" if u.active else "×"]
-            for u in users]
+    rows = [
+        [
+            u.login,
+            u.name,
+            u.email,
+            "、".join(r.role.ja for r in u.roles),
+            "、".join(p.name for p in u.posts_on(today)),
+            "○" if u.active else "×",
+        ]
+        for u in users
+    ]
     return headers, rows, list(users)

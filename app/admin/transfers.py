@@ -67,15 +67,23 @@ class TransferPlan:
 
     def serialise(self) -> list[dict]:
         """What the apply step needs; it is validated again before anything changes."""
-        return [{"line": r.line, "code": r.code, "logins": r.logins,
-                 "starts_on": r.starts_on.isoformat() if r.starts_on else None}
-                for r in self.rows]
+        return [
+            {
+                "line": r.line,
+                "code": r.code,
+                "logins": r.logins,
+                "starts_on": r.starts_on.isoformat() if r.starts_on else None,
+            }
+            for r in self.rows
+        ]
 
 
 def template_workbook(session: Session, today: date) -> bytes:
     """The upload form, filled with every active post and who holds it today."""
     posts = session.scalars(
-        select(Post).where(Post.active.is_(True)).order_by(Post.department_id, Post.code)
+        select(Post)
+        .where(Post.active.is_(True))
+        .order_by(Post.department_id, Post.code)
         .options(selectinload(Post.assignments).selectinload(PostAssignment.user))
     ).all()
     rows = [[p.code, p.name, "、".join(u.login for u in p.holders(today)), None] for p in posts]
@@ -122,8 +130,12 @@ def read_workbook(data: bytes) -> tuple[list[TransferRow], list[str]]:
             try:
                 row.starts_on = _parse_date(raw_date)
             except ValueError:
-                row.errors.append(_("発令日「%(value)s」は日付として読めません（例: 2027-04-01）。",
-                                    value=raw_date))
+                row.errors.append(
+                    _(
+                        "発令日「%(value)s」は日付として読めません（例: 2027-04-01）。",
+                        value=raw_date,
+                    )
+                )
         rows.append(row)
     if not rows:
         return [], [_("変更する行がありません。")]
@@ -131,20 +143,31 @@ def read_workbook(data: bytes) -> tuple[list[TransferRow], list[str]]:
 
 
 def rows_from_serialised(data: list[dict]) -> list[TransferRow]:
-    return [TransferRow(line=d["line"], code=d["code"], logins=list(d["logins"]),
-                        starts_on=date.fromisoformat(d["starts_on"]) if d["starts_on"] else None)
-            for d in data]
+    return [
+        TransferRow(
+            line=d["line"],
+            code=d["code"],
+            logins=list(d["logins"]),
+            starts_on=date.fromisoformat(d["starts_on"]) if d["starts_on"] else None,
+        )
+        for d in data
+    ]
 
 
-def plan(session: Session, rows: list[TransferRow], file_errors: list[str] | None = None
-         ) -> TransferPlan:
+def plan(
+    session: Session, rows: list[TransferRow], file_errors: list[str] | None = None
+) -> TransferPlan:
     """Check every row against the organisation and compute who leaves and who takes."""
     result = TransferPlan(rows, list(file_errors or []))
     codes = {r.code for r in rows if r.code}
-    posts = {p.code: p for p in session.scalars(
-        select(Post).where(Post.code.in_(codes))
-        .options(selectinload(Post.assignments).selectinload(PostAssignment.user))
-    )}
+    posts = {
+        p.code: p
+        for p in session.scalars(
+            select(Post)
+            .where(Post.code.in_(codes))
+            .options(selectinload(Post.assignments).selectinload(PostAssignment.user))
+        )
+    }
     logins = {login for r in rows for login in r.logins}
     users = {u.login: u for u in session.scalars(select(User).where(User.login.in_(logins)))}
     seen: dict[str, int] = {}
@@ -159,8 +182,13 @@ def _check_row(row: TransferRow, posts: dict, users: dict, seen: dict[str, int])
         row.errors.append(_("役職コードが空欄です。"))
         return
     if row.code in seen:
-        row.errors.append(_("役職コード「%(code)s」が%(line)s行目と重複しています。",
-                            code=row.code, line=seen[row.code]))
+        row.errors.append(
+            _(
+                "役職コード「%(code)s」が%(line)s行目と重複しています。",
+                code=row.code,
+                line=seen[row.code],
+            )
+        )
         return
     seen[row.code] = row.line
     post = posts.get(row.code)
@@ -175,11 +203,13 @@ def _check_row(row: TransferRow, posts: dict, users: dict, seen: dict[str, int])
     for login in row.logins:
         user = users.get(login)
         if user is None:
-            row.errors.append(_("ログインID「%(login)s」の利用者は登録されていません。",
-                                login=login))
+            row.errors.append(
+                _("ログインID「%(login)s」の利用者は登録されていません。", login=login)
+            )
         elif not user.active:
-            row.errors.append(_("ログインID「%(login)s」の利用者は無効になっています。",
-                                login=login))
+            row.errors.append(
+                _("ログインID「%(login)s」の利用者は無効になっています。", login=login)
+            )
         else:
             new_users.append(user)
     on = row.starts_on
@@ -194,8 +224,13 @@ def _check_row(row: TransferRow, posts: dict, users: dict, seen: dict[str, int])
         return
     latest = max((a.starts_on for a in post.assignments), default=None)
     if latest is not None and on <= latest:
-        row.errors.append(_("発令日 %(on)s は、この役職の直近の発令日 %(latest)s 以前です。",
-                            on=on.isoformat(), latest=latest.isoformat()))
+        row.errors.append(
+            _(
+                "発令日 %(on)s は、この役職の直近の発令日 %(latest)s 以前です。",
+                on=on.isoformat(),
+                latest=latest.isoformat(),
+            )
+        )
     row.leaving = [u for uid, u in current_users.items() if uid not in wanted]
     row.taking = [u for uid, u in wanted.items() if uid not in current_users]
     row.staying = [u for uid, u in wanted.items() if uid in current_users]
@@ -208,24 +243,34 @@ def _open_assignments(post: Post) -> list[PostAssignment]:
 
 def _check_owners(session: Session, result: TransferPlan) -> None:
     """No active item may be left without staff in its section or a head in its department."""
-    vacated = [r for r in result.rows if r.post is not None and r.changes and not r.logins
-               and not r.errors]
+    vacated = [
+        r for r in result.rows if r.post is not None and r.changes and not r.logins and not r.errors
+    ]
     if not vacated:
         return
     by_code = {r.code: r for r in result.rows if r.post is not None and not r.errors}
     for row in vacated:
         post, on = row.post, row.starts_on
         if post.kind is PostKind.HEAD:
-            peers = select(Post).where(Post.department_id == post.department_id,
-                                       Post.kind == PostKind.HEAD, Post.active.is_(True))
-            owns = (select(ReformItem.id).join(Section)
-                    .where(Section.department_id == post.department_id))
+            peers = select(Post).where(
+                Post.department_id == post.department_id,
+                Post.kind == PostKind.HEAD,
+                Post.active.is_(True),
+            )
+            owns = (
+                select(ReformItem.id)
+                .join(Section)
+                .where(Section.department_id == post.department_id)
+            )
             what = _("部長")
         else:
             if post.section_id is None:
                 continue
-            peers = select(Post).where(Post.section_id == post.section_id,
-                                       Post.kind.in_(STAFF_KINDS), Post.active.is_(True))
+            peers = select(Post).where(
+                Post.section_id == post.section_id,
+                Post.kind.in_(STAFF_KINDS),
+                Post.active.is_(True),
+            )
             owns = select(ReformItem.id).where(ReformItem.owning_section_id == post.section_id)
             what = _("担当職員")
         owns = owns.where(ReformItem.status == ItemStatus.ACTIVE).limit(1)
@@ -235,9 +280,13 @@ def _check_owners(session: Session, result: TransferPlan) -> None:
             peers.options(selectinload(Post.assignments).selectinload(PostAssignment.user))
         ).all()
         if not any(_holders_after(p, on, by_code) for p in peer_posts):
-            row.errors.append(_(
-                "この変更で「%(post)s」が空席になり、所管する改革項目の%(what)sがいなくなります。",
-                post=post.name, what=what))
+            row.errors.append(
+                _(
+                    "この変更で「%(post)s」が空席になり、所管する改革項目の%(what)sがいなくなります。",
+                    post=post.name,
+                    what=what,
+                )
+            )
 
 
 def _holders_after(post: Post, on: date, by_code: dict[str, TransferRow]) -> set[int]:
@@ -270,9 +319,22 @@ def apply(session: Session, result: TransferPlan, *, by: User, now: datetime) ->
             session.add(PostAssignment(post=row.post, user=user, starts_on=row.starts_on))
             count += 1
     session.flush()
-    record(session, scope="admin", action="personnel_transfer", now=now, actor=by,
-           data={"rows": [
-               {"post": r.code, "on": r.starts_on.isoformat(),
-                "leaving": [u.login for u in r.leaving], "taking": [u.login for u in r.taking]}
-               for r in changed]})
+    record(
+        session,
+        scope="admin",
+        action="personnel_transfer",
+        now=now,
+        actor=by,
+        data={
+            "rows": [
+                {
+                    "post": r.code,
+                    "on": r.starts_on.isoformat(),
+                    "leaving": [u.login for u in r.leaving],
+                    "taking": [u.login for u in r.taking],
+                }
+                for r in changed
+            ]
+        },
+    )
     return count

@@ -35,8 +35,9 @@ def _only_admins():
 def _choices() -> dict:
     return {
         "departments": db.session.scalars(select(Department).order_by(Department.position)).all(),
-        "sections": db.session.scalars(select(Section).order_by(Section.department_id,
-                                                                Section.position)).all(),
+        "sections": db.session.scalars(
+            select(Section).order_by(Section.department_id, Section.position)
+        ).all(),
         "post_kinds": list(PostKind),
     }
 
@@ -45,8 +46,12 @@ def _choices() -> dict:
 def index():
     counts = {
         name: db.session.scalar(select(func.count()).select_from(model))
-        for name, model in (("departments", Department), ("sections", Section),
-                            ("posts", Post), ("users", User))
+        for name, model in (
+            ("departments", Department),
+            ("sections", Section),
+            ("posts", Post),
+            ("users", User),
+        )
     }
     return render_template("admin/index.html", counts=counts)
 
@@ -72,8 +77,14 @@ def entities(entity: str):
         _headers, holders = service.post_holders(db.session, local_date(_now()))
         holders = {row[0]: row[6] for row in holders}
     return render_template(
-        "admin/entities.html", entity=entity, title=service.entity_title(entity),
-        fields=fields, objects=objects, values=values, errors=errors, holders=holders,
+        "admin/entities.html",
+        entity=entity,
+        title=service.entity_title(entity),
+        fields=fields,
+        objects=objects,
+        values=values,
+        errors=errors,
+        holders=holders,
         **_choices(),
     ), status
 
@@ -87,15 +98,23 @@ def edit_entity(entity: str, obj_id: int):
     if request.method == "POST":
         values, errors = service.parse_fields(db.session, entity, request.form, current=obj)
         if not errors:
-            service.save_entity(db.session, entity, values, by=current_user, now=_now(),
-                                current=obj)
+            service.save_entity(
+                db.session, entity, values, by=current_user, now=_now(), current=obj
+            )
             db.session.commit()
             flash(_("「%(name)s」を更新しました。", name=obj.name), "success")
             return redirect(url_for(".entities", entity=entity))
         status = 422
-    return render_template("admin/edit.html", entity=entity, title=service.entity_title(entity),
-                           fields=fields, obj=obj, values=values, errors=errors,
-                           **_choices()), status
+    return render_template(
+        "admin/edit.html",
+        entity=entity,
+        title=service.entity_title(entity),
+        fields=fields,
+        obj=obj,
+        values=values,
+        errors=errors,
+        **_choices(),
+    ), status
 
 
 @bp.route("/users")
@@ -103,8 +122,9 @@ def users():
     headers, rows, users = service.user_rows(db.session, local_date(_now()))
     if request.args.get("format") in ("xlsx", "csv"):
         return export_response(_("利用者一覧"), headers, rows, request.args["format"])
-    return render_template("admin/users.html", headers=headers, rows=list(zip(users, rows,
-                                                                              strict=True)))
+    return render_template(
+        "admin/users.html", headers=headers, rows=list(zip(users, rows, strict=True))
+    )
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -113,15 +133,21 @@ def edit_user(user_id: int | None = None):
     user = db.get_or_404(User, user_id) if user_id else None
     values = {"login": "", "name": "", "email": "", "active": True, "roles": []}
     if user is not None:
-        values = {"login": user.login, "name": user.name, "email": user.email,
-                  "active": user.active, "roles": [r.value for r in user.granted_roles()]}
+        values = {
+            "login": user.login,
+            "name": user.name,
+            "email": user.email,
+            "active": user.active,
+            "roles": [r.value for r in user.granted_roles()],
+        }
     errors, status = {}, 200
     if request.method == "POST":
         values, errors = service.parse_user(db.session, request.form, current=user)
         if not errors:
             try:
-                saved = service.save_user(db.session, values, by=current_user, now=_now(),
-                                          current=user)
+                saved = service.save_user(
+                    db.session, values, by=current_user, now=_now(), current=user
+                )
             except ActionError as exc:
                 db.session.rollback()
                 flash(exc.message, "error")
@@ -130,8 +156,9 @@ def edit_user(user_id: int | None = None):
                 flash(_("利用者「%(name)s」を保存しました。", name=saved.name), "success")
                 return redirect(url_for(".users"))
         status = 422
-    return render_template("admin/user.html", user=user, values=values, errors=errors,
-                           roles=service.GRANTED_ROLES), status
+    return render_template(
+        "admin/user.html", user=user, values=values, errors=errors, roles=service.GRANTED_ROLES
+    ), status
 
 
 def _serializer() -> URLSafeSerializer:
@@ -162,8 +189,9 @@ def transfers_preview():
     rows, file_errors = transfers.read_workbook(data)
     result = transfers.plan(db.session, rows, file_errors)
     token = _serializer().dumps(result.serialise()) if result.ok and result.changed else ""
-    return render_template("admin/transfers_preview.html", result=result, token=token,
-                           filename=upload.filename), 200 if result.ok else 422
+    return render_template(
+        "admin/transfers_preview.html", result=result, token=token, filename=upload.filename
+    ), 200 if result.ok else 422
 
 
 @bp.route("/transfers/apply", methods=["POST"])
@@ -171,8 +199,9 @@ def transfers_apply():
     try:
         data = _serializer().loads(request.form.get("token", ""))
     except BadSignature:
-        flash(_("プレビューの内容を確認できませんでした。もう一度アップロードしてください。"),
-              "error")
+        flash(
+            _("プレビューの内容を確認できませんでした。もう一度アップロードしてください。"), "error"
+        )
         return redirect(url_for(".transfers_form"))
     result = transfers.plan(db.session, transfers.rows_from_serialised(data))
     try:
@@ -180,9 +209,16 @@ def transfers_apply():
     except ActionError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return render_template("admin/transfers_preview.html", result=result, token="",
-                               filename=""), 422
+        return render_template(
+            "admin/transfers_preview.html", result=result, token="", filename=""
+        ), 422
     db.session.commit()
-    flash(_("人事異動を反映しました（%(rows)s役職、%(n)s件の発令）。",
-            rows=len(result.changed), n=count), "success")
+    flash(
+        _(
+            "人事異動を反映しました（%(rows)s役職、%(n)s件の発令）。",
+            rows=len(result.changed),
+            n=count,
+        ),
+        "success",
+    )
     return redirect(url_for(".entities", entity="posts"))

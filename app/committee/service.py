@@ -35,8 +35,10 @@ def is_reviewer(user: User) -> bool:
 
 def is_owning_department(user: User, cycle: Cycle, today: date) -> bool:
     """Staff or head of the department owning the item, on `today`."""
-    return user.is_authenticated and user.active and (
-        cycle.item.owning_section.department_id in user.departments_on(today)
+    return (
+        user.is_authenticated
+        and user.active
+        and (cycle.item.owning_section.department_id in user.departments_on(today))
     )
 
 
@@ -66,31 +68,39 @@ def is_confirmed(cycle: Cycle) -> bool:
 
 
 def confirmed_states(session: Session, fiscal_year: int) -> list[str]:
-    states = session.scalars(
-        select(Cycle.state).where(Cycle.fiscal_year == fiscal_year).distinct()
-    )
-    return [s for s in states
-            if stage_of(s) == Stage.ACT or bool(state_info(s).get("final"))]
+    states = session.scalars(select(Cycle.state).where(Cycle.fiscal_year == fiscal_year).distinct())
+    return [s for s in states if stage_of(s) == Stage.ACT or bool(state_info(s).get("final"))]
 
 
 def reviewable(session: Session, fiscal_year: int, *, department_ids: set[int] | None = None):
     """The year's confirmed evaluations with their opinion and question counts."""
-    opinions = (select(CommitteeOpinion.cycle_id, func.count().label("n"))
-                .group_by(CommitteeOpinion.cycle_id).subquery())
-    questions = (select(CommitteeQuestion.cycle_id, func.count().label("n"))
-                 .group_by(CommitteeQuestion.cycle_id).subquery())
+    opinions = (
+        select(CommitteeOpinion.cycle_id, func.count().label("n"))
+        .group_by(CommitteeOpinion.cycle_id)
+        .subquery()
+    )
+    questions = (
+        select(CommitteeQuestion.cycle_id, func.count().label("n"))
+        .group_by(CommitteeQuestion.cycle_id)
+        .subquery()
+    )
     query = (
         select(Cycle, func.coalesce(opinions.c.n, 0), func.coalesce(questions.c.n, 0))
         .join(ReformItem, Cycle.item_id == ReformItem.id)
         .join(Section, ReformItem.owning_section_id == Section.id)
         .outerjoin(opinions, opinions.c.cycle_id == Cycle.id)
         .outerjoin(questions, questions.c.cycle_id == Cycle.id)
-        .where(Cycle.fiscal_year == fiscal_year,
-               Cycle.state.in_(confirmed_states(session, fiscal_year)),
-               Cycle.grade.is_not(None))
+        .where(
+            Cycle.fiscal_year == fiscal_year,
+            Cycle.state.in_(confirmed_states(session, fiscal_year)),
+            Cycle.grade.is_not(None),
+        )
         .order_by(ReformItem.viewpoint_id, ReformItem.number)
-        .options(selectinload(Cycle.item).selectinload(ReformItem.owning_section)
-                 .selectinload(Section.department))
+        .options(
+            selectinload(Cycle.item)
+            .selectinload(ReformItem.owning_section)
+            .selectinload(Section.department)
+        )
     )
     if department_ids is not None:
         query = query.where(Section.department_id.in_(department_ids or {-1}))
@@ -102,13 +112,13 @@ def _text(value: str, what: str) -> str:
     if not value:
         raise ActionError(_("%(what)sを入力してください。", what=what))
     if len(value) > MAX_LENGTH:
-        raise ActionError(_("%(what)sは%(n)s文字以内で入力してください。", what=what,
-                            n=MAX_LENGTH))
+        raise ActionError(_("%(what)sは%(n)s文字以内で入力してください。", what=what, n=MAX_LENGTH))
     return value
 
 
-def add_opinion(session: Session, cycle: Cycle, *, by: User, now: datetime,
-                body: str) -> CommitteeOpinion:
+def add_opinion(
+    session: Session, cycle: Cycle, *, by: User, now: datetime, body: str
+) -> CommitteeOpinion:
     """A committee member's opinion (意見) on a confirmed evaluation."""
     from workflows.audit import record
 
@@ -117,17 +127,27 @@ def add_opinion(session: Session, cycle: Cycle, *, by: User, now: datetime,
     if not is_confirmed(cycle):
         raise ActionError(_("事務局の確認が済んだ評価にのみ意見を登録できます。"))
     refuse_if_locked(session, cycle.fiscal_year)
-    opinion = CommitteeOpinion(cycle=cycle, member_id=by.id, created_at=now,
-                               body=_text(body, _("意見")))
+    opinion = CommitteeOpinion(
+        cycle=cycle, member_id=by.id, created_at=now, body=_text(body, _("意見"))
+    )
     session.add(opinion)
     session.flush()
-    record(session, scope=f"cycle:{cycle.id}", action="committee_opinion", now=now, actor=by,
-           cycle=cycle, comment=opinion.body, data={"opinion_id": opinion.id})
+    record(
+        session,
+        scope=f"cycle:{cycle.id}",
+        action="committee_opinion",
+        now=now,
+        actor=by,
+        cycle=cycle,
+        comment=opinion.body,
+        data={"opinion_id": opinion.id},
+    )
     return opinion
 
 
-def reply(session: Session, opinion: CommitteeOpinion, *, by: User, now: datetime,
-          body: str) -> CommitteeOpinion:
+def reply(
+    session: Session, opinion: CommitteeOpinion, *, by: User, now: datetime, body: str
+) -> CommitteeOpinion:
     """The owning department's reply (対応) to an opinion."""
     from workflows.audit import record
 
@@ -139,13 +159,22 @@ def reply(session: Session, opinion: CommitteeOpinion, *, by: User, now: datetim
     opinion.reply_by_id = by.id
     opinion.reply_at = now
     session.flush()
-    record(session, scope=f"cycle:{cycle.id}", action="committee_reply", now=now, actor=by,
-           cycle=cycle, comment=opinion.reply_body, data={"opinion_id": opinion.id})
+    record(
+        session,
+        scope=f"cycle:{cycle.id}",
+        action="committee_reply",
+        now=now,
+        actor=by,
+        cycle=cycle,
+        comment=opinion.reply_body,
+        data={"opinion_id": opinion.id},
+    )
     return opinion
 
 
-def ask(session: Session, cycle: Cycle, *, by: User, now: datetime,
-        question: str) -> CommitteeQuestion:
+def ask(
+    session: Session, cycle: Cycle, *, by: User, now: datetime, question: str
+) -> CommitteeQuestion:
     """A committee member's question before the meeting (事前質問)."""
     from workflows.audit import record
 
@@ -156,17 +185,27 @@ def ask(session: Session, cycle: Cycle, *, by: User, now: datetime,
     if not questions_open(session, cycle, local_date(now)):
         raise ActionError(_("委員会の審議が始まったため、事前質問の受付は終了しました。"))
     refuse_if_locked(session, cycle.fiscal_year)
-    asked = CommitteeQuestion(cycle=cycle, member_id=by.id, asked_at=now,
-                              question=_text(question, _("質問")))
+    asked = CommitteeQuestion(
+        cycle=cycle, member_id=by.id, asked_at=now, question=_text(question, _("質問"))
+    )
     session.add(asked)
     session.flush()
-    record(session, scope=f"cycle:{cycle.id}", action="committee_question", now=now, actor=by,
-           cycle=cycle, comment=asked.question, data={"question_id": asked.id})
+    record(
+        session,
+        scope=f"cycle:{cycle.id}",
+        action="committee_question",
+        now=now,
+        actor=by,
+        cycle=cycle,
+        comment=asked.question,
+        data={"question_id": asked.id},
+    )
     return asked
 
 
-def answer(session: Session, question: CommitteeQuestion, *, by: User, now: datetime,
-           body: str) -> CommitteeQuestion:
+def answer(
+    session: Session, question: CommitteeQuestion, *, by: User, now: datetime, body: str
+) -> CommitteeQuestion:
     """The owning department's answer to a question."""
     from workflows.audit import record
 
@@ -178,8 +217,16 @@ def answer(session: Session, question: CommitteeQuestion, *, by: User, now: date
     question.answered_by_id = by.id
     question.answered_at = now
     session.flush()
-    record(session, scope=f"cycle:{cycle.id}", action="committee_answer", now=now, actor=by,
-           cycle=cycle, comment=question.answer, data={"question_id": question.id})
+    record(
+        session,
+        scope=f"cycle:{cycle.id}",
+        action="committee_answer",
+        now=now,
+        actor=by,
+        cycle=cycle,
+        comment=question.answer,
+        data={"question_id": question.id},
+    )
     return question
 
 
@@ -192,17 +239,41 @@ def opinion_sheet(session: Session, fiscal_year: int) -> tuple[list[str], list[l
         .where(Cycle.fiscal_year == fiscal_year)
         .order_by(ReformItem.viewpoint_id, ReformItem.number, CommitteeOpinion.created_at)
         .options(
-            selectinload(CommitteeOpinion.cycle).selectinload(Cycle.item)
-            .selectinload(ReformItem.owning_section).selectinload(Section.department),
-            selectinload(CommitteeOpinion.member), selectinload(CommitteeOpinion.reply_by),
+            selectinload(CommitteeOpinion.cycle)
+            .selectinload(Cycle.item)
+            .selectinload(ReformItem.owning_section)
+            .selectinload(Section.department),
+            selectinload(CommitteeOpinion.member),
+            selectinload(CommitteeOpinion.reply_by),
         )
     ).all()
-    headers = [_("番号"), _("改革項目"), _("所管部"), _("所管課"), _("評価"), _("委員"),
-               _("意見"), _("意見の登録日時"), _("対応"), _("対応者"), _("対応の登録日時")]
-    rows = [[
-        o.cycle.item.number, o.cycle.item.title, o.cycle.item.owning_section.department.name,
-        o.cycle.item.owning_section.name, o.cycle.grade.ja if o.cycle.grade else "",
-        o.member.name, o.body, o.created_at, o.reply_body,
-        o.reply_by.name if o.reply_by else "", o.reply_at,
-    ] for o in opinions]
+    headers = [
+        _("番号"),
+        _("改革項目"),
+        _("所管部"),
+        _("所管課"),
+        _("評価"),
+        _("委員"),
+        _("意見"),
+        _("意見の登録日時"),
+        _("対応"),
+        _("対応者"),
+        _("対応の登録日時"),
+    ]
+    rows = [
+        [
+            o.cycle.item.number,
+            o.cycle.item.title,
+            o.cycle.item.owning_section.department.name,
+            o.cycle.item.owning_section.name,
+            o.cycle.grade.ja if o.cycle.grade else "",
+            o.member.name,
+            o.body,
+            o.created_at,
+            o.reply_body,
+            o.reply_by.name if o.reply_by else "",
+            o.reply_at,
+        ]
+        for o in opinions
+    ]
     return headers, rows

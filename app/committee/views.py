@@ -40,8 +40,12 @@ def index():
         if not departments:
             abort(403)
     rows = service.reviewable(db.session, fiscal_year, department_ids=departments)
-    return render_template("committee/index.html", rows=rows, fiscal_year=fiscal_year,
-                           reviewer=service.is_reviewer(current_user))
+    return render_template(
+        "committee/index.html",
+        rows=rows,
+        fiscal_year=fiscal_year,
+        reviewer=service.is_reviewer(current_user),
+    )
 
 
 @bp.route("/opinions")
@@ -57,10 +61,14 @@ def opinions_export():
 
 def _cycle(cycle_id: int) -> Cycle:
     cycle = db.session.scalar(
-        select(Cycle).where(Cycle.id == cycle_id).options(
-            selectinload(Cycle.item).selectinload(ReformItem.owning_section)
+        select(Cycle)
+        .where(Cycle.id == cycle_id)
+        .options(
+            selectinload(Cycle.item)
+            .selectinload(ReformItem.owning_section)
             .selectinload(Section.department),
-            selectinload(Cycle.item).selectinload(ReformItem.indicators)
+            selectinload(Cycle.item)
+            .selectinload(ReformItem.indicators)
             .selectinload(Indicator.values),
         )
     )
@@ -79,18 +87,24 @@ def cycle(cycle_id: int):
     cycle = _cycle(cycle_id)
     today = local_date(_now())
     opinions = db.session.scalars(
-        select(CommitteeOpinion).where(CommitteeOpinion.cycle_id == cycle.id)
+        select(CommitteeOpinion)
+        .where(CommitteeOpinion.cycle_id == cycle.id)
         .options(selectinload(CommitteeOpinion.member), selectinload(CommitteeOpinion.reply_by))
         .order_by(CommitteeOpinion.created_at, CommitteeOpinion.id)
     ).all()
     questions = db.session.scalars(
-        select(CommitteeQuestion).where(CommitteeQuestion.cycle_id == cycle.id)
-        .options(selectinload(CommitteeQuestion.member),
-                 selectinload(CommitteeQuestion.answered_by))
+        select(CommitteeQuestion)
+        .where(CommitteeQuestion.cycle_id == cycle.id)
+        .options(
+            selectinload(CommitteeQuestion.member), selectinload(CommitteeQuestion.answered_by)
+        )
         .order_by(CommitteeQuestion.asked_at, CommitteeQuestion.id)
     ).all()
     return render_template(
-        "committee/cycle.html", cycle=cycle, opinions=opinions, questions=questions,
+        "committee/cycle.html",
+        cycle=cycle,
+        opinions=opinions,
+        questions=questions,
         can_give_opinion=service.can_give_opinion(current_user),
         can_reply=service.can_reply(current_user, cycle, today),
         questions_open=service.questions_open(db.session, cycle, today),
@@ -115,9 +129,13 @@ def add_opinion(cycle_id: int):
     cycle = _cycle(cycle_id)
     if not service.can_give_opinion(current_user):
         abort(403)
-    return _run(cycle.id, lambda: service.add_opinion(
-        db.session, cycle, by=current_user, now=_now(), body=request.form.get("body", "")),
-        _("意見を登録しました。"))
+    return _run(
+        cycle.id,
+        lambda: service.add_opinion(
+            db.session, cycle, by=current_user, now=_now(), body=request.form.get("body", "")
+        ),
+        _("意見を登録しました。"),
+    )
 
 
 @bp.route("/opinions/<int:opinion_id>/reply", methods=["POST"])
@@ -127,9 +145,13 @@ def reply(opinion_id: int):
     cycle = _cycle(opinion.cycle_id)
     if not service.can_reply(current_user, cycle, local_date(_now())):
         abort(403)
-    return _run(cycle.id, lambda: service.reply(
-        db.session, opinion, by=current_user, now=_now(), body=request.form.get("body", "")),
-        _("対応を登録しました。"))
+    return _run(
+        cycle.id,
+        lambda: service.reply(
+            db.session, opinion, by=current_user, now=_now(), body=request.form.get("body", "")
+        ),
+        _("対応を登録しました。"),
+    )
 
 
 @bp.route("/cycles/<int:cycle_id>/questions", methods=["POST"])
@@ -138,9 +160,17 @@ def ask(cycle_id: int):
     cycle = _cycle(cycle_id)
     if not service.can_give_opinion(current_user):
         abort(403)
-    return _run(cycle.id, lambda: service.ask(
-        db.session, cycle, by=current_user, now=_now(),
-        question=request.form.get("question", "")), _("事前質問を登録しました。"))
+    return _run(
+        cycle.id,
+        lambda: service.ask(
+            db.session,
+            cycle,
+            by=current_user,
+            now=_now(),
+            question=request.form.get("question", ""),
+        ),
+        _("事前質問を登録しました。"),
+    )
 
 
 @bp.route("/questions/<int:question_id>/answer", methods=["POST"])
@@ -150,6 +180,10 @@ def answer(question_id: int):
     cycle = _cycle(question.cycle_id)
     if not service.can_reply(current_user, cycle, local_date(_now())):
         abort(403)
-    return _run(cycle.id, lambda: service.answer(
-        db.session, question, by=current_user, now=_now(), body=request.form.get("body", "")),
-        _("回答を登録しました。"))
+    return _run(
+        cycle.id,
+        lambda: service.answer(
+            db.session, question, by=current_user, now=_now(), body=request.form.get("body", "")
+        ),
+        _("回答を登録しました。"),
+    )

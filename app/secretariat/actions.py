@@ -31,8 +31,9 @@ def refuse_if_locked(session: Session, fiscal_year: int) -> None:
         )
 
 
-def nudge(session: Session, cycles: Iterable[Cycle], *, by: User, now: datetime,
-          message: str = "") -> int:
+def nudge(
+    session: Session, cycles: Iterable[Cycle], *, by: User, now: datetime, message: str = ""
+) -> int:
     """Send a manual reminder to whoever must act on each cycle; returns the mails queued."""
     from notifications import enqueue
     from workflows.audit import record
@@ -52,12 +53,21 @@ def nudge(session: Session, cycles: Iterable[Cycle], *, by: User, now: datetime,
         due = due_date(session, cycle)
         for recipient in recipients:
             enqueue(
-                session, kind="nudge", recipient=recipient, now=now, cycle_id=cycle.id,
+                session,
+                kind="nudge",
+                recipient=recipient,
+                now=now,
+                cycle_id=cycle.id,
                 context=nudge_context(cycle, due, by=by, message=message),
             )
             sent += 1
         record(
-            session, scope=f"cycle:{cycle.id}", action="nudge", now=now, actor=by, cycle=cycle,
+            session,
+            scope=f"cycle:{cycle.id}",
+            action="nudge",
+            now=now,
+            actor=by,
+            cycle=cycle,
             comment=message,
             data={"recipients": [u.id for u in recipients]},
         )
@@ -84,8 +94,9 @@ def nudge_context(cycle: Cycle, due: date | None, *, by: User, message: str) -> 
     }
 
 
-def extend_deadline(session: Session, cycle: Cycle, *, by: User, now: datetime, due_on: date,
-                    reason: str) -> DeadlineExtension:
+def extend_deadline(
+    session: Session, cycle: Cycle, *, by: User, now: datetime, due_on: date, reason: str
+) -> DeadlineExtension:
     """Move the deadline of the cycle's current stage, with a reason."""
     from workflows.audit import record
 
@@ -101,43 +112,69 @@ def extend_deadline(session: Session, cycle: Cycle, *, by: User, now: datetime, 
     previous = due_date(session, cycle)
     if previous is not None and adjusted(due_on) <= previous:
         raise ActionError(_("新しい期限は現在の期限より後の日付にしてください。"))
-    extension = DeadlineExtension(cycle=cycle, stage=stage, due_on=due_on, reason=reason,
-                                  created_by_id=by.id, created_at=now)
+    extension = DeadlineExtension(
+        cycle=cycle, stage=stage, due_on=due_on, reason=reason, created_by_id=by.id, created_at=now
+    )
     session.add(extension)
     session.flush()
     record(
-        session, scope=f"cycle:{cycle.id}", action="extend_deadline", now=now, actor=by,
-        cycle=cycle, comment=reason,
-        data={"stage": str(stage), "from": previous.isoformat() if previous else None,
-              "to": due_on.isoformat()},
+        session,
+        scope=f"cycle:{cycle.id}",
+        action="extend_deadline",
+        now=now,
+        actor=by,
+        cycle=cycle,
+        comment=reason,
+        data={
+            "stage": str(stage),
+            "from": previous.isoformat() if previous else None,
+            "to": due_on.isoformat(),
+        },
     )
     return extension
 
 
-def reopen(session: Session, cycle: Cycle, *, by: User, now: datetime, reason: str,
-           expected_version: int | None = None) -> None:
+def reopen(
+    session: Session,
+    cycle: Cycle,
+    *,
+    by: User,
+    now: datetime,
+    reason: str,
+    expected_version: int | None = None,
+) -> None:
     """Reopen a cycle through the engine (it records the transition)."""
     from workflows import operations
 
     refuse_if_locked(session, cycle.fiscal_year)
     if not (reason or "").strip():
         raise ActionError(_("差し戻し（再開）の理由を入力してください。"))
-    operations.reopen(cycle, by=by, now=now, reason=reason.strip(),
-                      expected_version=expected_version)
+    operations.reopen(
+        cycle, by=by, now=now, reason=reason.strip(), expected_version=expected_version
+    )
 
 
-def confirm(session: Session, cycle: Cycle, *, by: User, now: datetime, comment: str = "",
-            expected_version: int | None = None) -> None:
+def confirm(
+    session: Session,
+    cycle: Cycle,
+    *,
+    by: User,
+    now: datetime,
+    comment: str = "",
+    expected_version: int | None = None,
+) -> None:
     """The secretariat's confirmation of a Check result, through the engine."""
     from workflows import operations
 
     refuse_if_locked(session, cycle.fiscal_year)
-    operations.confirm(cycle, by=by, now=now, comment=(comment or "").strip(),
-                       expected_version=expected_version)
+    operations.confirm(
+        cycle, by=by, now=now, comment=(comment or "").strip(), expected_version=expected_version
+    )
 
 
-def lock_fiscal_year(session: Session, fiscal_year: int, *, by: User,
-                     now: datetime) -> FiscalYearSchedule:
+def lock_fiscal_year(
+    session: Session, fiscal_year: int, *, by: User, now: datetime
+) -> FiscalYearSchedule:
     """Close a fiscal year to further edits and transitions."""
     from workflows.audit import record
 
@@ -148,8 +185,14 @@ def lock_fiscal_year(session: Session, fiscal_year: int, *, by: User,
     schedule.locked_at = now
     schedule.locked_by_id = by.id
     session.flush()
-    record(session, scope=f"fy:{fiscal_year}", action="lock_fiscal_year", now=now, actor=by,
-           data={"fiscal_year": fiscal_year})
+    record(
+        session,
+        scope=f"fy:{fiscal_year}",
+        action="lock_fiscal_year",
+        now=now,
+        actor=by,
+        data={"fiscal_year": fiscal_year},
+    )
     return schedule
 
 
@@ -170,12 +213,16 @@ def snapshot_overdue(session: Session, today: date) -> list[OverdueSnapshot]:
         if not open_states:
             continue
         deadlines = load_deadlines(session, fiscal_year, today)
-        base = select(func.count(Cycle.id)).where(Cycle.fiscal_year == fiscal_year,
-                                                  Cycle.state.in_(open_states))
+        base = select(func.count(Cycle.id)).where(
+            Cycle.fiscal_year == fiscal_year, Cycle.state.in_(open_states)
+        )
         open_count = session.scalar(base) or 0
         overdue = session.scalar(base.where(deadlines.overdue_clause(states))) or 0
-        row = session.scalar(select(OverdueSnapshot).where(
-            OverdueSnapshot.fiscal_year == fiscal_year, OverdueSnapshot.taken_on == today))
+        row = session.scalar(
+            select(OverdueSnapshot).where(
+                OverdueSnapshot.fiscal_year == fiscal_year, OverdueSnapshot.taken_on == today
+            )
+        )
         if row is None:
             row = OverdueSnapshot(fiscal_year=fiscal_year, taken_on=today)
             session.add(row)

@@ -15,8 +15,15 @@ from workflows.deadlines import adjusted, schedule_for
 from .actions import refuse_if_locked
 from .text import _
 
-DATE_FIELDS = ("plan_due", "midyear_due", "check_due", "act_due", "committee_from",
-               "committee_to", "publication_on")
+DATE_FIELDS = (
+    "plan_due",
+    "midyear_due",
+    "check_due",
+    "act_due",
+    "committee_from",
+    "committee_to",
+    "publication_on",
+)
 REQUIRED_DATES = ("plan_due", "midyear_due", "check_due", "act_due")
 INT_FIELDS = ("escalate_head_after", "escalate_secretariat_after", "escalation_repeat_days")
 
@@ -71,8 +78,9 @@ def parse(fiscal_year: int, form) -> ScheduleForm:
             values[name] = date.fromisoformat(raw)
         except ValueError:
             values[name] = None
-            errors[name] = _("%(field)sの日付が正しくありません（例: 2026-04-30）。",
-                             field=labels[name])
+            errors[name] = _(
+                "%(field)sの日付が正しくありません（例: 2026-04-30）。", field=labels[name]
+            )
     raw_days = (form.get("reminder_days") or "").replace("、", ",").replace(" ", ",")
     days = []
     for part in filter(None, (p.strip() for p in raw_days.split(","))):
@@ -102,14 +110,19 @@ def _check_order(fiscal_year: int, values: dict, errors: dict[str, str]) -> None
     for name in ("plan_due", "midyear_due"):
         day = values.get(name)
         if day and not first <= day <= last and name not in errors:
-            errors[name] = _("%(field)sは当該年度内（%(first)s〜%(last)s）の日付にしてください。",
-                             field=labels[name], first=first.isoformat(), last=last.isoformat())
+            errors[name] = _(
+                "%(field)sは当該年度内（%(first)s〜%(last)s）の日付にしてください。",
+                field=labels[name],
+                first=first.isoformat(),
+                last=last.isoformat(),
+            )
     sequence = [("plan_due", plan), ("midyear_due", mid), ("check_due", check), ("act_due", act)]
     known = [(n, d) for n, d in sequence if d is not None]
     for (_n1, d1), (n2, d2) in zip(known, known[1:], strict=False):
         if d2 <= d1 and n2 not in errors:
-            errors[n2] = _("%(field)sは前の段階の期限より後の日付にしてください。",
-                           field=labels[n2])
+            errors[n2] = _(
+                "%(field)sは前の段階の期限より後の日付にしてください。", field=labels[n2]
+            )
     if check and check <= last and "check_due" not in errors:
         errors["check_due"] = _("評価の期限は翌年度（年度末の後）の日付にしてください。")
     start, end = values.get("committee_from"), values.get("committee_to")
@@ -124,8 +137,9 @@ def _check_order(fiscal_year: int, values: dict, errors: dict[str, str]) -> None
         )
 
 
-def save(session: Session, fiscal_year: int, parsed: ScheduleForm, *, by: User,
-         now: datetime) -> FiscalYearSchedule:
+def save(
+    session: Session, fiscal_year: int, parsed: ScheduleForm, *, by: User, now: datetime
+) -> FiscalYearSchedule:
     """Store validated settings and record the change (before and after) in the audit log."""
     from workflows.audit import record
 
@@ -138,8 +152,14 @@ def save(session: Session, fiscal_year: int, parsed: ScheduleForm, *, by: User,
     for name, value in parsed.values.items():
         setattr(schedule, name, value)
     session.flush()
-    record(session, scope=f"fy:{fiscal_year}", action="schedule_change", now=now, actor=by,
-           data={"before": before, "after": _serialise(parsed.values)})
+    record(
+        session,
+        scope=f"fy:{fiscal_year}",
+        action="schedule_change",
+        now=now,
+        actor=by,
+        data={"before": before, "after": _serialise(parsed.values)},
+    )
     return schedule
 
 
@@ -179,11 +199,13 @@ def deadlines_preview(values: dict) -> list[Deadline]:
         reminders = [due - timedelta(days=n) for n in values.get("reminder_days") or []]
         escalations = []
         if values.get("escalate_head_after"):
-            escalations.append((_("所管部長へ"),
-                                add_business_days(due, values["escalate_head_after"])))
+            escalations.append(
+                (_("所管部長へ"), add_business_days(due, values["escalate_head_after"]))
+            )
         if values.get("escalate_secretariat_after"):
-            escalations.append((_("事務局へ"),
-                                add_business_days(due, values["escalate_secretariat_after"])))
+            escalations.append(
+                (_("事務局へ"), add_business_days(due, values["escalate_secretariat_after"]))
+            )
         out.append(Deadline(name, labels[name], set_on, due, reason, reminders, escalations))
     return out
 
@@ -217,19 +239,31 @@ def calendar_preview(fiscal_year: int, values: dict) -> list[Month]:
     last = date(fiscal_year + 1, 3, 31)
     for deadline in deadlines_preview(values):
         if deadline.due_on != deadline.set_on:
-            mark(deadline.set_on, "moved",
-                 _("%(label)s（%(date)sへ繰上げ）", label=deadline.label,
-                   date=deadline.due_on.isoformat()))
+            mark(
+                deadline.set_on,
+                "moved",
+                _(
+                    "%(label)s（%(date)sへ繰上げ）",
+                    label=deadline.label,
+                    date=deadline.due_on.isoformat(),
+                ),
+            )
         mark(deadline.due_on, "due", deadline.label)
         for day in deadline.reminders:
             mark(day, "reminder", _("リマインダー: %(label)s", label=deadline.label))
         for who, day in deadline.escalations:
-            mark(day, "escalation", _("エスカレーション%(who)s: %(label)s", who=who,
-                                      label=deadline.label))
+            mark(
+                day,
+                "escalation",
+                _("エスカレーション%(who)s: %(label)s", who=who, label=deadline.label),
+            )
         last = max(last, *(d for _w, d in deadline.escalations), deadline.set_on)
     labels = field_labels()
-    for name, kind in (("committee_from", "committee"), ("committee_to", "committee"),
-                       ("publication_on", "publication")):
+    for name, kind in (
+        ("committee_from", "committee"),
+        ("committee_to", "committee"),
+        ("publication_on", "publication"),
+    ):
         if values.get(name):
             mark(values[name], kind, labels[name])
             last = max(last, values[name])
@@ -238,10 +272,12 @@ def calendar_preview(fiscal_year: int, values: dict) -> list[Month]:
     while (year, month) <= (last.year, last.month):
         weeks = []
         for week in pycalendar.Calendar(firstweekday=6).monthdatescalendar(year, month):
-            weeks.append([
-                Day(d, holiday_name(d), markers.get(d, [])) if d.month == month else Day(None)
-                for d in week
-            ])
+            weeks.append(
+                [
+                    Day(d, holiday_name(d), markers.get(d, [])) if d.month == month else Day(None)
+                    for d in week
+                ]
+            )
         months.append(Month(year, month, weeks))
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return months

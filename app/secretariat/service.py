@@ -42,9 +42,7 @@ PAGE_SIZE = 50
 
 
 def can_view_console(user: User) -> bool:
-    return user.is_authenticated and (
-        user.has_role(Role.SECRETARIAT) or user.has_role(Role.ADMIN)
-    )
+    return user.is_authenticated and (user.has_role(Role.SECRETARIAT) or user.has_role(Role.ADMIN))
 
 
 def can_act(user: User) -> bool:
@@ -61,8 +59,12 @@ def column_of(state: str) -> str:
 
 def column_label(column: str) -> str:
     return {
-        "plan": _("計画"), "do": _("実施"), "check": _("評価"), "act": _("改善"),
-        "closed": _("年度完了・廃止"), "other": _("休止ほか"),
+        "plan": _("計画"),
+        "do": _("実施"),
+        "check": _("評価"),
+        "act": _("改善"),
+        "closed": _("年度完了・廃止"),
+        "other": _("休止ほか"),
     }[column]
 
 
@@ -109,8 +111,13 @@ class Filters:
         """Query arguments for a link to the list with these filters (and `changes`)."""
         f = replace(self, **changes)
         out = {"fy": f.fiscal_year}
-        for key, value in (("viewpoint", f.viewpoint), ("department", f.department),
-                           ("state", f.state), ("stage", f.column), ("grade", f.grade)):
+        for key, value in (
+            ("viewpoint", f.viewpoint),
+            ("department", f.department),
+            ("state", f.state),
+            ("stage", f.column),
+            ("grade", f.grade),
+        ):
             if value:
                 out[key] = value
         if f.overdue:
@@ -143,7 +150,8 @@ class Deadlines:
     def overdue_clause(self, states: list[str]):
         """A WHERE clause true for the cycles past their stage's deadline today."""
         late_states = [
-            s for s in states
+            s
+            for s in states
             if (stage := stage_of(s)) is not None and self.by_stage[str(stage)] < self.today
         ]
         base = Cycle.state.in_(late_states) if late_states else false()
@@ -163,8 +171,7 @@ def load_deadlines(session: Session, fiscal_year: int, today: date) -> Deadlines
     by_stage = {str(s): adjusted(schedule.due_for(s)) for s in Stage}
     extended_cycles = session.scalars(
         select(Cycle)
-        .where(Cycle.fiscal_year == fiscal_year,
-               Cycle.id.in_(select(DeadlineExtension.cycle_id)))
+        .where(Cycle.fiscal_year == fiscal_year, Cycle.id.in_(select(DeadlineExtension.cycle_id)))
         .options(selectinload(Cycle.extensions))
     ).all()
     extended = {}
@@ -195,9 +202,9 @@ def _base(filters: Filters):
 
 
 def states_of_year(session: Session, fiscal_year: int) -> list[str]:
-    return list(session.scalars(
-        select(Cycle.state).where(Cycle.fiscal_year == fiscal_year).distinct()
-    ))
+    return list(
+        session.scalars(select(Cycle.state).where(Cycle.fiscal_year == fiscal_year).distinct())
+    )
 
 
 def _open_states(states: list[str]) -> list[str]:
@@ -238,8 +245,9 @@ class MatrixRow:
         return sum(self.overdue.values())
 
 
-def matrix(session: Session, filters: Filters, deadlines: Deadlines,
-           states: list[str]) -> list[MatrixRow]:
+def matrix(
+    session: Session, filters: Filters, deadlines: Deadlines, states: list[str]
+) -> list[MatrixRow]:
     """Departments x stage: how many cycles, and how many of them overdue (2 queries + 1)."""
     base = _base(replace(filters, column=None))
     grouped = base.with_only_columns(Section.department_id, Cycle.state, func.count(Cycle.id))
@@ -247,11 +255,14 @@ def matrix(session: Session, filters: Filters, deadlines: Deadlines,
     counts = session.execute(grouped).all()
     late = session.execute(grouped.where(deadlines.overdue_clause(states))).all()
     departments = session.scalars(
-        select(Department).where(Department.active.is_(True)).order_by(Department.position,
-                                                                       Department.code)
+        select(Department)
+        .where(Department.active.is_(True))
+        .order_by(Department.position, Department.code)
     ).all()
-    rows = {d.id: MatrixRow(d, dict.fromkeys(COLUMNS, 0), dict.fromkeys(COLUMNS, 0))
-            for d in departments}
+    rows = {
+        d.id: MatrixRow(d, dict.fromkeys(COLUMNS, 0), dict.fromkeys(COLUMNS, 0))
+        for d in departments
+    }
     if filters.department:
         rows = {k: v for k, v in rows.items() if k == filters.department}
     for target, result in (("counts", counts), ("overdue", late)):
@@ -292,8 +303,15 @@ _SORT_COLUMNS = {
 }
 
 
-def list_cycles(session: Session, filters: Filters, deadlines: Deadlines, states: list[str],
-                now: datetime, *, limit: int | None = PAGE_SIZE) -> tuple[list[ListedCycle], int]:
+def list_cycles(
+    session: Session,
+    filters: Filters,
+    deadlines: Deadlines,
+    states: list[str],
+    now: datetime,
+    *,
+    limit: int | None = PAGE_SIZE,
+) -> tuple[list[ListedCycle], int]:
     """One page of the filtered cycles (all of them when `limit` is None) and the total."""
     from workflows.permissions import who_must_act
 
@@ -332,12 +350,16 @@ def list_cycles(session: Session, filters: Filters, deadlines: Deadlines, states
     for cycle, last_at in rows:
         due = deadlines.due(cycle.id, cycle.state)
         days = business_days_between(due, deadlines.today) if due else 0
-        listed.append(ListedCycle(
-            cycle=cycle, due=due, days_overdue=days,
-            escalation=escalation_label(days, deadlines.schedule),
-            last_activity=last_at,
-            must_act=must_act(cycle),
-        ))
+        listed.append(
+            ListedCycle(
+                cycle=cycle,
+                due=due,
+                days_overdue=days,
+                escalation=escalation_label(days, deadlines.schedule),
+                last_activity=last_at,
+                must_act=must_act(cycle),
+            )
+        )
     return listed, total or 0
 
 
@@ -362,6 +384,5 @@ def filter_choices(session: Session) -> dict:
             select(Department).order_by(Department.position, Department.code)
         ).all(),
         "viewpoints": session.scalars(select(Viewpoint).order_by(Viewpoint.number)).all(),
-        "years": sorted(set(session.scalars(select(Cycle.fiscal_year).distinct())),
-                        reverse=True),
+        "years": sorted(set(session.scalars(select(Cycle.fiscal_year).distinct())), reverse=True),
     }

@@ -86,18 +86,38 @@ def _listed_rows(listed):
     for row in listed:
         cycle = row.cycle
         yield [
-            cycle.item.number, cycle.item.title, cycle.item.owning_section.department.name,
-            cycle.item.owning_section.name, cycle.fiscal_year, state_label(cycle.state),
-            cycle.state_since, row.due, row.days_overdue, row.escalation,
-            "、".join(u.name for u in row.must_act), row.last_activity,
+            cycle.item.number,
+            cycle.item.title,
+            cycle.item.owning_section.department.name,
+            cycle.item.owning_section.name,
+            cycle.fiscal_year,
+            state_label(cycle.state),
+            cycle.state_since,
+            row.due,
+            row.days_overdue,
+            row.escalation,
+            "、".join(u.name for u in row.must_act),
+            row.last_activity,
             cycle.grade.ja if cycle.grade else "",
         ]
 
 
 def _listed_headers() -> list[str]:
-    return [_("番号"), _("改革項目"), _("所管部"), _("所管課"), _("年度"), _("状態"),
-            _("状態の開始"), _("期限"), _("超過営業日数"), _("エスカレーション"),
-            _("対応すべき人"), _("最終更新"), _("評価")]
+    return [
+        _("番号"),
+        _("改革項目"),
+        _("所管部"),
+        _("所管課"),
+        _("年度"),
+        _("状態"),
+        _("状態の開始"),
+        _("期限"),
+        _("超過営業日数"),
+        _("エスカレーション"),
+        _("対応すべき人"),
+        _("最終更新"),
+        _("評価"),
+    ]
 
 
 @bp.route("/")
@@ -113,19 +133,31 @@ def dashboard():
         headers = [_("所管部")] + [
             f"{column_label(c)}{suffix}" for c in COLUMNS for suffix in ("", _("（超過）"))
         ]
-        data = [[r.department.name] + [v for c in COLUMNS for v in (r.counts[c], r.overdue[c])]
-                for r in rows]
+        data = [
+            [r.department.name] + [v for c in COLUMNS for v in (r.counts[c], r.overdue[c])]
+            for r in rows
+        ]
         return export_response(_("所管部別進捗"), headers, data, fmt)
     stuck_filters = Filters(**{**filters.__dict__, "stuck": True, "page": 1})
-    stuck, stuck_total = list_cycles(db.session, stuck_filters, deadlines, states, now,
-                                     limit=STUCK_ON_DASHBOARD)
+    stuck, stuck_total = list_cycles(
+        db.session, stuck_filters, deadlines, states, now, limit=STUCK_ON_DASHBOARD
+    )
     history = actions.overdue_history(db.session, filters)
     return render_template(
-        "secretariat/dashboard.html", filters=filters, rows=rows, columns=COLUMNS,
-        column_label=column_label, stuck=stuck, stuck_total=stuck_total,
-        stuck_filters=stuck_filters, history=history, states=states,
-        locked=deadlines.schedule.locked_at is not None, schedule=deadlines.schedule,
-        can_act=can_act(current_user), **filter_choices(db.session),
+        "secretariat/dashboard.html",
+        filters=filters,
+        rows=rows,
+        columns=COLUMNS,
+        column_label=column_label,
+        stuck=stuck,
+        stuck_total=stuck_total,
+        stuck_filters=stuck_filters,
+        history=history,
+        states=states,
+        locked=deadlines.schedule.locked_at is not None,
+        schedule=deadlines.schedule,
+        can_act=can_act(current_user),
+        **filter_choices(db.session),
     )
 
 
@@ -143,9 +175,16 @@ def items():
     listed, total = list_cycles(db.session, filters, deadlines, states, now)
     pages = max(1, -(-total // PAGE_SIZE))
     return render_template(
-        "secretariat/items.html", filters=filters, listed=listed, total=total, pages=pages,
-        states=states, columns=COLUMNS, column_label=column_label,
-        locked=deadlines.schedule.locked_at is not None, can_act=can_act(current_user),
+        "secretariat/items.html",
+        filters=filters,
+        listed=listed,
+        total=total,
+        pages=pages,
+        states=states,
+        columns=COLUMNS,
+        column_label=column_label,
+        locked=deadlines.schedule.locked_at is not None,
+        can_act=can_act(current_user),
         **filter_choices(db.session),
     )
 
@@ -154,26 +193,37 @@ def items():
 @acting_required
 def nudge():
     ids = [int(v) for v in request.form.getlist("cycle_id") if v.isdigit()]
-    cycles = db.session.scalars(
-        select(Cycle).where(Cycle.id.in_(ids)).options(*cycle_loads())
-    ).all() if ids else []
+    cycles = (
+        db.session.scalars(select(Cycle).where(Cycle.id.in_(ids)).options(*cycle_loads())).all()
+        if ids
+        else []
+    )
     try:
-        sent = actions.nudge(db.session, cycles, by=current_user, now=_now(),
-                             message=request.form.get("message", "").strip())
+        sent = actions.nudge(
+            db.session,
+            cycles,
+            by=current_user,
+            now=_now(),
+            message=request.form.get("message", "").strip(),
+        )
     except (ActionError, WorkflowError) as exc:
         db.session.rollback()
         flash(exc.message, "error")
     else:
         db.session.commit()
-        flash(_("%(items)d件の項目について、%(mails)d通の督促メールを送信予約しました。",
-                items=len(cycles), mails=sent), "success")
+        flash(
+            _(
+                "%(items)d件の項目について、%(mails)d通の督促メールを送信予約しました。",
+                items=len(cycles),
+                mails=sent,
+            ),
+            "success",
+        )
     return redirect(_back(url_for(".items")))
 
 
 def _cycle_or_404(cycle_id: int) -> Cycle:
-    cycle = db.session.scalar(
-        select(Cycle).where(Cycle.id == cycle_id).options(*cycle_loads())
-    )
+    cycle = db.session.scalar(select(Cycle).where(Cycle.id == cycle_id).options(*cycle_loads()))
     if cycle is None:
         abort(404)
     return cycle
@@ -188,14 +238,20 @@ def cycle(cycle_id: int):
     cycle = _cycle_or_404(cycle_id)
     today = local_date(_now())
     history = db.session.scalars(
-        select(AuditEntry).where(AuditEntry.cycle_id == cycle.id)
-        .options(selectinload(AuditEntry.actor)).order_by(AuditEntry.at, AuditEntry.id)
+        select(AuditEntry)
+        .where(AuditEntry.cycle_id == cycle.id)
+        .options(selectinload(AuditEntry.actor))
+        .order_by(AuditEntry.at, AuditEntry.id)
     ).all()
     return render_template(
-        "secretariat/cycle.html", cycle=cycle, due=due_date(db.session, cycle),
-        must_act=who_must_act(cycle, today), history=history,
+        "secretariat/cycle.html",
+        cycle=cycle,
+        due=due_date(db.session, cycle),
+        must_act=who_must_act(cycle, today),
+        history=history,
         locked=actions.is_locked(db.session, cycle.fiscal_year),
-        can_act=can_act(current_user), today=today,
+        can_act=can_act(current_user),
+        today=today,
         can_reopen=can_fire(cycle, "reopen", current_user, today),
         can_confirm=can_fire(cycle, "confirm_check", current_user, today),
     )
@@ -225,8 +281,14 @@ def extend(cycle_id: int):
         return redirect(url_for(".cycle", cycle_id=cycle_id))
     return _cycle_action(
         cycle_id,
-        lambda c: actions.extend_deadline(db.session, c, by=current_user, now=_now(),
-                                          due_on=due_on, reason=request.form.get("reason", "")),
+        lambda c: actions.extend_deadline(
+            db.session,
+            c,
+            by=current_user,
+            now=_now(),
+            due_on=due_on,
+            reason=request.form.get("reason", ""),
+        ),
         _("期限を延長しました。"),
     )
 
@@ -236,9 +298,14 @@ def extend(cycle_id: int):
 def reopen(cycle_id: int):
     return _cycle_action(
         cycle_id,
-        lambda c: actions.reopen(db.session, c, by=current_user, now=_now(),
-                                 reason=request.form.get("reason", ""),
-                                 expected_version=request.form.get("version", type=int)),
+        lambda c: actions.reopen(
+            db.session,
+            c,
+            by=current_user,
+            now=_now(),
+            reason=request.form.get("reason", ""),
+            expected_version=request.form.get("version", type=int),
+        ),
         _("項目を再開しました。"),
     )
 
@@ -248,9 +315,14 @@ def reopen(cycle_id: int):
 def confirm(cycle_id: int):
     return _cycle_action(
         cycle_id,
-        lambda c: actions.confirm(db.session, c, by=current_user, now=_now(),
-                                  comment=request.form.get("comment", ""),
-                                  expected_version=request.form.get("version", type=int)),
+        lambda c: actions.confirm(
+            db.session,
+            c,
+            by=current_user,
+            now=_now(),
+            comment=request.form.get("comment", ""),
+            expected_version=request.form.get("version", type=int),
+        ),
         _("評価結果を確認しました。"),
     )
 
@@ -295,18 +367,23 @@ def schedule(fiscal_year: int):
                 flash(exc.message, "error")
             else:
                 db.session.commit()
-                flash(_("%(year)s年度のスケジュールを保存しました。", year=fiscal_year),
-                      "success")
+                flash(_("%(year)s年度のスケジュールを保存しました。", year=fiscal_year), "success")
                 return redirect(url_for(".schedule", fiscal_year=fiscal_year))
         elif not parsed.ok:
             flash(_("入力内容に誤りがあります。各項目のメッセージを確認してください。"), "error")
             status = 422
     return render_template(
-        "secretariat/schedule.html", fiscal_year=fiscal_year, values=values, errors=errors,
-        labels=schedule_rules.field_labels(), stored=stored, locked=locked,
+        "secretariat/schedule.html",
+        fiscal_year=fiscal_year,
+        values=values,
+        errors=errors,
+        labels=schedule_rules.field_labels(),
+        stored=stored,
+        locked=locked,
         deadlines=schedule_rules.deadlines_preview(values),
         months=schedule_rules.calendar_preview(fiscal_year, values),
-        can_act=can_act(current_user), previewing=request.method == "POST",
+        can_act=can_act(current_user),
+        previewing=request.method == "POST",
     ), status
 
 
@@ -323,20 +400,47 @@ def notifications():
         query = query.where(OutboxMessage.kind == kind)
     query = query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
     fmt = request.args.get("format")
-    headers = [_("作成日時"), _("種類"), _("宛先"), _("メールアドレス"), _("件名"), _("状態"),
-               _("送信日時"), _("試行回数"), _("エラー")]
+    headers = [
+        _("作成日時"),
+        _("種類"),
+        _("宛先"),
+        _("メールアドレス"),
+        _("件名"),
+        _("状態"),
+        _("送信日時"),
+        _("試行回数"),
+        _("エラー"),
+    ]
     if fmt in ("xlsx", "csv"):
         messages = db.session.scalars(query).all()
-        rows = ([m.created_at, m.kind, m.recipient.name if m.recipient else "", m.to_address,
-                 m.subject, m.status.ja, m.sent_at, m.attempts, m.last_error]
-                for m in messages)
+        rows = (
+            [
+                m.created_at,
+                m.kind,
+                m.recipient.name if m.recipient else "",
+                m.to_address,
+                m.subject,
+                m.status.ja,
+                m.sent_at,
+                m.attempts,
+                m.last_error,
+            ]
+            for m in messages
+        )
         return export_response(_("通知ログ"), headers, rows, fmt)
     messages = db.session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
-    kinds = db.session.scalars(select(OutboxMessage.kind).distinct().order_by(
-        OutboxMessage.kind)).all()
+    kinds = db.session.scalars(
+        select(OutboxMessage.kind).distinct().order_by(OutboxMessage.kind)
+    ).all()
     return render_template(
-        "secretariat/notifications.html", messages=messages, status=status, kind=kind,
-        kinds=kinds, page=page, statuses=list(OutboxStatus), missed=_missed_windows(),
+        "secretariat/notifications.html",
+        messages=messages,
+        status=status,
+        kind=kind,
+        kinds=kinds,
+        page=page,
+        statuses=list(OutboxStatus),
+        missed=_missed_windows(),
     )
 
 
@@ -352,4 +456,3 @@ def _missed_windows() -> list | None:
 @bp.app_template_global()
 def current_fy() -> int:
     return fiscal_year_of(_now())
-

@@ -17,23 +17,59 @@ def at(day: date, hour: int = 3) -> datetime:
     return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
 
 
-def bulk_cycles(session, org, count: int, *, fiscal_year: int, state: str = "plan_draft",
-                since: datetime | None = None, plan_id: int, viewpoint_id: int) -> None:
+def bulk_cycles(
+    session,
+    section_id: int,
+    count: int,
+    *,
+    fiscal_year: int,
+    state: str = "plan_draft",
+    since: datetime | None = None,
+    plan_id: int,
+    viewpoint_id: int,
+) -> None:
     """Insert `count` items with one cycle each, fast (two executemany statements)."""
     first = (session.scalar(select(ReformItem.id).order_by(ReformItem.id.desc())) or 0) + 1
-    session.execute(insert(ReformItem), [
-        {"id": first + i, "plan_id": plan_id, "viewpoint_id": viewpoint_id,
-         "number": f"B-{first + i}", "title": f"一括項目{i}", "purpose": "", "content": "",
-         "owning_section_id": org.section.id, "status": "active"}
-        for i in range(count)
-    ])
+    session.execute(
+        insert(ReformItem),
+        [
+            {
+                "id": first + i,
+                "plan_id": plan_id,
+                "viewpoint_id": viewpoint_id,
+                "number": f"B-{first + i}",
+                "title": f"一括項目{i}",
+                "purpose": "",
+                "content": "",
+                "owning_section_id": section_id,
+                "status": "active",
+            }
+            for i in range(count)
+        ],
+    )
     since = since or datetime(2020, 4, 1, tzinfo=UTC)
-    session.execute(insert(Cycle), [
-        {"item_id": first + i, "fiscal_year": fiscal_year, "state": state,
-         "definition_version": "2026.1", "version": 1, "state_since": since,
-         "opened_at": since, "goal": "", "schedule_q1": "", "schedule_q2": "",
-         "schedule_q3": "", "schedule_q4": "", "carried_over": "", "analysis": "",
-         "issues": "", "improvement": ""}
-        for i in range(count)
-    ])
+    session.execute(
+        insert(Cycle),
+        [
+            {
+                "item_id": first + i,
+                "fiscal_year": fiscal_year,
+                "state": state,
+                "definition_version": "2026.1",
+                "version": 1,
+                "state_since": since,
+                "opened_at": since,
+                "goal": "",
+                "schedule_q1": "",
+                "schedule_q2": "",
+                "schedule_q3": "",
+                "schedule_q4": "",
+                "carried_over": "",
+                "analysis": "",
+                "issues": "",
+                "improvement": "",
+            }
+            for i in range(count)
+        ],
+    )
     session.flush()

@@ -25,8 +25,7 @@ def world(db, make):
     cycles = {
         "late_plan": make.cycle(make.item(sales), 2026, "plan_draft"),
         "plan_waiting": make.cycle(make.item(sales), 2026, "plan_submitted"),
-        "doing": make.cycle(make.item(parks), 2026, "doing",
-                            state_since=NOW - timedelta(days=3)),
+        "doing": make.cycle(make.item(parks), 2026, "doing", state_since=NOW - timedelta(days=3)),
         "closed": make.cycle(make.item(parks), 2026, "closed"),
     }
     return sales, parks, secretariat, cycles
@@ -53,11 +52,20 @@ def test_matrix_counts_cycles_per_department_and_stage_with_the_overdue_ones(db,
 
 def test_an_extension_takes_a_cycle_out_of_the_overdue_count(db, world):
     sales, _parks, secretariat, cycles = world
-    actions.extend_deadline(db.session, cycles["late_plan"], by=secretariat, now=NOW,
-                            due_on=date(2026, 6, 30), reason="担当者の長期休暇のため")
+    actions.extend_deadline(
+        db.session,
+        cycles["late_plan"],
+        by=secretariat,
+        now=NOW,
+        due_on=date(2026, 6, 30),
+        reason="担当者の長期休暇のため",
+    )
     f, deadlines, states = _dashboard(db)
-    row = next(r for r in matrix(db.session, f, deadlines, states)
-               if r.department.id == sales.department.id)
+    row = next(
+        r
+        for r in matrix(db.session, f, deadlines, states)
+        if r.department.id == sales.department.id
+    )
     assert row.overdue["plan"] == 1
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "extend_deadline"))
     assert entry.comment == "担当者の長期休暇のため"
@@ -69,8 +77,7 @@ def test_stuck_list_shows_overdue_and_long_waiting_cycles_with_who_must_act(db, 
     f, deadlines, states = _dashboard(db, stuck=True)
     listed, total = list_cycles(db.session, f, deadlines, states, NOW)
     assert total == 2
-    assert {row.cycle.id for row in listed} == {cycles["late_plan"].id,
-                                                cycles["plan_waiting"].id}
+    assert {row.cycle.id for row in listed} == {cycles["late_plan"].id, cycles["plan_waiting"].id}
     late = next(r for r in listed if r.cycle.id == cycles["late_plan"].id)
     assert late.due == date(2026, 4, 30)
     assert late.days_overdue == business_days_between_for_test()
@@ -88,8 +95,13 @@ def business_days_between_for_test() -> int:
 
 def test_nudge_mails_whoever_must_act_and_records_it(db, world):
     sales, _parks, secretariat, cycles = world
-    sent = actions.nudge(db.session, [cycles["late_plan"], cycles["plan_waiting"]],
-                         by=secretariat, now=NOW, message="至急ご対応ください")
+    sent = actions.nudge(
+        db.session,
+        [cycles["late_plan"], cycles["plan_waiting"]],
+        by=secretariat,
+        now=NOW,
+        message="至急ご対応ください",
+    )
     assert sent == 2
     mails = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
     assert [m.recipient_id for m in mails] == [sales.staff.id, sales.head.id]
@@ -102,11 +114,23 @@ def test_nudge_mails_whoever_must_act_and_records_it(db, world):
 def test_extension_needs_a_reason_and_a_later_date(db, world):
     _sales, _parks, secretariat, cycles = world
     with pytest.raises(ActionError, match="理由"):
-        actions.extend_deadline(db.session, cycles["late_plan"], by=secretariat, now=NOW,
-                                due_on=date(2026, 6, 30), reason="  ")
+        actions.extend_deadline(
+            db.session,
+            cycles["late_plan"],
+            by=secretariat,
+            now=NOW,
+            due_on=date(2026, 6, 30),
+            reason="  ",
+        )
     with pytest.raises(ActionError, match="過去"):
-        actions.extend_deadline(db.session, cycles["late_plan"], by=secretariat, now=NOW,
-                                due_on=date(2026, 5, 1), reason="理由")
+        actions.extend_deadline(
+            db.session,
+            cycles["late_plan"],
+            by=secretariat,
+            now=NOW,
+            due_on=date(2026, 5, 1),
+            reason="理由",
+        )
     assert db.session.scalar(select(DeadlineExtension)) is None
 
 
@@ -115,8 +139,14 @@ def test_a_locked_year_refuses_every_console_action(db, world):
     actions.lock_fiscal_year(db.session, 2026, by=secretariat, now=NOW)
     assert actions.is_locked(db.session, 2026)
     with pytest.raises(ActionError, match="ロック"):
-        actions.extend_deadline(db.session, cycles["late_plan"], by=secretariat, now=NOW,
-                                due_on=date(2026, 6, 30), reason="理由")
+        actions.extend_deadline(
+            db.session,
+            cycles["late_plan"],
+            by=secretariat,
+            now=NOW,
+            due_on=date(2026, 6, 30),
+            reason="理由",
+        )
     with pytest.raises(ActionError, match="ロック"):
         actions.nudge(db.session, [cycles["late_plan"]], by=secretariat, now=NOW)
     with pytest.raises(ActionError, match="ロック"):
@@ -145,8 +175,9 @@ def test_confirm_goes_through_the_engine(db, make):
 
     org = make.org()
     secretariat = make.user(roles=["secretariat"])
-    cycle = make.cycle(make.item(org), 2026, "check_confirming", grade=Grade.B,
-                       submitted_by_id=org.staff.id)
+    cycle = make.cycle(
+        make.item(org), 2026, "check_confirming", grade=Grade.B, submitted_by_id=org.staff.id
+    )
     actions.confirm(db.session, cycle, by=secretariat, now=NOW, comment="確認しました")
     assert cycle.state == "act_draft"
     entry = db.session.scalars(select(AuditEntry).where(AuditEntry.cycle_id == cycle.id)).all()
@@ -161,4 +192,3 @@ def test_reopen_needs_a_reason(db, make):
         actions.reopen(db.session, cycle, by=secretariat, now=NOW, reason="")
     actions.reopen(db.session, cycle, by=secretariat, now=NOW, reason="計画の見直し")
     assert cycle.state == "plan_draft"
-
