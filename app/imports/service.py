@@ -1,0 +1,361 @@
+"""Import of an execution plan's reform items from an Excel workbook.
+
+One row per (item, indicator): rows with the same 番号 describe one item, the first of them
+gives the item's own columns, every row with an 指標名 adds or updates one indicator. The
+whole workbook is read and checked first; rows with errors are reported by row number and
+nothing is written unless every row is valid. Applying it is one transaction.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from zipfile import BadZipFile
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
+from openpyxl.utils.exceptions import InvalidFileException
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.calendar import fiscal_year_of
+from app.models import (
+    ExecutionPlan,
+    Indicator,
+    IndicatorValue,
+    ReformItem,
+    Role,
+    Section,
+    User,
+    Viewpoint,
+)
+from workflows import audit, operations
+
+FIXED_COLUMNS = [
+    "番号",
+    "基本的な視点",
+    "改革項目名",
+    "目的",
+    "内容",
+    "所管課",
+    "関係課",
+    "指標名",
+    "単位",
+    "基準値",
+    "大きいほど良い",
+]
+REQUIRED = {"番号", "基本的な視点", "改革項目名", "所管課"}
+NUMBER_PATTERN = re.compile(r"^[1-9][0-9]?-[0-9]{1,3}$")
+MAX_ROWS = 2000
+
+
+class WorkbookError(Exception):
+    """The workbook cannot be read at all (not the errors of single rows)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class IndicatorRow:
+    name: str
+    unit: str
+    baseline: Decimal | None
+    higher_is_better: bool
+    targets: dict[int, Decimal]
+
+
+@dataclass
+class ItemRow:
+    row: int
+    number: str
+    viewpoint: int
+    title: str
+    purpose: str
+    content: str
+    section: Section
+    related: list[Section]
+    indicators: list[IndicatorRow] = field(default_factory=list)
+    existing: ReformItem | None = None
+
+    @property
+    def action(self) -> str:
+        return "更新" if self.existing else "新規"
+
+
+@dataclass
+class ImportPlan:
+    items: list[ItemRow]
+    errors: list[tuple[int, str]]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and bool(self.items)
+
+
+def can_import(user: User) -> bool:
+    return user.is_authenticated and (user.has_role(Role.SECRETARIAT) or user.has_role(Role.ADMIN))
+
+
+def target_header(fiscal_year: int) -> str:
+    return f"{fiscal_year}年度目標"
+
+
+def template_workbook(plan: ExecutionPlan) -> bytes:
+    """An empty workbook with the headers and one example row."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "改革項目"
+    headers = FIXED_COLUMNS + [target_header(fy) for fy in plan.fiscal_years]
+    sheet.append(headers)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    example = [
+        "1-1",
+        1,
+        "行政手続のオンライン化の推進",
+        "来庁せずに手続を完結できるようにする",
+        "電子申請の対象手続を拡大する",
+        "デジタル行政推進課",
+        "市民課",
+        "オンライン申請が可能な手続数",
+        "件",
+        42,
+        "はい",
+    ]
+    sheet.append(example + [80 + 40 * i for i, _ in enumerate(plan.fiscal_years)])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _section(sections: dict[str, Section], value: str) -> Section | None:
+    return sections.get(value) or sections.get(value.upper())
+
+
+class _Row:
+    """One worksheet row, read by column name, collecting its errors."""
+
+    def __init__(self, number: int, values: tuple, position: dict[str, int]):
+        self.number = number
+        self.values = values
+        self.position = position
+        self.errors: list[str] = []
+
+    def raw(self, name: str):
+        index = self.position.get(name)
+        return self.values[index] if index is not None and index < len(self.values) else None
+
+    def text(self, name: str) -> str:
+        return _text(self.raw(name))
+
+    def decimal(self, name: str) -> Decimal | None:
+        text = self.text(name).replace(",", "")
+        if text == "":
+            return None
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            self.error(f"「{name}」は数値で入力してください（{text}）。")
+            return None
+        if not number.is_finite() or abs(number) >= Decimal("1e15"):
+            self.error(f"「{name}」の値が大きすぎます。")
+            return None
+        return number
+
+    def error(self, message: str) -> None:
+        self.errors.append(message)
+
+
+def _item_from(
+    row: _Row, number: str, sections: dict[str, Section], viewpoints: set[int]
+) -> ItemRow | None:
+    """The item's own columns, from the first row of its number."""
+    viewpoint_text = row.text("基本的な視点")
+    viewpoint = int(viewpoint_text) if viewpoint_text.isdigit() else None
+    if viewpoint not in viewpoints:
+        row.error(f"「基本的な視点」は 1〜{len(viewpoints)} の番号で入力してください。")
+    title = row.text("改革項目名")
+    if not title:
+        row.error("「改革項目名」を入力してください。")
+    elif len(title) > 200:
+        row.error("「改革項目名」は200文字以内で入力してください。")
+    owner = row.text("所管課")
+    section = _section(sections, owner)
+    if section is None:
+        row.error(
+            f"「所管課」が見つかりません（{owner or '空欄'}）。課のコードか名称で入力してください。"
+        )
+    related = []
+    for name in filter(None, (p.strip() for p in re.split(r"[,、，]", row.text("関係課")))):
+        found = _section(sections, name)
+        if found is None:
+            row.error(f"「関係課」が見つかりません（{name}）。")
+        elif found is not section:
+            related.append(found)
+    if row.errors:
+        return None
+    return ItemRow(
+        row=row.number,
+        number=number,
+        viewpoint=viewpoint,
+        title=title,
+        purpose=row.text("目的"),
+        content=row.text("内容"),
+        section=section,
+        related=related,
+    )
+
+
+def _indicator_from(row: _Row, years: list[int]) -> IndicatorRow | None:
+    name = row.text("指標名")
+    if not name:
+        return None
+    baseline = row.decimal("基準値")
+    targets = {}
+    for fy in years:
+        value = row.decimal(target_header(fy))
+        if value is not None:
+            targets[fy] = value
+    better = row.text("大きいほど良い") not in ("いいえ", "×", "no", "false", "0")
+    return IndicatorRow(name, row.text("単位"), baseline, better, targets)
+
+
+def read_workbook(session: Session, plan: ExecutionPlan, data: bytes) -> ImportPlan:
+    """Parse and check every row; nothing is written."""
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (InvalidFileException, BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:
+        raise WorkbookError("Excelファイル（.xlsx）として読み込めませんでした。") from exc
+    sheet = workbook.worksheets[0]
+    rows = sheet.iter_rows(values_only=True)
+    header = [_text(h) for h in next(rows, ())]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise WorkbookError(f"見出し行に必要な列がありません：{'、'.join(sorted(missing))}")
+    position = {name: header.index(name) for name in header if name}
+    years = [fy for fy in plan.fiscal_years if target_header(fy) in position]
+
+    sections: dict[str, Section] = {}
+    for section in session.scalars(select(Section).where(Section.active.is_(True))):
+        sections[section.code] = section
+        sections[section.name] = section
+    viewpoints = {
+        v.number
+        for v in session.scalars(select(Viewpoint).where(Viewpoint.outline_id == plan.outline_id))
+    }
+    existing = {
+        i.number: i
+        for i in session.scalars(
+            select(ReformItem)
+            .where(ReformItem.plan_id == plan.id)
+            .options(selectinload(ReformItem.indicators))
+        )
+    }
+
+    items: dict[str, ItemRow] = {}
+    errors: list[tuple[int, str]] = []
+    for row_number, values in enumerate(rows, start=2):
+        if row_number > MAX_ROWS + 1:
+            errors.append((row_number, f"一度に取り込めるのは{MAX_ROWS}行までです。"))
+            break
+        if all(_text(v) == "" for v in values):
+            continue
+        row = _Row(row_number, values, position)
+        number = row.text("番号")
+        if not NUMBER_PATTERN.match(number):
+            row.error(f"「番号」は 1-3 のような形式で入力してください（{number or '空欄'}）。")
+        if number not in items:
+            item = _item_from(row, number, sections, viewpoints)
+            if item is not None and not row.errors:
+                item.existing = existing.get(number)
+                items[number] = item
+        indicator = _indicator_from(row, years)
+        if indicator is not None and number in items and not row.errors:
+            if any(i.name == indicator.name for i in items[number].indicators):
+                row.error(f"指標「{indicator.name}」が重複しています。")
+            else:
+                items[number].indicators.append(indicator)
+        errors.extend((row_number, message) for message in row.errors)
+    if not items and not errors:
+        errors.append((2, "取り込む行がありません。"))
+    return ImportPlan(items=list(items.values()), errors=errors)
+
+
+def apply(
+    session: Session, plan: ExecutionPlan, parsed: ImportPlan, *, by: User, now: datetime
+) -> tuple[int, int]:
+    """Write a checked import (flushed, not committed); (created, updated)."""
+    if not parsed.ok:
+        raise WorkbookError("エラーのある取込は反映できません。")
+    viewpoints = {
+        v.number: v
+        for v in session.scalars(select(Viewpoint).where(Viewpoint.outline_id == plan.outline_id))
+    }
+    created = updated = 0
+    for row in parsed.items:
+        item = row.existing
+        if item is None:
+            item = ReformItem(plan=plan, number=row.number)
+            session.add(item)
+            created += 1
+        else:
+            updated += 1
+        item.viewpoint = viewpoints[row.viewpoint]
+        item.title = row.title
+        item.purpose = row.purpose
+        item.content = row.content
+        item.owning_section = row.section
+        item.related_sections = row.related
+        by_name = {i.name: i for i in item.indicators}
+        for position, spec in enumerate(row.indicators, start=len(item.indicators) + 1):
+            indicator = by_name.get(spec.name)
+            if indicator is None:
+                indicator = Indicator(name=spec.name, position=position)
+                item.indicators.append(indicator)
+            indicator.unit = spec.unit
+            indicator.baseline_value = spec.baseline
+            indicator.baseline_fy = plan.start_fy - 1
+            indicator.higher_is_better = spec.higher_is_better
+            for fy, target in spec.targets.items():
+                value = indicator.value_for(fy)
+                if value is None:
+                    indicator.values.append(IndicatorValue(fiscal_year=fy, target=target))
+                else:
+                    value.target = target
+    session.flush()
+    fiscal_year = fiscal_year_of(now)
+    if fiscal_year in plan.fiscal_years:
+        for row in parsed.items:
+            if row.existing is None:
+                item = session.scalar(
+                    select(ReformItem).where(
+                        ReformItem.plan_id == plan.id, ReformItem.number == row.number
+                    )
+                )
+                operations.open_cycle(item, fiscal_year, now=now, by=by)
+    audit.record(
+        session,
+        scope=f"plan:{plan.id}",
+        action="import_items",
+        now=now,
+        actor=by,
+        data={
+            "created": created,
+            "updated": updated,
+            "numbers": [row.number for row in parsed.items],
+        },
+    )
+    return created, updated

@@ -1,0 +1,99 @@
+"""Upload, preview and apply an import of reform items from Excel."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.exports import download
+from app.extensions import db
+from app.models import ExecutionPlan
+
+from . import bp
+from .service import WorkbookError, apply, can_import, read_workbook, template_workbook
+
+MAX_UPLOAD = 5 * 1024 * 1024
+
+
+def _plan() -> ExecutionPlan:
+    plan_id = request.values.get("plan", type=int)
+    if plan_id is not None:
+        return db.get_or_404(ExecutionPlan, plan_id)
+    plan = db.session.scalar(select(ExecutionPlan).order_by(ExecutionPlan.start_fy.desc()))
+    if plan is None:
+        abort(404)
+    return plan
+
+
+@bp.before_request
+@login_required
+def _only_secretariat_and_admins():
+    if not can_import(current_user):
+        abort(403)
+
+
+@bp.route("/")
+def upload():
+    return render_template("imports/upload.html", plan=_plan())
+
+
+@bp.route("/template.xlsx")
+def template():
+    plan = _plan()
+    return download(
+        template_workbook(plan), f"改革項目取込様式_{plan.start_fy}-{plan.end_fy}", "xlsx"
+    )
+
+
+@bp.route("/preview", methods=["POST"])
+def preview():
+    plan = _plan()
+    upload = request.files.get("file")
+    data = upload.read(MAX_UPLOAD + 1) if upload else b""
+    if not data:
+        flash(_("取り込むExcelファイルを選択してください。"), "error")
+        return redirect(url_for(".upload", plan=plan.id))
+    if len(data) > MAX_UPLOAD:
+        flash(_("ファイルが大きすぎます（5MBまで）。"), "error")
+        return redirect(url_for(".upload", plan=plan.id))
+    try:
+        parsed = read_workbook(db.session, plan, data)
+    except WorkbookError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".upload", plan=plan.id))
+    return render_template(
+        "imports/preview.html",
+        plan=plan,
+        parsed=parsed,
+        payload=base64.b64encode(data).decode("ascii"),
+        filename=upload.filename,
+    )
+
+
+@bp.route("/apply", methods=["POST"])
+def apply_import():
+    plan = _plan()
+    try:
+        data = base64.b64decode(request.form.get("payload", ""), validate=True)
+        parsed = read_workbook(db.session, plan, data)
+        created, updated = apply(db.session, plan, parsed, by=current_user, now=datetime.now(UTC))
+    except (WorkbookError, binascii.Error, ValueError) as exc:
+        db.session.rollback()
+        flash(
+            getattr(
+                exc, "message", _("取込データが壊れています。もう一度アップロードしてください。")
+            ),
+            "error",
+        )
+        return redirect(url_for(".upload", plan=plan.id))
+    db.session.commit()
+    flash(
+        _("改革項目を取り込みました（新規 %(c)d件、更新 %(u)d件）。", c=created, u=updated), "info"
+    )
+    return redirect(url_for("main.plan_items", plan=plan.id))
