@@ -52,6 +52,12 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     from .workflow_pages import bp as workflow_pages_bp
 
     app.register_blueprint(workflow_pages_bp)
+    from .public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    from .imports import bp as imports_bp
+
+    app.register_blueprint(imports_bp)
     from .items import bp as items_bp
     from .substitutes import bp as substitutes_bp
     from .tasks import bp as tasks_bp

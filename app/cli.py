@@ -26,7 +26,9 @@ def check_database(app: Flask) -> None:
         try:
             os.makedirs(folder, exist_ok=True)
         except OSError as exc:
-            raise ConfigError(f"cannot create the database folder {folder} ({exc.strerror})") from exc
+            raise ConfigError(
+                f"cannot create the database folder {folder} ({exc.strerror})"
+            ) from exc
         if not os.access(folder, os.W_OK):
             raise ConfigError(f"no write access to the database folder {folder}")
     try:

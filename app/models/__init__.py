@@ -33,6 +33,7 @@ from .outline import (
     Viewpoint,
     item_related_section,
 )
+from .publication import Publication
 from .review import CommitteeOpinion, CommitteeQuestion, OverdueSnapshot
 from .schedule import FiscalYearSchedule
 from .types import LabeledEnum, UTCDateTime, utcnow
@@ -51,4 +52,5 @@ __all__ += [
     "CalendarFeed", "DispatchStatus", "MissedWindow", "MissedWindowKind",
     "NotificationDispatch", "SchedulerState",
 ]
+__all__ += ["Publication"]
 __all__ += ["CommitteeOpinion", "CommitteeQuestion", "OverdueSnapshot"]
