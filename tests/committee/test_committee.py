@@ -1,0 +1,124 @@
+"""The committee's review: opinions, replies, questions and the 意見一覧表."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from app.committee import service
+from app.extensions import db as _db
+from app.models import AuditEntry, CommitteeOpinion, Grade
+from app.secretariat.text import ActionError
+from tests.secretariat.helpers import at
+
+FY = 2024  # results of FY2024 are reviewed in July-August 2025
+
+
+@pytest.fixture
+def setting(make):
+    owner, other = make.org("市民"), make.org("建設")
+    member = make.user("iin", roles=["committee"], name="推進 委員")
+    confirmed = make.cycle(
+        make.item(owner, title="窓口のオンライン化"),
+        FY,
+        "act_draft",
+        grade=Grade.B,
+        analysis="概ね達成",
+    )
+    draft = make.cycle(make.item(owner, title="評価中の項目"), FY, "check_draft")
+    _db.session.commit()
+    return owner, other, member, confirmed, draft
+
+
+def test_members_record_opinions_and_the_department_replies(db, setting):
+    owner, other, member, confirmed, _draft = setting
+    opinion = service.add_opinion(
+        db.session, confirmed, by=member, now=at(date(2025, 7, 10)), body="指標の見直しを"
+    )
+    with pytest.raises(ActionError, match="所管部"):
+        service.reply(
+            db.session, opinion, by=other.staff, now=at(date(2025, 7, 11)), body="対応します"
+        )
+    service.reply(
+        db.session, opinion, by=owner.head, now=at(date(2025, 7, 11)), body="次年度に見直します"
+    )
+    assert opinion.reply_by_id == owner.head.id
+    actions = [e.action for e in db.session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert actions == ["committee_opinion", "committee_reply"]
+
+
+def test_only_confirmed_evaluations_take_opinions(db, setting):
+    _owner, _other, member, _confirmed, draft = setting
+    with pytest.raises(ActionError, match="確認が済んだ"):
+        service.add_opinion(db.session, draft, by=member, now=at(date(2025, 7, 10)), body="意見")
+
+
+def test_questions_close_when_the_committee_meets(db, make, setting):
+    _owner, _other, member, confirmed, _draft = setting
+    make.schedule(FY)  # committee from 1 July 2025
+    service.ask(db.session, confirmed, by=member, now=at(date(2025, 6, 30)), question="根拠は？")
+    with pytest.raises(ActionError, match="受付は終了"):
+        service.ask(db.session, confirmed, by=member, now=at(date(2025, 7, 1)), question="追加")
+
+
+def test_pages_opinion_reply_and_export(client, login_as, setting):
+    owner, other, member, confirmed, draft = setting
+    login_as(member)
+    index = client.get(f"/committee/?fy={FY}").get_data(as_text=True)
+    assert "窓口のオンライン化" in index and "評価中の項目" not in index
+    assert client.get(f"/committee/cycles/{draft.id}").status_code == 404
+    response = client.post(
+        f"/committee/cycles/{confirmed.id}/opinions",
+        data={"body": "市民への周知が必要"},
+        follow_redirects=True,
+    )
+    assert "意見を登録しました" in response.get_data(as_text=True)
+    response = client.post(
+        f"/committee/cycles/{confirmed.id}/opinions", data={"body": " "}, follow_redirects=True
+    )
+    assert "意見を入力してください" in response.get_data(as_text=True)
+    opinion = _db.session.scalar(select(CommitteeOpinion))
+    client.post("/logout")
+
+    login_as(other.staff)
+    assert client.get(f"/committee/cycles/{confirmed.id}").status_code == 403
+    assert (
+        client.post(f"/committee/opinions/{opinion.id}/reply", data={"body": "x"}).status_code
+        == 403
+    )
+    client.post("/logout")
+
+    login_as(owner.staff)
+    page = client.get(f"/committee/cycles/{confirmed.id}").get_data(as_text=True)
+    assert "市民への周知が必要" in page and "対応を登録する" in page
+    client.post(f"/committee/opinions/{opinion.id}/reply", data={"body": "広報紙で周知します"})
+    assert client.get(f"/committee/opinions?fy={FY}").status_code == 403
+    client.post("/logout")
+
+    login_as(member)
+    sheet = client.get(f"/committee/opinions?fy={FY}&format=xlsx")
+    rows = list(load_workbook(io.BytesIO(sheet.data)).active.values)
+    assert rows[0][:3] == ("番号", "改革項目", "所管部")
+    assert rows[1][1] == "窓口のオンライン化"
+    assert rows[1][6] == "市民への周知が必要" and rows[1][8] == "広報紙で周知します"
+    csv = client.get(f"/committee/opinions?fy={FY}&format=csv").data
+    assert csv.startswith(b"\xef\xbb\xbf") and "広報紙で周知します".encode() in csv
+
+
+def test_staff_of_other_departments_cannot_ask_or_give_opinions(client, login_as, setting):
+    owner, _other, _member, confirmed, _draft = setting
+    login_as(owner.staff)
+    assert (
+        client.post(f"/committee/cycles/{confirmed.id}/opinions", data={"body": "x"}).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            f"/committee/cycles/{confirmed.id}/questions", data={"question": "x"}
+        ).status_code
+        == 403
+    )
