@@ -101,8 +101,15 @@ def insert_ignore(session: Session, model, values: dict) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING; True when this call inserted the row."""
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(model).values(**values).on_conflict_do_nothing()
-    return session.execute(statement).rowcount == 1
+    table = model.__table__
+    statement = (
+        module.insert(table)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(*table.primary_key.columns)
+    )
+    # RETURNING yields no row when the key was taken (rowcount is not reliable here).
+    return session.execute(statement).first() is not None
 
 
 def day_label(day: date) -> str:

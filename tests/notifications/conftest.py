@@ -27,6 +27,14 @@ class Recorder:
     def __init__(self):
         self.messages: list[EmailMessage] = []
         self.lock = threading.Lock()
+        # address -> SMTP reply refusing it, e.g. "451 4.3.0 try later"
+        self.refuse: dict[str, str] = {}
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:
         message = message_from_bytes(envelope.original_content or envelope.content, policy=default)

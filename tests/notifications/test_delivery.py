@@ -1,0 +1,211 @@
+"""Outbox delivery against a real SMTP server: Japanese mail, retries, downtime, failures."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.models import MissedWindowKind, OutboxMessage, OutboxStatus
+from notifications import enqueue
+from notifications.delivery import deliver_outbox, message_id, retry_failed
+from notifications.jobs import missed_windows, scheduler_status, tick
+
+from .helpers import at, days
+
+
+def _nudge(session, user, now, n: int = 1) -> OutboxMessage:
+    context = {
+        "item_id": 7,
+        "item_number": "2-3",
+        "item_title": "公共施設の再配置",
+        "fiscal_year_label": "令和8年度",
+        "state_label": "計画作成中",
+        "stage_label": "計画",
+        "message": "至急ご確認ください。",
+        "sender_name": "事務局 一郎",
+    }
+    return enqueue(
+        session,
+        kind="nudge",
+        recipient=user,
+        context=context,
+        now=now,
+        dedupe_key=f"nudge-test:{user.id}:{n}",
+    )
+
+
+def test_japanese_mail_arrives_intact_with_a_stable_message_id(db, make, smtp):
+    user = make.user("tanaka", name="田中 花子")
+    row = _nudge(db.session, user, at("2026-06-01"))
+    db.session.commit()
+
+    report = deliver_outbox(db.session, at("2026-06-01", 10), smtp.settings())
+
+    assert report.sent == 1
+    [message] = smtp.messages
+    assert str(message["Subject"]) == "【事務局からのお願い】2-3 公共施設の再配置（計画）"
+    assert message["To"].addresses[0].display_name == "田中 花子"
+    assert message["From"].addresses[0].display_name == "Kaikaku 行政改革事務局"
+    text = message.get_body(("plain",)).get_content()
+    assert "田中 花子 様" in text and "至急ご確認ください。" in text
+    assert "https://kaikaku.example.jp/items/7" in text
+    html = message.get_body(("html",)).get_content()
+    assert '<a href="https://kaikaku.example.jp/items/7">' in html
+    db.session.refresh(row)
+    assert row.status is OutboxStatus.SENT
+    assert message["Message-ID"] == row.message_id == message_id(row, smtp.settings())
+    assert row.message_id.endswith("@city.iruma.example.jp>")
+
+
+def test_one_connection_serves_a_batch(db, make, smtp, monkeypatch):
+    import notifications.delivery as delivery
+
+    user = make.user()
+    for n in range(5):
+        _nudge(db.session, user, at("2026-06-01"), n)
+    db.session.commit()
+    opened = []
+    real = delivery.smtp_connect
+    monkeypatch.setattr(delivery, "smtp_connect", lambda s: opened.append(1) or real(s))
+
+    report = deliver_outbox(db.session, at("2026-06-01", 10), smtp.settings())
+
+    assert report.sent == 5 and len(smtp.messages) == 5 and len(opened) == 1
+
+
+def test_a_temporary_refusal_is_retried_with_backoff_then_marked_failed(db, make, smtp):
+    user = make.user("busy")
+    row = _nudge(db.session, user, at("2026-06-01"))
+    db.session.commit()
+    smtp.recorder.refuse[user.email] = "451 4.3.0 Mailbox busy, try later"
+    settings = smtp.settings(max_attempts=3, retry_base=timedelta(minutes=5))
+
+    now = at("2026-06-01", 10)
+    deliver_outbox(db.session, now, settings)
+    db.session.refresh(row)
+    assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
+    assert row.next_attempt_at == now + timedelta(minutes=5)
+    assert "Mailbox busy" in row.last_error
+
+    deliver_outbox(db.session, now + timedelta(minutes=1), settings)  # not due yet
+    db.session.refresh(row)
+    assert row.attempts == 1
+
+    deliver_outbox(db.session, now + timedelta(minutes=5), settings)
+    db.session.refresh(row)
+    assert row.attempts == 2 and row.next_attempt_at == now + timedelta(minutes=15)
+
+    deliver_outbox(db.session, now + timedelta(minutes=15), settings)
+    db.session.refresh(row)
+    assert (row.status, row.attempts) == (OutboxStatus.FAILED, 3)
+    assert "Mailbox busy" in row.last_error
+    assert smtp.messages == []
+
+    # Visible, never deleted, and requeued on demand once the mailbox is fixed.
+    smtp.recorder.refuse.clear()
+    assert retry_failed(db.session, now + timedelta(hours=1)) == 1
+    db.session.commit()
+    deliver_outbox(db.session, now + timedelta(hours=1), settings)
+    db.session.refresh(row)
+    assert row.status is OutboxStatus.SENT and len(smtp.messages) == 1
+
+
+def test_a_permanent_refusal_fails_at_once_and_the_others_still_go(db, make, smtp):
+    gone, ok = make.user("gone"), make.user("ok")
+    bad = _nudge(db.session, gone, at("2026-06-01"))
+    _nudge(db.session, ok, at("2026-06-01"))
+    db.session.commit()
+    smtp.recorder.refuse[gone.email] = "550 5.1.1 No such user"
+
+    report = deliver_outbox(db.session, at("2026-06-01", 10), smtp.settings())
+
+    assert (report.sent, report.failed) == (1, 1)
+    db.session.refresh(bad)
+    assert bad.status is OutboxStatus.FAILED and "No such user" in bad.last_error
+    assert [m["To"].addresses[0].addr_spec for m in smtp.messages] == [ok.email]
+
+
+def test_smtp_down_for_a_week_then_back_delivers_everything_once(db, make, smtp):
+    org = make.org()
+    make.item(org, number="1-1")
+    db.session.commit()
+    settings = smtp.settings(downtime_threshold=timedelta(days=2))
+    for day in days("2026-04-01", "2026-04-13"):
+        assert not tick(db.session, at(day), settings).errors
+    smtp.stop()
+    for day in days("2026-04-14", "2026-04-21"):
+        report = tick(db.session, at(day), settings)
+        assert report.sent == 0
+    state = scheduler_status(db.session)
+    assert state.smtp_error and state.smtp_failures == 6  # one try a day since 16 April
+    queued = db.session.scalars(select(OutboxMessage)).all()
+    assert [r.status for r in queued] == [OutboxStatus.PENDING]  # the 16 April reminder
+    assert queued[0].attempts == 0 and "接続できません" in queued[0].last_error
+    smtp.start()
+    for day in days("2026-04-22", "2026-04-30"):
+        assert not tick(db.session, at(day), settings).errors
+
+    received = Counter((m["To"].addresses[0].addr_spec, str(m["Subject"])) for m in smtp.messages)
+    staff = org.staff.email
+    assert received == {
+        (staff, "【期限まで14日】1-1 行政手続のオンライン化（計画）"): 1,  # delivered 22 April
+        (staff, "【期限まで7日】1-1 行政手続のオンライン化（計画）"): 1,
+        (staff, "【期限まで2日】1-1 行政手続のオンライン化（計画）"): 1,  # 28 April (29th: holiday)
+        (staff, "【期限当日】1-1 行政手続のオンライン化（計画）"): 1,
+    }
+    assert all(n == 1 for n in smtp.message_ids().values())
+    statuses = set(db.session.scalars(select(OutboxMessage.status)))
+    assert statuses == {OutboxStatus.SENT}
+    assert scheduler_status(db.session).smtp_error == ""
+
+
+def test_after_downtime_only_what_still_matters_is_sent_and_the_gap_is_recorded(db, make, smtp):
+    org = make.org()
+    make.item(org, number="1-1")
+    secretariat = make.user("sec", roles=["secretariat"])
+    db.session.commit()
+    settings = smtp.settings(downtime_threshold=timedelta(days=2))
+    sent_on = {}
+
+    def run(first, last):
+        for day in days(first, last):
+            before = len(smtp.messages)
+            assert not tick(db.session, at(day), settings).errors
+            for m in smtp.messages[before:]:
+                sent_on.setdefault(day.isoformat(), []).append(
+                    (m["To"].addresses[0].addr_spec, m["X-Kaikaku-Kind"])
+                )
+
+    run("2026-04-01", "2026-04-14")
+    # Down from 15 to 27 April: the 14- and 7-day reminders are past, the 1-day one is due.
+    run("2026-04-28", "2026-05-06")
+    # Down from 7 to 19 May: the head's escalations of 8 and 15 May and the secretariat's of
+    # 19 May fell in the gap; only the current repeat of each goes out.
+    run("2026-05-20", "2026-05-20")
+
+    assert sent_on == {
+        "2026-04-28": [(org.staff.email, "reminder")],
+        "2026-04-30": [(org.staff.email, "reminder")],
+        "2026-05-20": [
+            (org.head.email, "escalation_head"),
+            (secretariat.email, "escalation_secretariat"),
+        ],
+    }
+    windows = missed_windows(db.session, 2026)
+    downtime = [(w.starts_at, w.ends_at) for w in windows if w.kind is MissedWindowKind.DOWNTIME]
+    assert sorted(downtime) == [
+        (at("2026-04-14"), at("2026-04-28")),
+        (at("2026-05-06"), at("2026-05-20")),
+    ]
+    skipped = sorted(
+        (w.rule, w.step, w.target_on.isoformat(), w.recipient_id)
+        for w in windows
+        if w.kind is not MissedWindowKind.DOWNTIME
+    )
+    assert skipped == [
+        ("escalation_head", 0, "2026-05-08", org.head.id),
+        ("reminder", 7, "2026-04-23", org.staff.id),
+        ("reminder", 14, "2026-04-16", org.staff.id),
+    ]
