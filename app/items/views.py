@@ -82,13 +82,22 @@ def trigger_label(trigger: str) -> str:
 def action_label(action: str) -> str:
     """The history's name for an audit action (a trigger, or an edit)."""
     labels = {
-        "save_draft": _("下書きを保存"),
-        "open_cycle": _("年度のサイクルを開始"),
-        "create": _("作成"),
+        "save_draft": _("下書き保存"),
+        "open": _("年度のサイクルを開始"),
+        "carry_over": _("次年度へ引継ぎ"),
+        "submit": _("提出"),
+        "approve": _("承認"),
+        "send_back": _("差戻し"),
+        "withdraw": _("取下げ"),
+        "confirm_check": _("事務局確認"),
+        "send_back_confirming": _("差戻し（事務局）"),
+        "start_check": _("評価を開始"),
+        "reopen": _("前の段階に戻す"),
+        "suspend": _("休止"),
+        "resume": _("再開"),
+        "abolish": _("廃止"),
     }
-    if action in labels:
-        return labels[action]
-    return trigger_label(action).removesuffix("する")
+    return labels.get(action) or labels.get(trigger_kind(action), action)
 
 
 def needs_reason(cycle: Cycle, trigger: str) -> bool:
