@@ -68,6 +68,11 @@ class Config:
         self.SMTP_PASSWORD = env.get("SMTP_PASSWORD") or None
         self.SMTP_STARTTLS = _bool(env.get("SMTP_STARTTLS"))
         self.SMTP_TIMEOUT = float(env.get("SMTP_TIMEOUT", "10"))
+        self.SMTP_MAX_ATTEMPTS = int(env.get("SMTP_MAX_ATTEMPTS", "8"))
+        self.SCHEDULER_INTERVAL_SECONDS = int(env.get("SCHEDULER_INTERVAL_SECONDS", "60"))
+        # Development only: mail is caught locally and listed at /dev/mailbox.
+        self.MAIL_CATCHER = _bool(env.get("MAIL_CATCHER"))
+        self.MAILBOX_DIR = env.get("MAILBOX_DIR") or str(instance / "mailbox")
 
     @staticmethod
     def default_database(instance: Path) -> str:

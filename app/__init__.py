@@ -72,6 +72,11 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     app.register_blueprint(secretariat_bp)
     app.register_blueprint(committee_bp)
     app.register_blueprint(admin_bp)
+    from .ical import bp as ical_bp
+    from .mailbox import bp as mailbox_bp
+
+    app.register_blueprint(ical_bp)
+    app.register_blueprint(mailbox_bp)
     for code in (403, 404, 409):
         app.register_error_handler(code, _error_page(code))
     register_template_helpers(app)

@@ -210,7 +210,8 @@ def catcher_command(host: str, port: int, folder: str | None) -> None:
     from .catcher import start_catcher
 
     app = current_app._get_current_object()
-    folder = folder or str(Path(app.config.get("INSTANCE_PATH", app.instance_path)) / "mailbox")
+    default = Path(app.config.get("INSTANCE_PATH", app.instance_path)) / "mailbox"
+    folder = folder or app.config.get("MAILBOX_DIR") or str(default)
     controller = start_catcher(folder, host, port)
     click.echo(f"mail catcher on {host}:{port}, writing to {folder}")
     signal.signal(signal.SIGTERM, _exit)

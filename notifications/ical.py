@@ -1,0 +1,129 @@
+"""An iCalendar (RFC 5545) feed of a user's deadlines, reached through a secret token."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import CalendarFeed, Cycle, PostKind, Stage, User
+from workflows.deadlines import schedule_for, stage_due
+from workflows.labels import state_info, state_label
+
+from .jobs import open_cycles
+
+
+def feed_token(session: Session, user: User) -> str:
+    """The user's feed token, made on first use (flushed)."""
+    feed = session.scalar(select(CalendarFeed).where(CalendarFeed.user_id == user.id))
+    if feed is None:
+        feed = CalendarFeed(user_id=user.id, token=secrets.token_urlsafe(32))
+        session.add(feed)
+        session.flush()
+    return feed.token
+
+
+def reset_token(session: Session, user: User, now: datetime) -> str:
+    """Replace the user's token: the old feed address stops working (flushed)."""
+    feed = session.scalar(select(CalendarFeed).where(CalendarFeed.user_id == user.id))
+    if feed is None:
+        return feed_token(session, user)
+    feed.token = secrets.token_urlsafe(32)
+    feed.created_at = now
+    session.flush()
+    return feed.token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The active user owning `token`, or None."""
+    feed = session.scalar(select(CalendarFeed).where(CalendarFeed.token == token))
+    if feed is None or not feed.user.active:
+        return None
+    return feed.user
+
+
+def _escape(value: str) -> str:
+    return (
+        value.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+    )
+
+
+def fold(line: str) -> str:
+    """Fold a content line at 75 octets without splitting a UTF-8 character (RFC 5545 3.1)."""
+    out, current, size = [], "", 0
+    for char in line:
+        width = len(char.encode("utf-8"))
+        limit = 75 if not out else 74  # continuation lines start with one space
+        if size + width > limit:
+            out.append(current)
+            current, size = "", 0
+        current += char
+        size += width
+    out.append(current)
+    return "\r\n ".join(out)
+
+
+def cycles_for(session: Session, user: User, today: date) -> list[Cycle]:
+    """Open cycles the user must act on, or whose item the user's section/department owns."""
+    from workflows.permissions import who_must_act
+
+    sections = user.sections_on(today)
+    head_of = {p.department_id for p in user.posts_on(today) if p.kind is PostKind.HEAD}
+    chosen = []
+    for cycle in open_cycles(session):
+        section = cycle.item.owning_section
+        if section.id in sections or section.department_id in head_of:
+            chosen.append(cycle)
+        elif state_info(cycle.state).get("actor") in ("head", "secretariat") and any(
+            u.id == user.id for u in who_must_act(cycle, today)
+        ):
+            chosen.append(cycle)
+    return chosen
+
+
+def calendar_text(session: Session, user: User, now: datetime, base_url: str, today: date) -> str:
+    """The feed for `user`: one all-day event per open cycle's current deadline."""
+    host = base_url.split("://")[-1].split("/")[0] or "kaikaku"
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Iruma City//Kaikaku//JA",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        f"X-WR-CALNAME:{_escape('Kaikaku 行政改革 期限（' + user.name + '）')}",
+        "X-WR-TIMEZONE:Asia/Tokyo",
+    ]
+    schedules: dict[int, object] = {}
+    for cycle in cycles_for(session, user, today):
+        stage = Stage(state_info(cycle.state)["stage"])
+        if cycle.fiscal_year not in schedules:
+            schedules[cycle.fiscal_year] = schedule_for(session, cycle.fiscal_year)
+        due = stage_due(cycle, stage, schedules[cycle.fiscal_year])
+        item = cycle.item
+        url = f"{base_url}/items/{item.id}"
+        summary = f"【期限】{item.number} {item.title}（{stage.ja}）"
+        description = (
+            f"{cycle.fiscal_year}年度 {item.number} {item.title}\n"
+            f"状態：{state_label(cycle.state)}\n所管：{item.owning_section.name}\n{url}"
+        )
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:kaikaku-cycle-{cycle.id}-{stage.value}@{host}",
+            f"DTSTAMP:{stamp}",
+            f"DTSTART;VALUE=DATE:{due:%Y%m%d}",
+            f"DTEND;VALUE=DATE:{due + timedelta(days=1):%Y%m%d}",
+            f"SUMMARY:{_escape(summary)}",
+            f"DESCRIPTION:{_escape(description)}",
+            f"URL:{url}",
+            "TRANSP:TRANSPARENT",
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    return "".join(fold(line) + "\r\n" for line in lines)
