@@ -35,7 +35,26 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+def _active_playwright():
+    """The sync Playwright another test folder already started in this process, if any.
+
+    Only one sync Playwright can run per thread; when tests/browser/ has started one for the
+    session, the browser here is launched through it instead of a second one.
+    """
+    import asyncio
+    import gc
+
+    from playwright.sync_api import Playwright
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    return next((o for o in gc.get_objects() if isinstance(o, Playwright)), None)
+
+
+# Module scope: a Playwright started here is stopped before any other test folder needs one.
+@pytest.fixture(scope="module")
 def chromium():
     if not os.path.exists(CHROMIUM):
         if IN_CI:
@@ -43,6 +62,12 @@ def chromium():
         pytest.skip(f"{CHROMIUM} is missing")
     from playwright.sync_api import sync_playwright
 
+    shared = _active_playwright()
+    if shared is not None:
+        browser = shared.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield browser
+        browser.close()
+        return
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield browser
