@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -38,7 +39,7 @@ from .charts import indicator_chart
 
 STAGES = ("plan", "do", "check", "act")
 FORMS = ("plan", "report", "check", "act")
-CONFLICT_MESSAGE = "他の人が先に判断しました。最新の状態を確認してください。"
+CONFLICT_MESSAGE = _l("他の人が先に判断しました。最新の状態を確認してください。")
 
 
 def now() -> datetime:
@@ -312,7 +313,7 @@ def edit(item_id: int, fy: int, form: str):
 
 
 def conflict_page(cycle: Cycle):
-    return render_template("errors/409.html", cycle=cycle, message=_(CONFLICT_MESSAGE)), 409
+    return render_template("errors/409.html", cycle=cycle, message=str(CONFLICT_MESSAGE)), 409
 
 
 def decide_once(cycle: Cycle, trigger: str, comment: str, expected_version: int | None):
@@ -434,15 +435,15 @@ def inbox():
         try:
             with db.session.begin_nested():
                 if cycle.version != version:
-                    raise wf.ConflictError(_(CONFLICT_MESSAGE))
+                    raise wf.ConflictError(str(CONFLICT_MESSAGE))
                 engine.operations().approve(
                     cycle, by=current_user, now=now(), expected_version=version
                 )
             approved.append(cycle)
         except (wf.WorkflowError, StaleDataError) as exc:
-            message = getattr(exc, "message", _(CONFLICT_MESSAGE))
+            message = getattr(exc, "message", str(CONFLICT_MESSAGE))
             if isinstance(exc, wf.ConflictError | StaleDataError):
-                message = _(CONFLICT_MESSAGE)
+                message = str(CONFLICT_MESSAGE)
             failed.append((cycle, message))
     db.session.commit()
     if approved:
@@ -456,17 +457,17 @@ def inbox():
 
 
 LINK_PROBLEMS = {
-    "expired": "このリンクは有効期限が切れています。",
-    "invalid": "このリンクは正しくありません。メールの本文から改めて開いてください。",
-    "used": "このリンクはすでに使用されています。",
-    "other_user": "このリンクは別の利用者あてに送られたものです。",
-    "moved_on": "この項目はメール送信後に状態が変わっています。",
+    "expired": _l("このリンクは有効期限が切れています。"),
+    "invalid": _l("このリンクは正しくありません。メールの本文から改めて開いてください。"),
+    "used": _l("このリンクはすでに使用されています。"),
+    "other_user": _l("このリンクは別の利用者あてに送られたものです。"),
+    "moved_on": _l("この項目はメール送信後に状態が変わっています。"),
 }
 
 
 def link_problem(reason: str, cycle: Cycle | None = None, status: int = 410):
     return render_template(
-        "links/problem.html", reason=reason, message=_(LINK_PROBLEMS[reason]), cycle=cycle
+        "links/problem.html", reason=reason, message=str(LINK_PROBLEMS[reason]), cycle=cycle
     ), status
 
 

@@ -18,6 +18,13 @@ def today() -> date:
     return local_date(datetime.now(UTC))
 
 
+@bp.before_app_request
+def forget_counts() -> None:
+    """Counts are per request, even where an application context outlives one (tests)."""
+    g.pop("task_counts", None)
+    g.pop("task_scope", None)
+
+
 @bp.app_context_processor
 def header_counts() -> dict:
     """Task counts for the header, computed once per request for signed-in users."""

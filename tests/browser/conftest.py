@@ -18,6 +18,7 @@ from app.extensions import db as _db
 from app.models import utcnow
 from config import TestConfig
 from tests.factories import Factory
+from tests.web.catalogue import ensure_compiled
 
 CHROMIUM = "/usr/bin/chromium"
 AXE = Path(__file__).resolve().parents[2] / "app" / "static" / "vendor" / "axe.min.js"
@@ -56,6 +57,7 @@ def browser():
 
 @pytest.fixture(scope="session")
 def live_app(tmp_path_factory):
+    ensure_compiled()
     folder = tmp_path_factory.mktemp("browser")
     env = dict(
         os.environ,

@@ -133,3 +133,17 @@ def test_a_stale_email_link_shows_a_clear_page(page, seed, live_app):
     assert page.get_by_role("heading", name="リンクを開けません").is_visible()
     assert page.get_by_text("すでに使用されています").is_visible()
     assert_accessible(page)
+
+
+def test_english_switch_and_keyboard_focus(page, seed):
+    ids = make_item(seed)
+    login(page, ids["staff"])
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "本文へスキップ"
+    page.get_by_role("button", name="English").click()
+    assert page.get_by_role("heading", name="My tasks", level=1).is_visible()
+    page.goto(f"/items/{ids['item']}")
+    assert page.get_by_role("heading", name="PDCA timeline").is_visible()
+    assert_accessible(page)
+    page.get_by_role("button", name="日本語").click()
+    assert page.get_by_role("heading", name="PDCAの経過").is_visible()

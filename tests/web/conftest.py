@@ -10,7 +10,14 @@ import pytest
 from app.calendar import fiscal_year_of
 from tests.factories import Org
 
+from .catalogue import ensure_compiled
+
 FY = fiscal_year_of(datetime.now(UTC))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def english_catalogue():
+    ensure_compiled()
 
 
 @dataclass

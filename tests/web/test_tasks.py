@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import refresh
 from sqlalchemy import event
 
 from .conftest import FY
@@ -64,3 +65,15 @@ def test_plan_list_moved_to_plan(client, world, login_as, db):
     db.session.commit()
     login_as(world.org.staff)
     assert FY and "実行計画" in client.get("/plan").get_data(as_text=True)
+
+
+def test_the_english_switch(client, world, login_as, db):
+    world.cycle("plan_draft")
+    db.session.commit()
+    login_as(world.org.staff)
+    assert "あなたの対応待ち" in client.get("/").get_data(as_text=True)
+    client.post("/locale/en", data={"next": "/"})
+    refresh()  # the test's application context outlives the request that chose the locale
+    page = client.get("/").get_data(as_text=True)
+    assert "My tasks" in page and 'lang="en"' in page
+    assert "FY" in page  # fiscal years in the Western calendar
