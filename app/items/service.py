@@ -29,6 +29,7 @@ from app.models import (
     ReportKind,
     User,
 )
+from app.templating import fy_label
 
 from . import engine
 
@@ -205,15 +206,19 @@ def save_plan(
         if baseline_fy is not None and not 1990 <= baseline_fy <= 2100:
             errors[prefix + "baseline_fy"] = _("基準年度は西暦で入力してください（例: 2021）。")
         targets = {}
+        shown = name or _("新しい指標")
         for fy in years:
             field = f"{prefix}target-{fy}"
-            targets[fy] = parse_decimal(form.get(field), field, errors, _("目標値"))
+            label = _("%(name)s（%(fy)s）の目標値", name=shown, fy=fy_label(fy))
+            targets[fy] = parse_decimal(form.get(field), field, errors, label)
         if (
             for_submission
             and targets.get(cycle.fiscal_year) is None
             and f"{prefix}target-{cycle.fiscal_year}" not in errors
         ):
-            errors[f"{prefix}target-{cycle.fiscal_year}"] = _("今年度の目標値を入力してください。")
+            errors[f"{prefix}target-{cycle.fiscal_year}"] = _(
+                "%(name)sの今年度の目標値を入力してください。", name=shown
+            )
         parsed.append(
             (
                 indicator,
@@ -278,7 +283,9 @@ def save_report(
     values = {}
     for indicator in cycle.item.indicators:
         field = f"value-{indicator.id}"
-        values[indicator] = parse_decimal(form.get(field), field, errors, _("実績値"))
+        values[indicator] = parse_decimal(
+            form.get(field), field, errors, _("%(name)sの実績値", name=indicator.name)
+        )
     if errors:
         return errors
     report = ProgressReport(
@@ -310,9 +317,10 @@ def save_check(
     actuals = {}
     for indicator in cycle.item.indicators:
         field = f"actual-{indicator.id}"
-        actuals[indicator] = parse_decimal(form.get(field), field, errors, _("実績値"))
+        label = _("%(name)sの実績値", name=indicator.name)
+        actuals[indicator] = parse_decimal(form.get(field), field, errors, label)
         if for_submission and actuals[indicator] is None and field not in errors:
-            errors[field] = _("%(label)sを入力してください。", label=_("実績値"))
+            errors[field] = _("%(label)sを入力してください。", label=label)
     grade = enum_field(form, "grade", Grade, errors, _("達成度"), required=for_submission)
     status = enum_field(
         form, "progress_status", ProgressStatus, errors, _("着手状況"), required=for_submission

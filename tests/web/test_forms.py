@@ -54,7 +54,7 @@ def test_wrong_numbers_are_explained_and_nothing_typed_is_lost(client, world, lo
     )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert "目標値は数値で入力してください。" in page
+    assert "の目標値は数値で入力してください。" in page and indicator.name in page
     assert "長い目標の文章" in page and "システム改修" in page and 'value="たくさん"' in page
     assert 'aria-invalid="true"' in page and 'id="error-summary"' in page
     db.session.refresh(cycle)
