@@ -155,3 +155,15 @@ def login(page, login_name: str, password: str = "password") -> None:
 def logout(page) -> None:
     page.get_by_role("button", name="ログアウト").click()
     page.wait_for_load_state()
+
+
+def assert_accessible(page) -> None:
+    """axe-core (served by the app, as the CSP requires) finds no serious or critical issue."""
+    page.add_script_tag(url="/static/vendor/axe.min.js")
+    result = page.evaluate("async () => await axe.run()")
+    bad = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not bad, f"{page.url}: {bad}"

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.models import CommitteeOpinion, Grade, OutboxMessage, OverdueSnapshot, PostAssignment
 
-from .conftest import login, logout
+from .conftest import assert_accessible, login, logout
 
 PAST_FY = 2019
 
@@ -46,6 +46,7 @@ def test_dashboard_matrix_links_and_bulk_nudge(page, seed, query):
     row = page.locator("table.matrix tbody tr", has_text="環境部")
     assert row.locator("td").nth(0).inner_text().startswith("3")
     page.screenshot(path="/tmp/secretariat_dashboard.png", full_page=True)
+    assert_accessible(page)
 
     row.get_by_role("link", name="（超過 3）").first.click()
     page.wait_for_load_state()
@@ -56,6 +57,10 @@ def test_dashboard_matrix_links_and_bulk_nudge(page, seed, query):
     page.get_by_role("button", name="選択した項目に督促する").click()
     page.wait_for_load_state()
     assert "2件の項目について、2通の督促メールを送信予約しました" in page.content()
+    assert_accessible(page)
+    page.goto(f"/secretariat/schedule/{PAST_FY}")
+    assert page.get_by_role("heading", name="カレンダー").is_visible()
+    assert_accessible(page)
 
     mails = query(
         lambda s: s.scalars(
@@ -84,6 +89,7 @@ def test_committee_opinion_and_department_reply(page, seed, query):
     page.get_by_label("意見", exact=True).fill("利用者アンケートで効果を確かめてください")
     page.get_by_role("button", name="意見を登録する").click()
     assert page.get_by_text("意見を登録しました").is_visible()
+    assert_accessible(page)
     logout(page)
 
     login(page, data["staff"])
@@ -138,6 +144,7 @@ def test_personnel_transfer_upload_preview_and_apply(page, seed, query, tmp_path
     page.get_by_label("Excelファイル（.xlsx）").set_input_files(str(good))
     page.get_by_role("button", name="内容を確認する").click()
     row = page.locator("tr", has_text=data["post"])
+    assert_accessible(page)
     assert data["old"] in row.locator(".diff-leave").inner_text()
     assert "異動 三郎" in row.locator(".diff-take").inner_text()
     page.get_by_role("button", name="この内容で反映する").click()
