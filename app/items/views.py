@@ -31,6 +31,7 @@ from app.models import (
     UsedDecisionLink,
 )
 from app.tasks.queries import my_tasks
+from app.templating import state_label
 from workflows.deadlines import due_date, stage_of
 from workflows.definition import get_definition
 
@@ -272,6 +273,9 @@ def edit(item_id: int, fy: int, form: str):
     item = get_item(item_id)
     cycle = get_cycle(item, fy)
     if not service.can_edit(current_user, cycle, form, today()):
+        if involved(cycle):
+            # The owning staff after the item moved on (submitted, decided): say so plainly.
+            return moved_on_page(cycle)
         abort(403)
     if request.method == "GET":
         return render_form(cycle, form, initial_values(cycle, form), {})
@@ -310,6 +314,24 @@ def edit(item_id: int, fy: int, form: str):
     else:
         flash(_("下書きを保存しました。"), "success")
     return redirect(url_for("items.edit", item_id=item.id, fy=fy, form=form))
+
+
+def involved(cycle: Cycle) -> bool:
+    """The owning section's staff and the deciders of the item."""
+    perms, day = engine.permissions(), today()
+    return perms.is_staff_of(current_user, cycle.item, day) or perms.may_decide_as_head(
+        current_user, cycle.item, day
+    )
+
+
+def moved_on_page(cycle: Cycle):
+    message = _(
+        "この項目は現在の状態（%(state)s）では、あなたの操作を待っていません。",
+        state=state_label(cycle.state),
+    )
+    return render_template(
+        "errors/409.html", cycle=cycle, message=message, title=_("この操作は今は行えません")
+    ), 409
 
 
 def conflict_page(cycle: Cycle):
@@ -385,6 +407,8 @@ def decide(cycle_id: int):
         else:
             status = 422
     elif not triggers:
+        if involved(cycle):
+            return moved_on_page(cycle)
         abort(403)
     return render_template(
         "items/decide.html",

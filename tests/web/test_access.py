@@ -54,10 +54,19 @@ def test_the_owning_staff_can_edit(client, world, urls, login_as):
     assert "今年度の目標" in response.get_data(as_text=True)
 
 
-def test_a_form_of_another_stage_is_refused(client, world, urls, login_as):
+def test_a_form_of_another_stage_says_the_item_moved_on(client, world, urls, login_as):
     login_as(world.org.staff)
     path = f"/items/{urls['draft'].item_id}/cycles/{FY}/check"
-    assert client.get(path).status_code == 403
+    response = client.get(path)
+    assert response.status_code == 409
+    assert "計画作成中" in response.get_data(as_text=True)
+
+
+def test_head_opening_a_decision_already_taken_is_told_so(client, world, urls, login_as):
+    login_as(world.org.head)
+    response = client.get(f"/cycles/{urls['draft'].id}/decide")
+    assert response.status_code == 409
+    assert "あなたの操作を待っていません" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("who", ["committee", "other_head", "other_staff"])
