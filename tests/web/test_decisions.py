@@ -182,3 +182,19 @@ def test_revoked_substitute_can_no_longer_decide(client, world, login_as, db, ma
     client.post("/logout")
     login_as(deputy)
     assert client.get(f"/cycles/{cycle.id}/decide").status_code == 403
+
+
+def test_secretariat_confirms_an_evaluation(client, world, login_as, db, make):
+    secretariat = make.user("jimukyoku", roles=["secretariat"])
+    cycle = world.cycle("check_confirming", submitted_by_id=world.org.staff.id)
+    db.session.commit()
+    login_as(secretariat)
+    assert "事務局の確認待ち" in client.get("/").get_data(as_text=True)
+    page = client.get(f"/cycles/{cycle.id}/decide").get_data(as_text=True)
+    assert "事務局として確認する" in page
+    client.post(
+        f"/cycles/{cycle.id}/decide",
+        data={"trigger": "confirm_check", "expected_version": cycle.version},
+    )
+    db.session.refresh(cycle)
+    assert cycle.state == "act_draft"
