@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from app.models import Cycle, ReformItem
 
 PAST_FY = 2020  # every deadline of this year has passed
 FUTURE_FY = 2090  # no deadline of this year has come
+_numbers = itertools.count(1)
 
 
 def at(day: date, hour: int = 3) -> datetime:
@@ -29,15 +31,14 @@ def bulk_cycles(
     viewpoint_id: int,
 ) -> None:
     """Insert `count` items with one cycle each, fast (two executemany statements)."""
-    first = (session.scalar(select(ReformItem.id).order_by(ReformItem.id.desc())) or 0) + 1
-    session.execute(
-        insert(ReformItem),
+    # Statements, not rows: executemany with RETURNING keeps this fast for thousands.
+    item_ids = session.scalars(
+        insert(ReformItem).returning(ReformItem.id, sort_by_parameter_order=True),
         [
             {
-                "id": first + i,
                 "plan_id": plan_id,
                 "viewpoint_id": viewpoint_id,
-                "number": f"B-{first + i}",
+                "number": f"B-{next(_numbers)}",
                 "title": f"一括項目{i}",
                 "purpose": "",
                 "content": "",
@@ -46,13 +47,13 @@ def bulk_cycles(
             }
             for i in range(count)
         ],
-    )
+    ).all()
     since = since or datetime(2020, 4, 1, tzinfo=UTC)
     session.execute(
         insert(Cycle),
         [
             {
-                "item_id": first + i,
+                "item_id": item_id,
                 "fiscal_year": fiscal_year,
                 "state": state,
                 "definition_version": "2026.1",
@@ -69,7 +70,7 @@ def bulk_cycles(
                 "issues": "",
                 "improvement": "",
             }
-            for i in range(count)
+            for item_id in item_ids
         ],
     )
     session.flush()
