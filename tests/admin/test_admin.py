@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.extensions import db as _db
-from app.models import AuditEntry, Department, Role, User
+from app.models import AuditEntry, Department, Role, Section, User
 
 
 def test_only_administrators_get_in(client, make, login_as):
@@ -65,3 +65,62 @@ def test_grant_roles_to_a_user_and_export_the_list(client, make, login_as):
     assert admin.has_role(Role.ADMIN)
     csv = client.get("/admin/users?format=csv").data.decode("utf-8-sig")
     assert "委員 花子" in csv and "推進委員" in csv
+
+
+def test_sections_and_posts_are_edited_through_their_pages(client, make, login_as):
+    admin = make.user(roles=["admin"])
+    tax, parks = make.org("税務"), make.org("公園")
+    _db.session.commit()
+    login_as(admin)
+    for path in (
+        "/admin/",
+        "/admin/sections",
+        "/admin/posts",
+        "/admin/users/new",
+        f"/admin/posts/{tax.head_post.id}",
+        f"/admin/sections/{tax.section.id}",
+    ):
+        assert client.get(path).status_code == 200, path
+    client.post(
+        "/admin/sections",
+        data={
+            "code": "S-NEW",
+            "name": "収納課",
+            "department_id": str(tax.department.id),
+            "position": "2",
+            "active": "1",
+        },
+    )
+    created = _db.session.scalar(select(Section).where(Section.code == "S-NEW"))
+    assert created.department_id == tax.department.id and created.name == "収納課"
+    mismatch = client.post(
+        "/admin/posts",
+        data={
+            "code": "P-NEW",
+            "name": "収納課長",
+            "kind": "chief",
+            "department_id": str(parks.department.id),
+            "section_id": str(tax.section.id),
+        },
+    )
+    assert mismatch.status_code == 422
+    assert "課が選んだ部に属していません" in mismatch.get_data(as_text=True)
+    renamed = client.post(
+        f"/admin/posts/{tax.head_post.id}",
+        data={
+            "code": tax.head_post.code,
+            "name": "税務部長（兼）",
+            "kind": "head",
+            "department_id": str(tax.department.id),
+            "active": "1",
+        },
+    )
+    assert renamed.status_code == 302
+    assert tax.head_post.name == "税務部長（兼）"
+    listing = client.get("/admin/posts").get_data(as_text=True)
+    assert tax.head.name in listing  # the holder today is shown
+    entry = _db.session.scalar(select(AuditEntry).where(AuditEntry.action == "posts_update"))
+    assert (
+        entry.data["before"]["name"] == "税務部長"
+        and entry.data["after"]["name"] == "税務部長（兼）"
+    )
