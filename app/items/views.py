@@ -229,7 +229,7 @@ def initial_values(cycle: Cycle, form: str) -> dict[str, str]:
     def num(value) -> str:
         return "" if value is None else format(value.normalize(), "f")
 
-    values: dict[str, str] = {}
+    values: dict[str, str] = {"expected_version": str(cycle.version)}
     if form == "plan":
         values["goal"] = cycle.goal
         for q in range(1, 5):
@@ -283,6 +283,15 @@ def edit(item_id: int, fy: int, form: str):
     values = request.form.to_dict()
     submitting = request.form.get("action") == "submit"
     moment = now()
+    expected = request.form.get("expected_version", type=int)
+    if expected is not None and expected != cycle.version:
+        # Someone saved this draft after the page was opened: keep what was typed, say so.
+        values["expected_version"] = str(cycle.version)
+        message = _(
+            "この下書きは、あなたが画面を開いた後に別の人が保存しました。"
+            "入力内容を確認して、もう一度保存してください。"
+        )
+        return render_form(cycle, form, values, {"_form": message}, 409)
     if form == "report":
         errors = {}
         if not (submitting and service.report_is_blank(values)):

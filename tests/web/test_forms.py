@@ -190,3 +190,32 @@ def test_act_direction_is_saved(client, world, login_as, db):
     client.post(url, data={"action": "save", "improvement": "対象を拡大", "direction": "expand"})
     db.session.refresh(cycle)
     assert cycle.direction.value == "expand" and cycle.improvement == "対象を拡大"
+
+
+def test_a_draft_saved_by_someone_else_meanwhile_keeps_what_was_typed(client, world, login_as, db):
+    cycle = world.cycle("act_draft")
+    db.session.commit()
+    opened_version = cycle.version
+    login_as(world.org.staff)
+    url = plan_url(cycle, "act")
+    client.post(
+        url,
+        data={
+            "action": "save",
+            "improvement": "先に保存した内容",
+            "expected_version": opened_version,
+        },
+    )
+    response = client.post(
+        url,
+        data={
+            "action": "save",
+            "improvement": "後から書いた内容",
+            "expected_version": opened_version,
+        },
+    )
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert "別の人が保存しました" in page and "後から書いた内容" in page
+    db.session.refresh(cycle)
+    assert cycle.improvement == "先に保存した内容"
