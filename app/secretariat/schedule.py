@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import calendar as pycalendar
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
 from app.calendar import add_business_days, fiscal_year_bounds, holiday_name
 from app.models import FiscalYearSchedule, User
+from notifications.jobs import reminder_days
 from workflows.deadlines import adjusted, schedule_for
 
 from .actions import refuse_if_locked
@@ -196,7 +197,8 @@ def deadlines_preview(values: dict) -> list[Deadline]:
         reason = ""
         if due != set_on:
             reason = holiday_name(set_on) or (_("土曜日") if set_on.weekday() == 5 else _("日曜日"))
-        reminders = [due - timedelta(days=n) for n in values.get("reminder_days") or []]
+        # The scheduler's own rule: D - k days, moved back to a business day.
+        reminders = sorted(set(reminder_days(due, values.get("reminder_days") or []).values()))
         escalations = []
         if values.get("escalate_head_after"):
             escalations.append(

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.calendar import business_days_between
+from app.calendar import business_days_between, local_date
 from app.models import (
     AuditEntry,
     Cycle,
@@ -284,13 +284,22 @@ class ListedCycle:
     must_act: list[User]
 
 
-def escalation_label(days_overdue: int, schedule: FiscalYearSchedule) -> str:
-    """Which level an overdue item has reached under the year's escalation offsets."""
-    if days_overdue <= 0:
+def escalation_label(
+    cycle: Cycle, due: date | None, today: date, schedule: FiscalYearSchedule
+) -> str:
+    """Which level an overdue item has reached under the year's escalation offsets.
+
+    As the scheduler counts: business days from max(deadline, the day the state began).
+    """
+    if due is None or today <= due:
         return ""
-    if days_overdue >= schedule.escalate_secretariat_after:
+    clock = max(due, local_date(cycle.state_since))
+    days = business_days_between(clock, today)
+    if days >= schedule.escalate_secretariat_after:
         return _("事務局")
-    if days_overdue >= schedule.escalate_head_after:
+    if days >= schedule.escalate_head_after and state_info(cycle.state).get("actor") != (
+        "secretariat"
+    ):
         return _("所管部長")
     return _("担当者")
 
@@ -355,7 +364,7 @@ def list_cycles(
                 cycle=cycle,
                 due=due,
                 days_overdue=days,
-                escalation=escalation_label(days, deadlines.schedule),
+                escalation=escalation_label(cycle, due, deadlines.today, deadlines.schedule),
                 last_activity=last_at,
                 must_act=must_act(cycle),
             )

@@ -16,6 +16,8 @@ from .helpers import at
 
 TODAY = date(2026, 5, 20)  # after the FY2026 plan deadline (30 April), before the others
 NOW = at(TODAY)
+APRIL = at(date(2026, 4, 1))
+MAY = at(date(2026, 5, 12))  # waiting since after the deadline: the clock starts here
 
 
 @pytest.fixture
@@ -23,8 +25,8 @@ def world(db, make):
     sales, parks = make.org("税務"), make.org("公園")
     secretariat = make.user("jimukyoku", roles=["secretariat"], name="事務局 一郎")
     cycles = {
-        "late_plan": make.cycle(make.item(sales), 2026, "plan_draft"),
-        "plan_waiting": make.cycle(make.item(sales), 2026, "plan_submitted"),
+        "late_plan": make.cycle(make.item(sales), 2026, "plan_draft", state_since=APRIL),
+        "plan_waiting": make.cycle(make.item(sales), 2026, "plan_submitted", state_since=MAY),
         "doing": make.cycle(make.item(parks), 2026, "doing", state_since=NOW - timedelta(days=3)),
         "closed": make.cycle(make.item(parks), 2026, "closed"),
     }
@@ -84,7 +86,8 @@ def test_stuck_list_shows_overdue_and_long_waiting_cycles_with_who_must_act(db, 
     assert [u.id for u in late.must_act] == [sales.staff.id]
     waiting = next(r for r in listed if r.cycle.id == cycles["plan_waiting"].id)
     assert [u.id for u in waiting.must_act] == [sales.head.id]
-    assert late.escalation == "事務局"
+    assert late.escalation == "事務局"  # 13 business days after 30 April
+    assert waiting.escalation == "所管部長"  # 6 business days after 12 May
 
 
 def business_days_between_for_test() -> int:
