@@ -456,3 +456,14 @@ def _missed_windows() -> list | None:
 @bp.app_template_global()
 def current_fy() -> int:
     return fiscal_year_of(_now())
+
+
+@bp.cli.command("snapshot")
+def snapshot_command() -> None:
+    """Record today's overdue counts for the dashboard's chart (idempotent, run daily)."""
+    import click
+
+    rows = actions.snapshot_overdue(db.session, local_date(_now()))
+    db.session.commit()
+    for row in rows:
+        click.echo(f"FY{row.fiscal_year}: {row.overdue_count} overdue of {row.open_count} open")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.committee import service
 from app.extensions import db as _db
-from app.models import AuditEntry, CommitteeOpinion, Grade
+from app.models import AuditEntry, CommitteeOpinion, CommitteeQuestion, Grade
 from app.secretariat.text import ActionError
 from tests.secretariat.helpers import at
 
@@ -122,3 +122,25 @@ def test_staff_of_other_departments_cannot_ask_or_give_opinions(client, login_as
         ).status_code
         == 403
     )
+
+
+def test_questions_are_answered_by_the_department_through_the_pages(
+    client, login_as, make, setting
+):
+    owner, _other, member, confirmed, _draft = setting
+    make.schedule(FY, committee_from=date(2099, 7, 1))
+    _db.session.commit()
+    login_as(member)
+    client.post(f"/committee/cycles/{confirmed.id}/questions", data={"question": "費用は？"})
+    client.post("/logout")
+    login_as(owner.head)
+    page = client.get(f"/committee/cycles/{confirmed.id}").get_data(as_text=True)
+    assert "費用は？" in page and "回答を登録する" in page
+    question = _db.session.scalar(select(CommitteeQuestion))
+    response = client.post(
+        f"/committee/questions/{question.id}/answer",
+        data={"body": "年間120万円です"},
+        follow_redirects=True,
+    )
+    assert "回答を登録しました" in response.get_data(as_text=True)
+    assert question.answered_by_id == owner.head.id and question.answer == "年間120万円です"

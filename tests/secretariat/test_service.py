@@ -195,3 +195,10 @@ def test_reopen_needs_a_reason(db, make):
         actions.reopen(db.session, cycle, by=secretariat, now=NOW, reason="")
     actions.reopen(db.session, cycle, by=secretariat, now=NOW, reason="計画の見直し")
     assert cycle.state == "plan_draft"
+
+
+def test_the_snapshot_command_records_today(app, db, world):
+    result = app.test_cli_runner().invoke(args=["secretariat", "snapshot"])
+    assert result.exit_code == 0, result.output
+    assert "FY2026" in result.output
+    assert db.session.scalar(select(OverdueSnapshot)) is not None
