@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, render_template, request, session
+from flask_babel import gettext
 from flask_login import current_user
 
 from config import Config
@@ -39,6 +40,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "ログインしてください。"
+    login_manager.localize_callback = gettext
     login_manager.session_protection = "strong"
 
     from . import models  # noqa: F401  (register the tables)
