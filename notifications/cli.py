@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,36 +87,52 @@ def tick_command(now_text: str | None, no_deliver: bool) -> None:
 @click.option("--interval", type=int, default=None, help="Seconds between ticks (default 60).")
 def run_command(interval: int | None) -> None:
     """Run the scheduler: become the leader (or wait as standby), then tick every minute."""
-    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.schedulers.background import BackgroundScheduler
 
     from .jobs import tick
     from .leader import Leadership
 
     app = current_app._get_current_object()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     interval = interval or int(app.config.get("SCHEDULER_INTERVAL_SECONDS", 60))
     settings = _settings(app)
     leadership = Leadership(db.engine, app.config.get("INSTANCE_PATH", app.instance_path))
     me = f"{socket.gethostname()}:{os.getpid()}"
-    stopping = {"flag": False}
-    signal.signal(signal.SIGTERM, _exit)
+    # Ctrl-C and SIGTERM only set a flag: the main thread watches it and stops the scheduler
+    # itself (calling into APScheduler from a signal handler can deadlock on its locks).
+    state = {"stopping": False}
 
-    while not stopping["flag"]:
+    def stop(signum, frame) -> None:
+        state["stopping"] = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    def wait(seconds: float, until: threading.Event | None = None) -> None:
+        deadline = time.monotonic() + seconds
+        while not state["stopping"] and time.monotonic() < deadline:
+            if until is not None and until.is_set():
+                return
+            time.sleep(0.2)
+
+    said_standby = False
+    while not state["stopping"]:
         if not leadership.try_acquire():
-            click.echo(f"standby: another scheduler is active; retrying in {interval}s")
-            try:
-                time.sleep(interval)
-            except (KeyboardInterrupt, SystemExit):
-                break
+            if not said_standby:
+                click.echo(f"scheduler {me}: standby, another scheduler is active", err=True)
+                said_standby = True
+            wait(interval)
             continue
-        click.echo(f"scheduler {me}: leader, ticking every {interval}s (Asia/Tokyo)")
-        scheduler = BlockingScheduler(timezone="Asia/Tokyo")
+        click.echo(f"scheduler {me}: leader, ticking every {interval}s (Asia/Tokyo)", err=True)
+        said_standby = False
+        lost = threading.Event()
 
-        def job(scheduler=scheduler) -> None:
+        def job(lost=lost) -> None:
             with app.app_context():
                 if not leadership.still_held():
                     log.warning("leadership lost; back to standby")
-                    scheduler.shutdown(wait=False)
+                    lost.set()
                     return
                 try:
                     report = tick(db.session, datetime.now(UTC), settings)
@@ -134,6 +151,7 @@ def run_command(interval: int | None) -> None:
                 finally:
                     db.session.remove()
 
+        scheduler = BackgroundScheduler(timezone="Asia/Tokyo")
         scheduler.add_job(
             job,
             "interval",
@@ -144,13 +162,9 @@ def run_command(interval: int | None) -> None:
             next_run_time=datetime.now(UTC),
             id="tick",
         )
-        try:
-            scheduler.start()
-        except (KeyboardInterrupt, SystemExit):
-            stopping["flag"] = True
-        finally:
-            if scheduler.running:
-                scheduler.shutdown(wait=False)
+        scheduler.start()
+        wait(float("inf"), until=lost)
+        scheduler.shutdown(wait=True)  # lets a running tick finish its commit
     leadership.release()
 
 

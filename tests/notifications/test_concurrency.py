@@ -178,3 +178,29 @@ def test_killed_after_the_server_accepted_a_message_resends_it_with_the_same_mes
     [repeated] = [mid for mid, n in received.items() if n == 2]
     assert repeated.startswith(f"<outbox-{ids[1]}.")
     assert _statuses(tmp_path, url) == {OutboxStatus.SENT}
+
+
+def test_a_standby_scheduler_takes_over_when_the_leader_is_killed(tmp_path, smtp):
+    url, _ids = _sqlite_with_pending_mail(tmp_path, 0)
+    env = _env(url, smtp)
+    command = [sys.executable, "-m", "flask", "scheduler", "run", "--interval", "1"]
+
+    def start():
+        return subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+
+    leader = start()
+    assert "leader" in leader.stderr.readline()
+    standby = start()
+    try:
+        assert "standby" in standby.stderr.readline()
+        leader.send_signal(signal.SIGKILL)
+        leader.wait(timeout=10)
+        assert "leader" in standby.stderr.readline()  # within about one interval
+        standby.terminate()
+        assert standby.wait(timeout=20) == 0  # SIGTERM ends the scheduler cleanly
+    finally:
+        for process in (leader, standby):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            process.stderr.close()
