@@ -69,6 +69,20 @@ def entity_title(entity: str) -> str:
     return {"departments": _("部"), "sections": _("課"), "posts": _("役職")}[entity]
 
 
+def display(obj, f: Field):
+    """A field's value as the list shows it (names for references, ○/× for flags)."""
+    value = getattr(obj, f.name)
+    if f.kind == "bool":
+        return "○" if value else "×"
+    if f.kind == "department":
+        return obj.department.name
+    if f.kind == "section":
+        return obj.section.name if obj.section else ""
+    if f.kind == "post_kind":
+        return value.ja
+    return value
+
+
 def parse_fields(session: Session, entity: str, form, current=None) -> tuple[dict, dict]:
     """Values and errors (Japanese) of a submitted entity form."""
     model, fields = specs()[entity]

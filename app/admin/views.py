@@ -72,6 +72,11 @@ def entities(entity: str):
         headers, rows = service.post_holders(db.session, local_date(_now()))
         return export_response(_("役職と在任者"), headers, rows, request.args["format"])
     objects = db.session.scalars(select(model).order_by(model.code)).all()
+    if request.args.get("format") in ("xlsx", "csv"):
+        headers = [f.label for f in fields]
+        rows = ([service.display(o, f) for f in fields] for o in objects)
+        title = service.entity_title(entity)
+        return export_response(title, headers, rows, request.args["format"])
     holders = None
     if entity == "posts":
         _headers, holders = service.post_holders(db.session, local_date(_now()))

@@ -40,6 +40,22 @@ def index():
         if not departments:
             abort(403)
     rows = service.reviewable(db.session, fiscal_year, department_ids=departments)
+    if request.args.get("format") in ("xlsx", "csv"):
+        headers = [_("番号"), _("改革項目"), _("所管部"), _("評価"), _("意見"), _("事前質問")]
+        data = [
+            [
+                c.item.number,
+                c.item.title,
+                c.item.owning_section.department.name,
+                c.grade.ja if c.grade else "",
+                n_opinions,
+                n_questions,
+            ]
+            for c, n_opinions, n_questions in rows
+        ]
+        return export_response(
+            _("評価結果一覧") + f"_{fiscal_year}", headers, data, request.args["format"]
+        )
     return render_template(
         "committee/index.html",
         rows=rows,

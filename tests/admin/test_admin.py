@@ -124,3 +124,15 @@ def test_sections_and_posts_are_edited_through_their_pages(client, make, login_a
         entry.data["before"]["name"] == "税務部長"
         and entry.data["after"]["name"] == "税務部長（兼）"
     )
+
+
+def test_department_and_section_lists_export(client, make, login_as):
+    admin = make.user(roles=["admin"])
+    make.org("会計")
+    _db.session.commit()
+    login_as(admin)
+    csv = client.get("/admin/sections?format=csv").data.decode("utf-8-sig")
+    lines = csv.split("\r\n")
+    assert lines[0].startswith("コード,名称") and "会計課" in csv and "会計部" in csv
+    xlsx = client.get("/admin/departments?format=xlsx")
+    assert "spreadsheetml" in xlsx.headers["Content-Type"]

@@ -144,3 +144,10 @@ def test_questions_are_answered_by_the_department_through_the_pages(
     )
     assert "回答を登録しました" in response.get_data(as_text=True)
     assert question.answered_by_id == owner.head.id and question.answer == "年間120万円です"
+
+
+def test_the_review_list_exports(client, login_as, setting):
+    _owner, _other, member, _confirmed, _draft = setting
+    login_as(member)
+    csv = client.get(f"/committee/?fy={FY}&format=csv").data.decode("utf-8-sig")
+    assert csv.split("\r\n")[1].split(",")[1:4] == ["窓口のオンライン化", "市民部", "B 概ね達成"]
