@@ -57,9 +57,11 @@ def test_dashboard_matrix_links_and_bulk_nudge(page, seed, query):
     page.get_by_role("button", name="選択した項目に督促する").click()
     page.wait_for_load_state()
     assert "2件の項目について、2通の督促メールを送信予約しました" in page.content()
+    page.screenshot(path="/tmp/secretariat_items.png", full_page=True)
     assert_accessible(page)
     page.goto(f"/secretariat/schedule/{PAST_FY}")
     assert page.get_by_role("heading", name="カレンダー").is_visible()
+    page.screenshot(path="/tmp/secretariat_schedule.png", full_page=True)
     assert_accessible(page)
 
     mails = query(
