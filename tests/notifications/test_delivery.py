@@ -11,6 +11,7 @@ from app.models import MissedWindowKind, OutboxMessage, OutboxStatus
 from notifications import enqueue
 from notifications.delivery import deliver_outbox, message_id, retry_failed
 from notifications.jobs import missed_windows, scheduler_status, tick
+from notifications.settings import Settings
 
 from .helpers import at, days
 
@@ -209,3 +210,76 @@ def test_after_downtime_only_what_still_matters_is_sent_and_the_gap_is_recorded(
         ("reminder", 7, "2026-04-23", org.staff.id),
         ("reminder", 14, "2026-04-16", org.staff.id),
     ]
+
+
+def test_a_secretariat_nudge_names_the_item_its_deadline_and_the_sender(db, make, smtp):
+    from notifications.nudges import nudge
+
+    org = make.org()
+    cycle = make.cycle(make.item(org, number="3-2", title="指定管理の拡大"), state="doing")
+    sender = make.user("sec", roles=["secretariat"], name="事務局 一郎")
+    nudge(
+        db.session,
+        cycle,
+        org.staff,
+        sender=sender,
+        message="中間報告の提出をお願いします。",
+        now=at("2026-10-26"),
+    )
+    db.session.commit()
+
+    deliver_outbox(db.session, at("2026-10-26", 10), smtp.settings())
+
+    [message] = smtp.messages
+    assert str(message["Subject"]) == "【事務局からのお願い】3-2 指定管理の拡大（実施）"
+    text = message.get_body(("plain",)).get_content()
+    assert "中間報告の提出をお願いします。" in text
+    assert "期限：令和8年10月30日（金）" in text  # 31 October is a Saturday
+    assert "送信者：事務局 一郎" in text
+    assert f"https://kaikaku.example.jp/items/{cycle.item_id}" in text
+
+
+class _Authenticator:
+    def __init__(self):
+        self.logins: list[tuple[bytes, bool]] = []
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult
+
+        ok = auth_data.login == b"kaikaku" and auth_data.password == b"s3cret"
+        self.logins.append((auth_data.login, ok))
+        return AuthResult(success=ok)
+
+
+def test_smtp_login_is_used_when_configured_and_a_refused_login_spends_nothing(db, make):
+    from aiosmtpd.controller import Controller
+
+    from .conftest import Recorder, free_port
+
+    recorder, port, authenticator = Recorder(), free_port(), _Authenticator()
+    controller = Controller(
+        recorder,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=authenticator,
+        auth_require_tls=False,
+        auth_required=False,
+    )
+    controller.start()
+    try:
+        row = _nudge(db.session, make.user(), at("2026-06-01"))
+        db.session.commit()
+        base = dict(smtp_port=port, smtp_username="kaikaku", smtp_timeout=5)
+        wrong = deliver_outbox(
+            db.session, at("2026-06-01", 10), Settings(**base, smtp_password="nope")
+        )
+        db.session.refresh(row)
+        assert wrong.sent == 0 and row.status is OutboxStatus.PENDING and row.attempts == 0
+        assert "接続できません" in row.last_error
+
+        later = at("2026-06-01", 11)
+        right = deliver_outbox(db.session, later, Settings(**base, smtp_password="s3cret"))
+        assert right.sent == 1 and len(recorder.messages) == 1
+        assert authenticator.logins == [(b"kaikaku", False), (b"kaikaku", True)]
+    finally:
+        controller.stop()
