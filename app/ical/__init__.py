@@ -1,5 +1,5 @@
 from flask import Blueprint
 
-bp = Blueprint("ical", __name__, url_prefix="/ical")
+bp = Blueprint("ical", __name__)
 
 from . import views  # noqa: E402,F401

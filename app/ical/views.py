@@ -1,10 +1,10 @@
-"""期限カレンダー: a user's deadlines as an iCalendar feed behind a secret address."""
+"""通知の設定 and 期限カレンダー: mail preferences, and one's deadlines as an iCalendar feed."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Response, abort, current_app, flash, redirect, render_template, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -19,26 +19,37 @@ def feed_url(token: str) -> str:
     return f"{current_app.config['BASE_URL']}{url_for('ical.feed', token=token)}"
 
 
-@bp.get("/")
+@bp.get("/settings/notifications")
 @login_required
-def index():
-    """Show the user's own feed address (made on first visit)."""
+def settings():
+    """Show the mail preferences and the user's own calendar address (made on first visit)."""
     token = feed_token(db.session, current_user)
     db.session.commit()
     return render_template("ical/index.html", url=feed_url(token))
 
 
-@bp.post("/reset")
+@bp.post("/settings/notifications")
+@login_required
+def save_settings():
+    """Save the mail preferences; escalations are always sent, whatever is chosen here."""
+    current_user.wants_digest = request.form.get("wants_digest") == "1"
+    current_user.reminders_enabled = request.form.get("reminders_enabled") == "1"
+    db.session.commit()
+    flash(_("通知の設定を保存しました。"), "success")
+    return redirect(url_for("ical.settings"))
+
+
+@bp.post("/settings/notifications/calendar")
 @login_required
 def reset():
-    """Issue a new address; the old one stops working at once."""
+    """Issue a new calendar address; the old one stops working at once."""
     reset_token(db.session, current_user, datetime.now(UTC))
     db.session.commit()
     flash(_("カレンダーのアドレスを新しくしました。古いアドレスは使えません。"), "success")
-    return redirect(url_for("ical.index"))
+    return redirect(url_for("ical.settings"))
 
 
-@bp.get("/<token>.ics")
+@bp.get("/ical/<token>.ics")
 def feed(token: str):
     """The feed itself: no login, the token is the secret; 404 for an unknown token."""
     user = user_for_token(db.session, token)

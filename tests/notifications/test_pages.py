@@ -41,8 +41,8 @@ def test_the_feed_lists_the_deadlines_of_ones_items_behind_a_secret_address(
     assert client.get("/ical/not-a-token.ics").status_code == 404
     # Reissuing the address kills the old one.
     login_as(org.staff)
-    assert "/ical/" in client.get("/ical/").get_data(as_text=True)
-    client.post("/ical/reset")
+    assert f"/ical/{token}.ics" in client.get("/settings/notifications").get_data(as_text=True)
+    client.post("/settings/notifications/calendar")
     assert client.get(f"/ical/{token}.ics").status_code == 404
 
 
@@ -64,8 +64,28 @@ def test_folding_never_splits_a_character():
     assert folded.replace("\r\n ", "") == line
 
 
-def test_the_feed_page_needs_a_login(client):
-    assert client.get("/ical/").status_code == 302
+def test_the_settings_page_needs_a_login(client):
+    assert client.get("/settings/notifications").status_code == 302
+    assert client.post("/settings/notifications").status_code == 302
+
+
+def test_a_user_chooses_the_digest_or_no_reminders(client, make, db, login_as):
+    user = make.user()
+    db.session.commit()
+    login_as(user)
+    page = client.get("/settings/notifications").get_data(as_text=True)
+    assert (
+        "督促" in page
+        and 'id="reminders_enabled" name="reminders_enabled" value="1" checked' in page
+    )
+
+    client.post("/settings/notifications", data={"wants_digest": "1"})
+    db.session.refresh(user)
+    assert (user.wants_digest, user.reminders_enabled) == (True, False)
+
+    client.post("/settings/notifications", data={"reminders_enabled": "1"})
+    db.session.refresh(user)
+    assert (user.wants_digest, user.reminders_enabled) == (False, True)
 
 
 def test_the_mailbox_page_does_not_exist_without_the_catcher(client, make, login_as):
