@@ -8,10 +8,9 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.calendar import fiscal_year_of, local_date, wareki_date, wareki_fiscal_year
+from app.calendar import fiscal_year_of, local_date
 from app.models import Cycle, DeadlineExtension, FiscalYearSchedule, OverdueSnapshot, User
 from workflows.deadlines import adjusted, due_date, schedule_for, stage_of
-from workflows.labels import state_label
 
 from .service import Filters, load_deadlines, states_of_year
 from .text import ActionError, _
@@ -35,7 +34,7 @@ def nudge(
     session: Session, cycles: Iterable[Cycle], *, by: User, now: datetime, message: str = ""
 ) -> int:
     """Send a manual reminder to whoever must act on each cycle; returns the mails queued."""
-    from notifications import enqueue
+    from notifications.nudges import nudge as queue_nudge
     from workflows.audit import record
     from workflows.permissions import who_must_act
 
@@ -50,16 +49,8 @@ def nudge(
         if stage_of(cycle.state) is None:
             continue
         recipients = list(who_must_act(cycle, today))
-        due = due_date(session, cycle)
         for recipient in recipients:
-            enqueue(
-                session,
-                kind="nudge",
-                recipient=recipient,
-                now=now,
-                cycle_id=cycle.id,
-                context=nudge_context(cycle, due, by=by, message=message),
-            )
+            queue_nudge(session, cycle, recipient, sender=by, message=message, now=now)
             sent += 1
         record(
             session,
@@ -73,25 +64,6 @@ def nudge(
         )
     session.flush()
     return sent
-
-
-def nudge_context(cycle: Cycle, due: date | None, *, by: User, message: str) -> dict:
-    """What the nudge mail template shows."""
-    stage = stage_of(cycle.state)
-    return {
-        "cycle_id": cycle.id,
-        "item_id": cycle.item.id,
-        "item_number": cycle.item.number,
-        "item_title": cycle.item.title,
-        "fiscal_year": cycle.fiscal_year,
-        "fiscal_year_label": wareki_fiscal_year(cycle.fiscal_year),
-        "state": cycle.state,
-        "state_label": state_label(cycle.state),
-        "stage_label": stage.ja if stage else "",
-        "due_label": wareki_date(due) if due else "",
-        "message": message,
-        "sender_name": by.name,
-    }
 
 
 def extend_deadline(
