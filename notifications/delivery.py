@@ -12,6 +12,8 @@ as they are) and the server is tried again with a growing pause (`smtp_retry_at`
 message refused with a temporary error (4xx) is retried with exponential backoff and
 marked failed after `max_attempts`; a permanent refusal (5xx) is marked failed at once.
 Failed rows stay in the table with their last error; `flask outbox retry` requeues them.
+A reminder or escalation whose cycle has left the state it was about (the item was submitted,
+approved, sent back...) while it waited is not sent: it is marked cancelled, never deleted.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.links import make_decision_token
-from app.models import OutboxMessage, OutboxStatus
+from app.models import Cycle, OutboxMessage, OutboxStatus
 
 from .jobs import TickReport, _state
 from .outbox import render
@@ -169,6 +171,19 @@ def _claim(session: Session, now: datetime, skip: set[int]) -> OutboxMessage | N
     return session.scalars(query).first()
 
 
+# Kinds that are about the cycle's current state: pointless once the item has moved on.
+STATE_BOUND_KINDS = ("reminder", "escalation_head", "escalation_secretariat")
+
+
+def _moved_on(session: Session, row: OutboxMessage) -> bool:
+    """Whether a reminder or escalation's cycle left the state it was about."""
+    if row.kind not in STATE_BOUND_KINDS or row.cycle_id is None or not row.context:
+        return False
+    state = row.context.get("state")
+    cycle = session.get(Cycle, row.cycle_id)
+    return bool(state) and cycle is not None and cycle.state != state
+
+
 def backoff(settings: Settings, attempts: int) -> timedelta:
     """The pause before the next try after `attempts` failed ones."""
     pause = settings.retry_base * (2 ** max(0, attempts - 1))
@@ -212,6 +227,12 @@ def deliver_outbox(
             if row is None:
                 break
             skip.add(row.id)
+            if _moved_on(session, row):
+                row.status = OutboxStatus.CANCELLED
+                row.last_error = "送信前に対応が進んだため取り止め"
+                session.commit()
+                report.cancelled += 1
+                continue
             mid = message_id(row, settings)
             try:
                 message = build_message(row, settings)

@@ -87,6 +87,7 @@ class TickReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    cancelled: int = 0
     downtime: bool = False
     errors: list[str] = field(default_factory=list)
 

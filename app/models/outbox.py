@@ -17,6 +17,8 @@ class OutboxStatus(LabeledEnum):
     PENDING = "pending", "送信待ち", "Pending"
     SENT = "sent", "送信済み", "Sent"
     FAILED = "failed", "送信失敗", "Failed"
+    # A reminder or escalation whose item moved on before it could be sent.
+    CANCELLED = "cancelled", "送信取り止め", "Cancelled"
 
 
 class OutboxMessage(db.Model):

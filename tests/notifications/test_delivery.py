@@ -283,3 +283,32 @@ def test_smtp_login_is_used_when_configured_and_a_refused_login_spends_nothing(d
         assert authenticator.logins == [(b"kaikaku", False), (b"kaikaku", True)]
     finally:
         controller.stop()
+
+
+def test_an_escalation_waiting_for_the_mail_server_is_dropped_once_the_item_moves_on(
+    db, make, smtp
+):
+    from workflows import operations as ops
+
+    org = make.org()
+    cycle = make.cycle(
+        make.item(org, number="1-1"), state="plan_draft", state_since=at("2026-04-01")
+    )
+    db.session.commit()
+    settings = smtp.settings()
+    smtp.stop()
+    report = tick(db.session, at("2026-05-08"), settings)  # 3 business days overdue
+    assert report.escalations == 1 and report.sent == 0
+    cycle.goal = "目標"
+    ops.submit(cycle, by=org.staff, now=at("2026-05-08", 10))
+    db.session.commit()
+    smtp.start()
+
+    report = tick(db.session, at("2026-05-08", 11), settings)
+
+    assert report.cancelled == 1
+    assert [m["X-Kaikaku-Kind"] for m in smtp.messages] == ["transition_submitted"]
+    escalation = db.session.scalar(
+        select(OutboxMessage).where(OutboxMessage.kind == "escalation_head")
+    )
+    assert escalation.status is OutboxStatus.CANCELLED and escalation.sent_at is None
