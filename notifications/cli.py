@@ -11,6 +11,7 @@ import signal
 import socket
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,8 +46,6 @@ def _settings(app: Flask) -> Settings:
             if seen["n"] == int(nth):
                 click.echo(f"paused {where} sending outbox row {row.id}", err=True)
                 time.sleep(float(seconds))
-
-        from dataclasses import replace
 
         settings = replace(settings, **{f"{where}_send": pause})
     return settings
@@ -96,9 +95,9 @@ def run_command(interval: int | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     interval = interval or int(app.config.get("SCHEDULER_INTERVAL_SECONDS", 60))
-    settings = _settings(app)
-    leadership = Leadership(db.engine, app.config.get("INSTANCE_PATH", app.instance_path))
     me = f"{socket.gethostname()}:{os.getpid()}"
+    settings = replace(_settings(app), instance=me)
+    leadership = Leadership(db.engine, app.config.get("INSTANCE_PATH", app.instance_path))
     # Ctrl-C and SIGTERM only set a flag: the main thread watches it and stops the scheduler
     # itself (calling into APScheduler from a signal handler can deadlock on its locks).
     state = {"stopping": False}
@@ -178,6 +177,8 @@ def status_command() -> None:
         click.echo("the scheduler has never run")
         return
     click.echo(f"last tick: {state.last_tick_at}  last success: {state.last_success_at}")
+    if state.leader:
+        click.echo(f"run by: {state.leader}")
     if state.last_error:
         click.echo(f"last error: {state.last_error}")
     if state.smtp_error:

@@ -574,6 +574,8 @@ def tick(
         )
     if previous is None or now > previous:
         state.last_tick_at = now
+    if settings.instance:
+        state.leader = settings.instance
     session.commit()
 
     run = _Pass(session, now, previous)

@@ -30,6 +30,8 @@ class Settings:
     # A gap between two ticks longer than this is recorded as downtime.
     downtime_threshold: timedelta = timedelta(minutes=15)
     scheduler_name: str = "main"
+    # Who runs the ticks (host:pid), shown with the scheduler's state.
+    instance: str = ""
     # Test hooks: called with the outbox row just before / just after the SMTP transaction.
     before_send: Callable | None = None
     after_send: Callable | None = None
