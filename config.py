@@ -69,6 +69,7 @@ class Config:
         self.SMTP_STARTTLS = _bool(env.get("SMTP_STARTTLS"))
         self.SMTP_TIMEOUT = float(env.get("SMTP_TIMEOUT", "10"))
         self.SMTP_MAX_ATTEMPTS = int(env.get("SMTP_MAX_ATTEMPTS", "8"))
+        self.SMTP_CA_FILE = env.get("SMTP_CA_FILE") or None
         self.SCHEDULER_INTERVAL_SECONDS = int(env.get("SCHEDULER_INTERVAL_SECONDS", "60"))
         # Development only: mail is caught locally and listed at /dev/mailbox.
         self.MAIL_CATCHER = _bool(env.get("MAIL_CATCHER"))

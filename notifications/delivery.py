@@ -116,7 +116,7 @@ def smtp_connect(settings: Settings) -> smtplib.SMTP:
     try:
         smtp.ehlo()
         if settings.smtp_starttls:
-            smtp.starttls(context=ssl.create_default_context())
+            smtp.starttls(context=ssl.create_default_context(cafile=settings.smtp_ca_file))
             smtp.ehlo()
         if settings.smtp_username:
             smtp.login(settings.smtp_username, settings.smtp_password or "")
@@ -147,6 +147,11 @@ class _Connection:
                 self.smtp = None
                 if attempt == 2:
                     raise ServerUnavailable(str(exc) or "disconnected") from exc
+            except smtplib.SMTPSenderRefused as exc:
+                # The session or our sender address is refused: every message would fail
+                # alike, so it is the server's state, not this message's fault.
+                self.close()
+                raise ServerUnavailable(str(exc)) from exc
 
     def close(self) -> None:
         if self.smtp is not None:

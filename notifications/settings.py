@@ -19,6 +19,8 @@ class Settings:
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
+    # A CA bundle for a mail server whose certificate a private CA signed (LGWAN).
+    smtp_ca_file: str | None = None
     smtp_timeout: float = 10.0
     # A message refused with a temporary (4xx) error is tried this many times in all.
     max_attempts: int = 8
@@ -48,6 +50,7 @@ class Settings:
             smtp_username=config.get("SMTP_USERNAME"),
             smtp_password=config.get("SMTP_PASSWORD"),
             smtp_starttls=bool(config.get("SMTP_STARTTLS", False)),
+            smtp_ca_file=config.get("SMTP_CA_FILE") or None,
             smtp_timeout=float(config.get("SMTP_TIMEOUT", cls.smtp_timeout)),
             max_attempts=int(config.get("SMTP_MAX_ATTEMPTS", cls.max_attempts)),
         )

@@ -312,3 +312,56 @@ def test_an_escalation_waiting_for_the_mail_server_is_dropped_once_the_item_move
         select(OutboxMessage).where(OutboxMessage.kind == "escalation_head")
     )
     assert escalation.status is OutboxStatus.CANCELLED and escalation.sent_at is None
+
+
+def test_starttls_with_the_citys_own_ca_and_a_server_that_insists_on_it(db, make, tmp_path):
+    import ssl
+    import subprocess
+
+    from aiosmtpd.controller import Controller
+
+    from .conftest import Recorder, free_port
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    recorder, port = Recorder(), free_port()
+    controller = Controller(
+        recorder, hostname="127.0.0.1", port=port, tls_context=server_tls, require_starttls=True
+    )
+    controller.start()
+    try:
+        row = _nudge(db.session, make.user(), at("2026-06-01"))
+        db.session.commit()
+        plain = deliver_outbox(db.session, at("2026-06-01", 10), Settings(smtp_port=port))
+        db.session.refresh(row)
+        assert plain.sent == 0 and row.status is OutboxStatus.PENDING and row.attempts == 0
+        assert "STARTTLS" in scheduler_status(db.session).smtp_error
+
+        secure = Settings(smtp_port=port, smtp_starttls=True, smtp_ca_file=str(cert))
+        report = deliver_outbox(db.session, at("2026-06-01", 11), secure)
+        assert report.sent == 1 and len(recorder.messages) == 1
+    finally:
+        controller.stop()
