@@ -14,7 +14,11 @@ KAIKAKU=".venv/bin/kaikaku"
 export FLASK_APP="app:create_app"
 export SMTP_HOST="${SMTP_HOST:-127.0.0.1}"
 export SMTP_PORT="${SMTP_PORT:-1025}"
-export MAIL_CATCHER="${MAIL_CATCHER:-1}"
+# The local catcher stands in for the mail server only when mail stays on this machine.
+case "$SMTP_HOST" in
+    127.0.0.1|localhost|::1) export MAIL_CATCHER="${MAIL_CATCHER:-1}" ;;
+    *) export MAIL_CATCHER="${MAIL_CATCHER:-0}" ;;
+esac
 export BASE_URL="${BASE_URL:-http://${HOST}:${PORT}}"
 
 children=()
@@ -43,7 +47,9 @@ children+=("$!")
 
 echo
 echo "  Kaikaku:         http://${HOST}:${PORT}/"
-echo "  Mail sent:       http://${HOST}:${PORT}/dev/mailbox/  (secretariat or admin login)"
+case "${MAIL_CATCHER,,}" in
+    1|true|yes|on) echo "  Mail sent:       http://${HOST}:${PORT}/dev/mailbox/  (secretariat or admin login)" ;;
+esac
 echo "  Mail server:     ${SMTP_HOST}:${SMTP_PORT}   Stop everything with Ctrl-C."
 echo
 
