@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from playwright.sync_api import expect
+
 from app.calendar import local_date
 from app.links import make_decision_token
 from app.models import utcnow
@@ -35,7 +37,7 @@ def make_item(seed, state="plan_draft", submitted=False):
 def test_staff_plans_head_sends_back_staff_fixes_head_approves(page, seed):
     ids = make_item(seed)
     login(page, ids["staff"])
-    assert page.get_by_role("heading", name="あなたの対応待ち", level=1).is_visible()
+    expect(page.get_by_role("heading", name="あなたの対応待ち", level=1)).to_be_visible()
     assert_accessible(page)
     page.screenshot(path="/tmp/kaikaku-tasks.png", full_page=True)
 
@@ -48,27 +50,27 @@ def test_staff_plans_head_sends_back_staff_fixes_head_approves(page, seed):
     page.get_by_role("button", name="保存して提出する").click()
     # The error summary takes the focus; what was typed is still there.
     summary = page.locator("#error-summary")
-    assert summary.is_visible()
-    assert page.evaluate("document.activeElement.id") == "error-summary"
+    expect(summary).to_be_visible()
+    expect(summary).to_be_focused()
     assert page.get_by_label("今年度の目標").input_value() == goal
     assert_accessible(page)
     target.fill("100")
     page.get_by_label("第1四半期").fill("対象手続の洗い出し")
     page.get_by_role("button", name="保存して提出する").click()
-    assert page.get_by_text("提出しました").is_visible()
+    expect(page.get_by_text("提出しました")).to_be_visible()
     logout(page)
 
     login(page, ids["head"])
     page.get_by_role("link", name="判断する").first.click()
     assert_accessible(page)
     page.get_by_role("button", name="差し戻す").click()
-    assert page.get_by_text("理由を入力してください").first.is_visible()
+    expect(page.get_by_text("理由を入力してください").first).to_be_visible()
     page.get_by_label("コメント").fill("第2四半期以降の予定も書いてください")
     page.get_by_role("button", name="差し戻す").click()
     logout(page)
 
     login(page, ids["staff"])
-    assert page.get_by_text("第2四半期以降の予定も書いてください").is_visible()
+    expect(page.get_by_text("第2四半期以降の予定も書いてください")).to_be_visible()
     page.get_by_role("link", name=ids["title"]).first.click()
     page.get_by_role("link", name="計画を作成・編集する").click()
     page.get_by_label("第2四半期").fill("システム改修")
@@ -79,13 +81,13 @@ def test_staff_plans_head_sends_back_staff_fixes_head_approves(page, seed):
     page.get_by_role("navigation").get_by_role("link", name="承認待ち").click()
     page.get_by_label(f"{ids['title']}を選ぶ").check()
     page.get_by_role("button", name="選んだ項目を一括承認する").click()
-    assert page.get_by_text("次の1件を承認します").is_visible()
+    expect(page.get_by_text("次の1件を承認します")).to_be_visible()
     assert_accessible(page)
     page.get_by_role("button", name="承認する").click()
-    assert page.get_by_text("1件を承認しました。").is_visible()
+    expect(page.get_by_text("1件を承認しました。")).to_be_visible()
     page.goto(f"/items/{ids['item']}")
-    assert page.get_by_role("heading", name="現在の段階：実施中").is_visible()
-    assert page.get_by_text("第2四半期以降の予定も書いてください").is_visible()
+    expect(page.get_by_role("heading", name="現在の段階：実施中")).to_be_visible()
+    expect(page.get_by_text("第2四半期以降の予定も書いてください")).to_be_visible()
     assert_accessible(page)
     page.screenshot(path="/tmp/kaikaku-item.png", full_page=True)
 
@@ -101,16 +103,16 @@ def test_a_substitute_approves(page, seed):
     page.get_by_label("終了日").fill((today + timedelta(days=5)).isoformat())
     page.get_by_label("理由").fill("出張のため")
     page.get_by_role("button", name="登録する").click()
-    assert page.get_by_text("代理者に設定しました").is_visible()
+    expect(page.get_by_text("代理者に設定しました")).to_be_visible()
     assert_accessible(page)
     logout(page)
 
     login(page, deputy)
-    assert page.get_by_text("代理", exact=True).first.is_visible()
+    expect(page.get_by_text("代理", exact=True).first).to_be_visible()
     page.get_by_role("link", name="判断する").first.click()
     page.get_by_role("button", name="承認する").click()
-    assert page.get_by_role("heading", name="現在の段階：実施中").is_visible()
-    assert page.get_by_text("の代理").first.is_visible()
+    expect(page.get_by_role("heading", name="現在の段階：実施中")).to_be_visible()
+    expect(page.get_by_text("の代理").first).to_be_visible()
 
 
 def test_a_stale_email_link_shows_a_clear_page(page, seed, live_app):
@@ -130,20 +132,21 @@ def test_a_stale_email_link_shows_a_clear_page(page, seed, live_app):
     page.get_by_role("button", name="承認する").click()
 
     page.goto(f"/links/{token}")
-    assert page.get_by_role("heading", name="リンクを開けません").is_visible()
-    assert page.get_by_text("すでに使用されています").is_visible()
+    expect(page.get_by_role("heading", name="リンクを開けません")).to_be_visible()
+    expect(page.get_by_text("すでに使用されています")).to_be_visible()
     assert_accessible(page)
 
 
 def test_english_switch_and_keyboard_focus(page, seed):
     ids = make_item(seed)
     login(page, ids["staff"])
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.textContent") == "本文へスキップ"
+    expect(page.get_by_role("link", name="本文へスキップ")).to_be_focused()
     page.get_by_role("button", name="English").click()
-    assert page.get_by_role("heading", name="My tasks", level=1).is_visible()
+    expect(page.get_by_role("heading", name="My tasks", level=1)).to_be_visible()
     page.goto(f"/items/{ids['item']}")
-    assert page.get_by_role("heading", name="PDCA timeline").is_visible()
+    expect(page.get_by_role("heading", name="PDCA timeline")).to_be_visible()
     assert_accessible(page)
     page.get_by_role("button", name="日本語").click()
-    assert page.get_by_role("heading", name="PDCAの経過").is_visible()
+    expect(page.get_by_role("heading", name="PDCAの経過")).to_be_visible()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 from openpyxl import Workbook
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from app.models import CommitteeOpinion, Grade, OutboxMessage, OverdueSnapshot, PostAssignment
@@ -42,15 +44,14 @@ def test_dashboard_matrix_links_and_bulk_nudge(page, seed, query):
     login(page, data["login"])
     page.get_by_role("link", name="事務局").click()
     page.goto(f"/secretariat/?fy={PAST_FY}")
-    assert page.get_by_role("heading", name="事務局ダッシュボード").is_visible()
+    expect(page.get_by_role("heading", name="事務局ダッシュボード")).to_be_visible()
     row = page.locator("table.matrix tbody tr", has_text="環境部")
-    assert row.locator("td").nth(0).inner_text().startswith("3")
+    expect(row.locator("td").nth(0)).to_have_text(re.compile(r"^\s*3"))
     page.screenshot(path="/tmp/secretariat_dashboard.png", full_page=True)
     assert_accessible(page)
 
     row.get_by_role("link", name="（超過 3）").first.click()
-    page.wait_for_load_state()
-    assert "期限超過" in page.locator("h1").inner_text()
+    expect(page.locator("h1")).to_contain_text("期限超過")
     for title in ("ごみ収集の委託化", "公用車の削減"):
         page.locator("tr", has_text=title).get_by_role("checkbox").check()
     page.get_by_label("督促メッセージ（任意）").fill("今週中にご対応ください")
@@ -60,7 +61,7 @@ def test_dashboard_matrix_links_and_bulk_nudge(page, seed, query):
     page.screenshot(path="/tmp/secretariat_items.png", full_page=True)
     assert_accessible(page)
     page.goto(f"/secretariat/schedule/{PAST_FY}")
-    assert page.get_by_role("heading", name="カレンダー").is_visible()
+    expect(page.get_by_role("heading", name="カレンダー")).to_be_visible()
     page.screenshot(path="/tmp/secretariat_schedule.png", full_page=True)
     assert_accessible(page)
 
@@ -90,17 +91,17 @@ def test_committee_opinion_and_department_reply(page, seed, query):
     page.get_by_role("link", name="福祉窓口の一元化").click()
     page.get_by_label("意見", exact=True).fill("利用者アンケートで効果を確かめてください")
     page.get_by_role("button", name="意見を登録する").click()
-    assert page.get_by_text("意見を登録しました").is_visible()
+    expect(page.get_by_text("意見を登録しました")).to_be_visible()
     assert_accessible(page)
     logout(page)
 
     login(page, data["staff"])
     page.goto(f"/committee/cycles/{data['cycle']}")
-    assert page.get_by_text("利用者アンケートで効果を確かめてください").is_visible()
+    expect(page.get_by_text("利用者アンケートで効果を確かめてください")).to_be_visible()
     page.get_by_label("対応", exact=True).fill("次年度の評価にアンケート結果を加えます")
     page.get_by_role("button", name="対応を登録する").click()
-    assert page.get_by_text("対応を登録しました").is_visible()
-    assert page.get_by_text("次年度の評価にアンケート結果を加えます").is_visible()
+    expect(page.get_by_text("対応を登録しました")).to_be_visible()
+    expect(page.get_by_text("次年度の評価にアンケート結果を加えます")).to_be_visible()
     opinion = query(
         lambda s: s.scalar(
             select(CommitteeOpinion).where(CommitteeOpinion.cycle_id == data["cycle"])
@@ -139,18 +140,18 @@ def test_personnel_transfer_upload_preview_and_apply(page, seed, query, tmp_path
     page.get_by_role("link", name="人事異動（Excelの一括アップロード）").click()
     page.get_by_label("Excelファイル（.xlsx）").set_input_files(str(bad))
     page.get_by_role("button", name="内容を確認する").click()
-    assert page.get_by_text("役職コード「NO-SUCH-POST」は登録されていません").is_visible()
-    assert page.get_by_role("button", name="この内容で反映する").count() == 0
+    expect(page.get_by_text("役職コード「NO-SUCH-POST」は登録されていません")).to_be_visible()
+    expect(page.get_by_role("button", name="この内容で反映する")).to_have_count(0)
 
     page.goto("/admin/transfers")
     page.get_by_label("Excelファイル（.xlsx）").set_input_files(str(good))
     page.get_by_role("button", name="内容を確認する").click()
     row = page.locator("tr", has_text=data["post"])
     assert_accessible(page)
-    assert data["old"] in row.locator(".diff-leave").inner_text()
-    assert "異動 三郎" in row.locator(".diff-take").inner_text()
+    expect(row.locator(".diff-leave")).to_contain_text(data["old"])
+    expect(row.locator(".diff-take")).to_contain_text("異動 三郎")
     page.get_by_role("button", name="この内容で反映する").click()
-    assert page.get_by_text("人事異動を反映しました").is_visible()
+    expect(page.get_by_text("人事異動を反映しました")).to_be_visible()
     started = query(
         lambda s: s.scalar(
             select(func.count()).where(
