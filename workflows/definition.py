@@ -150,12 +150,31 @@ class Definition:
         return token.state
 
     @cached_property
-    def _mermaid(self) -> str:
+    def global_triggers(self) -> tuple[str, ...]:
+        """Triggers that leave (or return to) most states: suspend, resume, abolish."""
+        working = [n for n, s in self.states.items() if not s.final]
+        found: list[str] = []
+        for t in self.transitions:
+            wide = t.dest == PREVIOUS or len(t.sources) * 2 >= len(working)
+            if wide and t.trigger not in found:
+                found.append(t.trigger)
+        return tuple(found)
+
+    def _graph(self, full: bool) -> str:
+        transitions = [
+            {k: v for k, v in t.items() if k != "conditions"}
+            for t in self._machine_transitions()
+            if full or t["trigger"] not in self.global_triggers
+        ]
+        shown = {self.initial} | {t["dest"] for t in transitions}
+        shown |= {s for t in transitions for s in t["source"]}
         token = _Token(self.initial)
         _graph_machine_class()(
             model=token,
-            states=[{"name": s.name, "label": s.ja} for s in self.states.values()],
-            transitions=self._graph_transitions(),
+            states=[
+                {"name": s.name, "label": s.ja} for s in self.states.values() if s.name in shown
+            ],
+            transitions=transitions,
             initial=self.initial,
             auto_transitions=False,
             graph_engine="mermaid",
@@ -163,15 +182,22 @@ class Definition:
         )
         return token.get_graph().draw(None).rstrip() + "\n"
 
-    def _graph_transitions(self) -> list[dict[str, Any]]:
-        # The machine's own transitions, without the conditions that pick resume's target.
-        return [
-            {k: v for k, v in t.items() if k != "conditions"} for t in self._machine_transitions()
-        ]
+    @cached_property
+    def _mermaid_main(self) -> str:
+        return self._graph(full=False)
 
-    def mermaid(self) -> str:
-        """The Mermaid stateDiagram-v2 text of this definition, drawn by the library."""
-        return self._mermaid
+    @cached_property
+    def _mermaid_full(self) -> str:
+        return self._graph(full=True)
+
+    def mermaid(self, full: bool = False) -> str:
+        """The Mermaid stateDiagram-v2 text of this definition, drawn by the library.
+
+        By default the transitions possible from (almost) every state -- suspend, resume,
+        abolish -- are left out of the picture, which they would otherwise fill; `full=True`
+        draws them too. The tables of the workflow page list every transition.
+        """
+        return self._mermaid_full if full else self._mermaid_main
 
 
 @lru_cache(maxsize=1)
@@ -186,6 +212,8 @@ def _graph_machine_class() -> type:
 
     class LabeledGraphMachine(GraphMachine):
         state_cls = LabeledState
+        # Top to bottom: eleven states in a row would be too wide for a page.
+        machine_attributes = {**GraphMachine.machine_attributes, "rankdir": "TB"}
 
     return LabeledGraphMachine
 

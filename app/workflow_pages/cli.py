@@ -31,9 +31,10 @@ def verify_command() -> None:
 
 @workflows_cli.command("show")
 @click.option("--version", "version", default=None, help="A definition version (default: current)")
-def show_command(version: str | None) -> None:
+@click.option("--full", is_flag=True, help="Draw suspend, resume and abolish too")
+def show_command(version: str | None, full: bool) -> None:
     """Print the definition's diagram as Mermaid text."""
-    click.echo(get_definition(version).mermaid(), nl=False)
+    click.echo(get_definition(version).mermaid(full=full), nl=False)
 
 
 @workflows_cli.command("check")

@@ -151,6 +151,10 @@ def test_the_diagram_is_mermaid_from_the_definition():
     assert "stateDiagram-v2" in text
     assert 'state "計画承認待ち" as plan_submitted' in text
     assert "plan_submitted --> plan_draft: send_back_plan | withdraw_plan" in text
+    assert "suspend" not in text and "休止中" not in text
+    full = get_definition().mermaid(full=True)
+    assert "act_submitted --> suspended: suspend" in full
+    assert "suspended --> check_draft: resume" in full
 
 
 # --- versions ---------------------------------------------------------------------------
