@@ -235,3 +235,36 @@ def test_abolishing_marks_the_item_and_ends_the_cycle(world, db):
     assert world.cycle.state == "abolished" and world.cycle.item.status == "abolished"
     with pytest.raises(InvalidTransition):
         ops.reopen(world.cycle, by=world.secretariat, now=NOW, reason="誤り")
+
+
+def test_every_transition_mail_renders_with_links_at_delivery(world, db):
+    from notifications.outbox import render
+
+    drive_to(world, "check_submitted")
+    ops.withdraw(world.cycle, by=world.staff, now=NOW)
+    drive_to(world, "act_draft")
+    ops.suspend(world.cycle, by=world.secretariat, now=NOW, reason="組織再編")
+    ops.resume(world.cycle, by=world.secretariat, now=NOW)
+    ops.abolish(world.cycle, by=world.secretariat, now=NOW, reason="統合により廃止")
+    kinds = {m.kind for m in outbox(db)}
+    assert kinds == {
+        "transition_submitted",
+        "transition_approved",
+        "transition_withdrawn",
+        "transition_confirm_requested",
+        "transition_confirmed",
+        "transition_suspended",
+        "transition_resumed",
+        "transition_abolished",
+    }
+    for mail in outbox(db):
+        subject, body = render(
+            mail.kind,
+            mail.context,
+            base_url="https://kaikaku.example",
+            decision_url=lambda c, v: f"https://kaikaku.example/d/{c}/{v}",
+        )
+        assert subject == mail.subject and "【行政改革】" in subject
+        assert world.cycle.item.title in body
+        if mail.kind == "transition_submitted":
+            assert f"https://kaikaku.example/d/{world.cycle.id}/" in body
