@@ -226,3 +226,38 @@ def test_next_day_substitution_boundaries_are_inclusive(world, make, db):
     drive_to(world, "plan_submitted")
     ops.approve(world.cycle, by=deputy, now=NOW)
     assert world.cycle.state == "doing"
+
+
+def test_the_author_is_told_who_decided_on_whose_behalf(world, make, db):
+    from app.models import OutboxMessage
+
+    deputy = substitute(world, make, date(2026, 5, 11), date(2026, 5, 15))
+    drive_to(world, "plan_submitted")
+    ops.send_back(world.cycle, by=deputy, now=NOW, reason="数値の根拠を追記してください")
+    mail = db.session.scalar(
+        select(OutboxMessage).where(OutboxMessage.kind == "transition_sent_back")
+    )
+    assert mail.recipient == world.staff
+    assert f"{deputy.name}（{world.head.name} の代理）" in mail.body_text
+
+
+@pytest.mark.parametrize(
+    ("state", "who"),
+    [
+        ("plan_draft", "staff"),
+        ("plan_submitted", "head"),
+        ("check_confirming", "secretariat"),
+        ("closed", None),
+        ("suspended", None),
+        ("abolished", None),
+    ],
+)
+def test_who_must_act_follows_the_state(world, db, state, who):
+    world.cycle.state = state
+    expected = {
+        "staff": {world.staff, world.staff2},
+        "head": {world.head},
+        "secretariat": {world.secretariat},
+        None: set(),
+    }[who]
+    assert set(who_must_act(world.cycle, NOW.date())) == expected
