@@ -21,6 +21,14 @@ def schedule_for(session: Session, fiscal_year: int) -> FiscalYearSchedule:
     return stored or FiscalYearSchedule.defaults(fiscal_year)
 
 
+def year_locked(session: Session, fiscal_year: int) -> bool:
+    """Whether the secretariat has locked (確定) the fiscal year: nothing in it may change."""
+    locked_at = session.scalar(
+        select(FiscalYearSchedule.locked_at).where(FiscalYearSchedule.fiscal_year == fiscal_year)
+    )
+    return locked_at is not None
+
+
 def stage_of(state: str) -> Stage | None:
     """The stage whose deadline a state waits on (None for closed, suspended, ...)."""
     stage = state_info(state).get("stage")

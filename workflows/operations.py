@@ -36,6 +36,7 @@ from app.models import (
 from notifications.outbox import enqueue
 
 from . import audit
+from .deadlines import year_locked
 from .definition import PREVIOUS, Definition, Transition, get_definition
 from .errors import ConflictError, GuardFailed, InvalidTransition, PermissionDenied
 from .permissions import acting_for, deciders, permits, who_must_act
@@ -167,6 +168,12 @@ def _check(
         raise PermissionDenied()
     if transition.needs_reason and not comment:
         raise GuardFailed("理由を入力してください。", field="reason")
+    with session.no_autoflush:
+        if year_locked(session, cycle.fiscal_year):
+            raise PermissionDenied(
+                f"{cycle.fiscal_year}年度は確定（ロック）済みのため変更できません。",
+                code="year_locked",
+            )
     for guard in transition.guards:
         GUARDS[guard](session, cycle)
     return definition, transition

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from app.calendar import local_date
 from app.models import (
@@ -30,8 +30,8 @@ from app.models import (
     User,
 )
 from app.templating import fy_label
-
-from . import engine
+from workflows import audit, permissions
+from workflows.deadlines import year_locked
 
 # Which draft states each stage form edits (the owning section's staff only).
 EDITABLE_STATES: dict[str, frozenset[str]] = {
@@ -56,7 +56,9 @@ def can_edit(user: User, cycle: Cycle, form: str, today: date) -> bool:
     """Whether `user` may change the `form` contents of `cycle` today."""
     if cycle.state not in EDITABLE_STATES.get(form, ()):
         return False
-    return bool(engine.permissions().is_staff_of(user, cycle.item, today))
+    if year_locked(object_session(cycle), cycle.fiscal_year):
+        return False
+    return bool(permissions.is_staff_of(user, cycle.item, today))
 
 
 def normalise(text: str | None) -> str:
@@ -139,7 +141,7 @@ def enum_field(
 def _record(
     session: Session, cycle: Cycle, user: User, now: datetime, action: str, data: dict | None = None
 ) -> None:
-    engine.record_audit(
+    audit.record(
         session,
         scope=f"cycle:{cycle.id}",
         cycle=cycle,

@@ -32,10 +32,11 @@ from app.models import (
 )
 from app.tasks.queries import my_tasks
 from app.templating import state_label
+from workflows import errors, operations, permissions
 from workflows.deadlines import due_date, stage_of
 from workflows.definition import get_definition
 
-from . import bp, engine, service
+from . import bp, service
 from .charts import indicator_chart
 
 STAGES = ("plan", "do", "check", "act")
@@ -146,7 +147,7 @@ def timeline_row(cycle: Cycle) -> list[tuple[str, str]]:
 
 
 def decision_triggers(cycle: Cycle) -> list[str]:
-    triggers = engine.permissions().allowed_triggers(cycle, current_user, today())
+    triggers = permissions.allowed_triggers(cycle, current_user, today())
     return [t for t in triggers if not is_submit(t)]
 
 
@@ -175,7 +176,7 @@ def show(item_id: int):
     day = today()
     form = service.FORM_OF_STATE.get(cycle.state) if cycle else None
     can_edit = bool(form and service.can_edit(current_user, cycle, form, day))
-    triggers = engine.permissions().allowed_triggers(cycle, current_user, day) if cycle else []
+    triggers = permissions.allowed_triggers(cycle, current_user, day) if cycle else []
     return render_template(
         "items/show.html",
         item=item,
@@ -218,7 +219,7 @@ def form_context(cycle: Cycle, form: str) -> dict:
         "today": today(),
         "can_submit": any(
             trigger_kind(t) == "submit"
-            for t in engine.permissions().allowed_triggers(cycle, current_user, today())
+            for t in permissions.allowed_triggers(cycle, current_user, today())
         ),
     }
 
@@ -304,15 +305,14 @@ def edit(item_id: int, fy: int, form: str):
         db.session.rollback()
         return render_form(cycle, form, values, errors, 422)
     if submitting:
-        wf = engine.errors()
         try:
-            engine.operations().submit(
+            operations.submit(
                 cycle, by=current_user, now=moment, comment=values.get("comment", "").strip()
             )
-        except wf.WorkflowError as exc:
+        except errors.WorkflowError as exc:
             db.session.rollback()
             errors = form_error(exc, values)
-            status = 403 if isinstance(exc, wf.PermissionDenied) else 422
+            status = 403 if isinstance(exc, errors.PermissionDenied) else 422
             return render_form(cycle, form, values, errors, status)
         db.session.commit()
         flash(_("提出しました。所管部長の承認を待っています。"), "success")
@@ -327,8 +327,8 @@ def edit(item_id: int, fy: int, form: str):
 
 def involved(cycle: Cycle) -> bool:
     """The owning section's staff and the deciders of the item."""
-    perms, day = engine.permissions(), today()
-    return perms.is_staff_of(current_user, cycle.item, day) or perms.may_decide_as_head(
+    day = today()
+    return permissions.is_staff_of(current_user, cycle.item, day) or permissions.may_decide_as_head(
         current_user, cycle.item, day
     )
 
@@ -349,7 +349,7 @@ def conflict_page(cycle: Cycle):
 
 def decide_once(cycle: Cycle, trigger: str, comment: str, expected_version: int | None):
     """Fire the decision the user chose; the caller commits. Raises WorkflowError."""
-    engine.operations().fire(
+    operations.fire(
         cycle,
         trigger,
         by=current_user,
@@ -392,17 +392,16 @@ def decide(cycle_id: int):
         elif len(comment) > service.TEXT_MAX:
             errors["comment"] = _("コメントは%(n)d文字以内で入力してください。", n=service.TEXT_MAX)
         if not errors:
-            wf = engine.errors()
             try:
                 decide_once(cycle, trigger, comment, expected)
                 db.session.commit()
-            except (wf.ConflictError, StaleDataError):
+            except (errors.ConflictError, StaleDataError):
                 db.session.rollback()
                 return conflict_page(db.session.get(Cycle, cycle_id))
-            except wf.WorkflowError as exc:
+            except errors.WorkflowError as exc:
                 db.session.rollback()
                 errors = form_error(exc, values)
-                status = 403 if isinstance(exc, wf.PermissionDenied) else 422
+                status = 403 if isinstance(exc, errors.PermissionDenied) else 422
             else:
                 flash(
                     _(
@@ -441,7 +440,7 @@ def inbox():
         for t in my_tasks(db.session, current_user, day).to_decide
         if any(
             trigger_kind(tr) == "approve"
-            for tr in engine.permissions().allowed_triggers(t.cycle, current_user, day)
+            for tr in permissions.allowed_triggers(t.cycle, current_user, day)
         )
     ]
     if request.method == "GET":
@@ -459,7 +458,6 @@ def inbox():
         selected = [t for t in waiting if t.cycle.id in chosen]
         return render_template("items/inbox.html", tasks=selected, step="confirm", selected=chosen)
 
-    wf = engine.errors()
     approved, failed = [], []
     for cycle_id, version in chosen.items():
         cycle = db.session.get(Cycle, cycle_id)
@@ -468,14 +466,12 @@ def inbox():
         try:
             with db.session.begin_nested():
                 if cycle.version != version:
-                    raise wf.ConflictError(str(CONFLICT_MESSAGE))
-                engine.operations().approve(
-                    cycle, by=current_user, now=now(), expected_version=version
-                )
+                    raise errors.ConflictError(str(CONFLICT_MESSAGE))
+                operations.approve(cycle, by=current_user, now=now(), expected_version=version)
             approved.append(cycle)
-        except (wf.WorkflowError, StaleDataError) as exc:
+        except (errors.WorkflowError, StaleDataError) as exc:
             message = getattr(exc, "message", str(CONFLICT_MESSAGE))
-            if isinstance(exc, wf.ConflictError | StaleDataError):
+            if isinstance(exc, errors.ConflictError | StaleDataError):
                 message = str(CONFLICT_MESSAGE)
             failed.append((cycle, message))
     db.session.commit()

@@ -10,17 +10,12 @@ from sqlalchemy.orm import Session
 
 from app.calendar import fiscal_year_of, local_date
 from app.models import Cycle, DeadlineExtension, FiscalYearSchedule, OverdueSnapshot, User
-from workflows.deadlines import adjusted, due_date, schedule_for, stage_of
+from workflows.deadlines import adjusted, due_date, schedule_for, stage_of, year_locked
 
 from .service import Filters, load_deadlines, states_of_year
 from .text import ActionError, _
 
-
-def is_locked(session: Session, fiscal_year: int) -> bool:
-    stored = session.scalar(
-        select(FiscalYearSchedule.locked_at).where(FiscalYearSchedule.fiscal_year == fiscal_year)
-    )
-    return stored is not None
+is_locked = year_locked
 
 
 def refuse_if_locked(session: Session, fiscal_year: int) -> None:

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from app.calendar import local_date
 from app.extensions import db
-from app.items import engine
 from app.items.service import parse_date, text_field
 from app.models import Post, PostKind, Substitution, User
+from workflows import errors, operations
 
 from . import bp
 
@@ -99,9 +99,8 @@ def index():
     reason = text_field(values, "reason", errors, _("理由"), max_length=1000)
     if errors:
         return render_page(posts, values, errors, 422)
-    wf = engine.errors()
     try:
-        engine.operations().register_substitute(
+        operations.register_substitute(
             post,
             substitute=substitute,
             starts_on=starts_on,
@@ -110,12 +109,12 @@ def index():
             now=now(),
             reason=reason,
         )
-    except wf.WorkflowError as exc:
+    except errors.WorkflowError as exc:
         db.session.rollback()
         field = {"substitute": "substitute_id"}.get(getattr(exc, "field", None) or "", "_form")
         errors[field if field in values else "_form"] = exc.message
         return render_page(
-            posts, values, errors, 403 if isinstance(exc, wf.PermissionDenied) else 422
+            posts, values, errors, 403 if isinstance(exc, errors.PermissionDenied) else 422
         )
     db.session.commit()
     flash(_("%(name)sさんを代理者に設定しました。", name=substitute.name), "success")
@@ -132,10 +131,9 @@ def revoke(substitution_id: int):
     if not can_manage_substitutes(current_user, substitution.post, local_date(moment)):
         abort(403)
     if substitution.revoked_at is None:
-        wf = engine.errors()
         try:
-            engine.operations().revoke_substitute(substitution, by=current_user, now=moment)
-        except wf.WorkflowError as exc:
+            operations.revoke_substitute(substitution, by=current_user, now=moment)
+        except errors.WorkflowError as exc:
             db.session.rollback()
             flash(exc.message, "error")
             return redirect(url_for("substitutes.index"))

@@ -34,20 +34,6 @@ class World:
         return self.org.staff
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hash(monkeypatch):
-    """These tests never log in through a form; a cheap hash keeps the setup fast."""
-    from werkzeug.security import generate_password_hash
-
-    import app.models.org as org_models
-
-    monkeypatch.setattr(
-        org_models,
-        "generate_password_hash",
-        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"),
-    )
-
-
 @pytest.fixture
 def world(make, db) -> World:
     org = make.org("企画")

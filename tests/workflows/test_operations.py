@@ -268,3 +268,15 @@ def test_every_transition_mail_renders_with_links_at_delivery(world, db):
         assert world.cycle.item.title in body
         if mail.kind == "transition_submitted":
             assert f"https://kaikaku.example/d/{world.cycle.id}/" in body
+
+
+def test_a_locked_fiscal_year_refuses_every_transition_and_edit(world, db, make):
+    from app.items.service import can_edit
+
+    make.schedule(2026, locked_at=NOW)
+    cycle = world.cycle
+    before = cycle.version
+    with pytest.raises(PermissionDenied, match="確定（ロック）済み"):
+        ops.submit(cycle, by=world.staff, now=NOW)
+    assert cycle.state == "plan_draft" and cycle.version == before
+    assert not can_edit(world.staff, cycle, "plan", NOW.date())
