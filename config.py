@@ -18,6 +18,15 @@ def _bool(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _number(env: Mapping[str, str], name: str, default: str, kind=int):
+    """A numeric setting; a value that is not a number is a ConfigError naming it."""
+    raw = env.get(name) or default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+
+
 def _secret_key(instance_path: Path) -> str:
     """Return the secret key kept in instance/, creating it on first use."""
     key_file = instance_path / "secret_key"
@@ -63,14 +72,14 @@ class Config:
         self.REMEMBER_COOKIE_SECURE = secure
         self.MAIL_FROM = env.get("MAIL_FROM", "Kaikaku 行政改革事務局 <kaikaku@localhost>")
         self.SMTP_HOST = env.get("SMTP_HOST", "127.0.0.1")
-        self.SMTP_PORT = int(env.get("SMTP_PORT", "1025"))
+        self.SMTP_PORT = _number(env, "SMTP_PORT", "1025")
         self.SMTP_USERNAME = env.get("SMTP_USERNAME") or None
         self.SMTP_PASSWORD = env.get("SMTP_PASSWORD") or None
         self.SMTP_STARTTLS = _bool(env.get("SMTP_STARTTLS"))
-        self.SMTP_TIMEOUT = float(env.get("SMTP_TIMEOUT", "10"))
-        self.SMTP_MAX_ATTEMPTS = int(env.get("SMTP_MAX_ATTEMPTS", "8"))
+        self.SMTP_TIMEOUT = _number(env, "SMTP_TIMEOUT", "10", float)
+        self.SMTP_MAX_ATTEMPTS = _number(env, "SMTP_MAX_ATTEMPTS", "8")
         self.SMTP_CA_FILE = env.get("SMTP_CA_FILE") or None
-        self.SCHEDULER_INTERVAL_SECONDS = int(env.get("SCHEDULER_INTERVAL_SECONDS", "60"))
+        self.SCHEDULER_INTERVAL_SECONDS = _number(env, "SCHEDULER_INTERVAL_SECONDS", "60")
         # Development only: mail is caught locally and listed at /dev/mailbox.
         self.MAIL_CATCHER = _bool(env.get("MAIL_CATCHER"))
         self.MAILBOX_DIR = env.get("MAILBOX_DIR") or str(instance / "mailbox")

@@ -91,3 +91,8 @@ def test_database_defaults_to_sqlite_under_instance(tmp_path):
     config = Config(tmp_path / "instance", {"SECRET_KEY": "x"})
     assert config.SQLALCHEMY_DATABASE_URI == f"sqlite:///{tmp_path / 'instance' / 'kaikaku.db'}"
     assert config.TIMEZONE == "Asia/Tokyo"
+
+
+def test_a_setting_that_is_not_a_number_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="SMTP_PORT must be a number, not 'abc'"):
+        Config(tmp_path / "instance", {"SECRET_KEY": "x", "SMTP_PORT": "abc"})
