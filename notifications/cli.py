@@ -51,6 +51,14 @@ def _settings(app: Flask) -> Settings:
     return settings
 
 
+def app_jobs() -> tuple:
+    """The app's own daily jobs the scheduler runs with its own (idempotent, like them)."""
+    from app.calendar import local_date
+    from app.secretariat.actions import snapshot_overdue
+
+    return (("overdue snapshot", lambda session, now: snapshot_overdue(session, local_date(now))),)
+
+
 def _parse_now(value: str | None) -> datetime:
     if not value:
         return datetime.now(UTC)
@@ -78,7 +86,13 @@ def tick_command(now_text: str | None, no_deliver: bool) -> None:
     from .jobs import tick
 
     app = current_app._get_current_object()
-    report = tick(db.session, _parse_now(now_text), _settings(app), deliver=not no_deliver)
+    report = tick(
+        db.session,
+        _parse_now(now_text),
+        _settings(app),
+        deliver=not no_deliver,
+        extra_jobs=app_jobs(),
+    )
     _echo_report(report)
 
 
@@ -134,7 +148,7 @@ def run_command(interval: int | None) -> None:
                     lost.set()
                     return
                 try:
-                    report = tick(db.session, datetime.now(UTC), settings)
+                    report = tick(db.session, datetime.now(UTC), settings, extra_jobs=app_jobs())
                     if any(
                         (
                             report.reminders,

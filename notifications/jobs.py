@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -549,8 +550,13 @@ def tick(
     *,
     smtp_factory=None,
     deliver: bool = True,
+    extra_jobs: tuple[tuple[str, Callable[[Session, datetime], object]], ...] = (),
 ) -> TickReport:
-    """Run every job once for `now`, committing after each; safe to run twice at once."""
+    """Run every job once for `now`, committing after each; safe to run twice at once.
+
+    `extra_jobs` are (name, job(session, now)) pairs of the app's own daily work (such as
+    the secretariat's overdue snapshot), run like the others and idempotent like them.
+    """
     from .delivery import deliver_outbox
 
     if now.tzinfo is None:
@@ -589,6 +595,7 @@ def tick(
             ),
         ),
         ("digests", lambda: build_digests(session, now, report=report)),
+        *((name, lambda job=job: job(session, now)) for name, job in extra_jobs),
     )
     for name, step in steps:
         try:
