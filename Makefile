@@ -33,7 +33,7 @@ app/static/vendor/.installed: package.json package-lock.json
 assets: app/static/vendor/.installed ## Copy the front-end packages into app/static/vendor
 
 translations: $(VENV)/.installed ## Compile the English catalogue
-	@if [ -d app/translations ]; then $(VENV)/bin/pybabel compile -q -d app/translations; fi
+	@if [ -d app/translations ]; then $(VENV)/bin/pybabel -q compile -d app/translations; fi
 
 run: install ## Migrate the SQLite database, load the demo, start web + scheduler
 	$(KAIKAKU) db upgrade -d migrations
