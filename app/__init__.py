@@ -11,6 +11,11 @@ from config import Config
 from .extensions import babel, csrf, db, login_manager, migrate
 
 
+def N_(text: str) -> str:
+    """Mark a message for the catalogue; it is translated where it is shown."""
+    return text
+
+
 def select_locale() -> str:
     """The session's choice, then the user's, then Japanese."""
     chosen = session.get("locale")
@@ -39,7 +44,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Tokyo")
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "ログインしてください。"
+    login_manager.login_message = N_("ログインしてください。")
     login_manager.localize_callback = gettext
     login_manager.session_protection = "strong"
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.models import Department, Post, PostAssignment, PostKind, Role, Section, User, UserRole
-from app.secretariat.text import ActionError, _
+from app.text import ActionError, _
 
 GRANTED_ROLES = (Role.SECRETARIAT, Role.COMMITTEE, Role.ADMIN)
 

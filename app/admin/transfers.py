@@ -25,7 +25,7 @@ from app.models import (
     Section,
     User,
 )
-from app.secretariat.text import ActionError, _
+from app.text import ActionError, _
 
 HEADERS = ("役職コード", "役職名", "新任者ログインID", "発令日")
 STAFF_KINDS = (PostKind.STAFF, PostKind.CHIEF)

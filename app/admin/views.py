@@ -14,7 +14,7 @@ from app.calendar import local_date
 from app.exports import download, export_response
 from app.extensions import db
 from app.models import Department, Post, PostKind, Section, User
-from app.secretariat.text import ActionError
+from app.text import ActionError
 
 from . import bp, service, transfers
 

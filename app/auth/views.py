@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -31,12 +32,12 @@ def load_user(user_id: str) -> User | None:
 
 class LoginForm(FlaskForm):
     login = StringField(
-        "ログインID", validators=[DataRequired(message="ログインIDを入力してください。")]
+        _l("ログインID"), validators=[DataRequired(message=_l("ログインIDを入力してください。"))]
     )
     password = PasswordField(
-        "パスワード", validators=[DataRequired(message="パスワードを入力してください。")]
+        _l("パスワード"), validators=[DataRequired(message=_l("パスワードを入力してください。"))]
     )
-    remember = BooleanField("ログイン状態を保持する")
+    remember = BooleanField(_l("ログイン状態を保持する"))
 
 
 def safe_next(target: str | None) -> str | None:

@@ -19,7 +19,7 @@ from app.models import (
     User,
 )
 from app.secretariat.actions import refuse_if_locked
-from app.secretariat.text import ActionError, _
+from app.text import ActionError, _
 from workflows.deadlines import schedule_for, stage_of
 from workflows.labels import state_info
 

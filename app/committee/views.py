@@ -14,7 +14,7 @@ from app.calendar import fiscal_year_of, local_date
 from app.exports import export_response
 from app.extensions import db
 from app.models import CommitteeOpinion, CommitteeQuestion, Cycle, Indicator, ReformItem, Section
-from app.secretariat.text import ActionError
+from app.text import ActionError
 
 from . import bp, service
 

@@ -32,6 +32,7 @@ from app.models import (
     User,
     Viewpoint,
 )
+from app.text import _
 from workflows import audit, operations
 
 FIXED_COLUMNS = [
@@ -84,7 +85,7 @@ class ItemRow:
 
     @property
     def action(self) -> str:
-        return "更新" if self.existing else "新規"
+        return _("更新") if self.existing else _("新規")
 
 
 @dataclass
@@ -168,10 +169,12 @@ class _Row:
         try:
             number = Decimal(text)
         except InvalidOperation:
-            self.error(f"「{name}」は数値で入力してください（{text}）。")
+            self.error(
+                _("「%(name)s」は数値で入力してください（%(value)s）。", name=name, value=text)
+            )
             return None
         if not number.is_finite() or abs(number) >= Decimal("1e15"):
-            self.error(f"「{name}」の値が大きすぎます。")
+            self.error(_("「%(name)s」の値が大きすぎます。", name=name))
             return None
         return number
 
@@ -186,23 +189,26 @@ def _item_from(
     viewpoint_text = row.text("基本的な視点")
     viewpoint = int(viewpoint_text) if viewpoint_text.isdigit() else None
     if viewpoint not in viewpoints:
-        row.error(f"「基本的な視点」は 1〜{len(viewpoints)} の番号で入力してください。")
+        row.error(_("「基本的な視点」は 1〜%(n)d の番号で入力してください。", n=len(viewpoints)))
     title = row.text("改革項目名")
     if not title:
-        row.error("「改革項目名」を入力してください。")
+        row.error(_("「改革項目名」を入力してください。"))
     elif len(title) > 200:
-        row.error("「改革項目名」は200文字以内で入力してください。")
+        row.error(_("「改革項目名」は200文字以内で入力してください。"))
     owner = row.text("所管課")
     section = _section(sections, owner)
     if section is None:
         row.error(
-            f"「所管課」が見つかりません（{owner or '空欄'}）。課のコードか名称で入力してください。"
+            _(
+                "「所管課」が見つかりません（%(value)s）。課のコードか名称で入力してください。",
+                value=owner or _("空欄"),
+            )
         )
     related = []
     for name in filter(None, (p.strip() for p in re.split(r"[,、，]", row.text("関係課")))):
         found = _section(sections, name)
         if found is None:
-            row.error(f"「関係課」が見つかりません（{name}）。")
+            row.error(_("「関係課」が見つかりません（%(name)s）。", name=name))
         elif found is not section:
             related.append(found)
     if row.errors:
@@ -238,13 +244,15 @@ def read_workbook(session: Session, plan: ExecutionPlan, data: bytes) -> ImportP
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (InvalidFileException, BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:
-        raise WorkbookError("Excelファイル（.xlsx）として読み込めませんでした。") from exc
+        raise WorkbookError(_("Excelファイル（.xlsx）として読み込めませんでした。")) from exc
     sheet = workbook.worksheets[0]
     rows = sheet.iter_rows(values_only=True)
     header = [_text(h) for h in next(rows, ())]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise WorkbookError(f"見出し行に必要な列がありません：{'、'.join(sorted(missing))}")
+        raise WorkbookError(
+            _("見出し行に必要な列がありません：%(columns)s", columns="、".join(sorted(missing)))
+        )
     position = {name: header.index(name) for name in header if name}
     years = [fy for fy in plan.fiscal_years if target_header(fy) in position]
 
@@ -269,14 +277,19 @@ def read_workbook(session: Session, plan: ExecutionPlan, data: bytes) -> ImportP
     errors: list[tuple[int, str]] = []
     for row_number, values in enumerate(rows, start=2):
         if row_number > MAX_ROWS + 1:
-            errors.append((row_number, f"一度に取り込めるのは{MAX_ROWS}行までです。"))
+            errors.append((row_number, _("一度に取り込めるのは%(n)d行までです。", n=MAX_ROWS)))
             break
         if all(_text(v) == "" for v in values):
             continue
         row = _Row(row_number, values, position)
         number = row.text("番号")
         if not NUMBER_PATTERN.match(number):
-            row.error(f"「番号」は 1-3 のような形式で入力してください（{number or '空欄'}）。")
+            row.error(
+                _(
+                    "「番号」は 1-3 のような形式で入力してください（%(value)s）。",
+                    value=number or _("空欄"),
+                )
+            )
         if number not in items:
             item = _item_from(row, number, sections, viewpoints)
             if item is not None and not row.errors:
@@ -285,12 +298,12 @@ def read_workbook(session: Session, plan: ExecutionPlan, data: bytes) -> ImportP
         indicator = _indicator_from(row, years)
         if indicator is not None and number in items and not row.errors:
             if any(i.name == indicator.name for i in items[number].indicators):
-                row.error(f"指標「{indicator.name}」が重複しています。")
+                row.error(_("指標「%(name)s」が重複しています。", name=indicator.name))
             else:
                 items[number].indicators.append(indicator)
         errors.extend((row_number, message) for message in row.errors)
     if not items and not errors:
-        errors.append((2, "取り込む行がありません。"))
+        errors.append((2, _("取り込む行がありません。")))
     return ImportPlan(items=list(items.values()), errors=errors)
 
 
@@ -299,7 +312,7 @@ def apply(
 ) -> tuple[int, int]:
     """Write a checked import (flushed, not committed); (created, updated)."""
     if not parsed.ok:
-        raise WorkbookError("エラーのある取込は反映できません。")
+        raise WorkbookError(_("エラーのある取込は反映できません。"))
     viewpoints = {
         v.number: v
         for v in session.scalars(select(Viewpoint).where(Viewpoint.outline_id == plan.outline_id))

@@ -12,8 +12,6 @@ from .cycle import (
     ReportKind,
     Stage,
 )
-from .org import Department, Post, PostAssignment, PostKind, Role, Section, Substitution, User, UserRole
-from .outbox import OutboxMessage, OutboxStatus
 from .notify import (
     CalendarFeed,
     DispatchStatus,
@@ -22,6 +20,18 @@ from .notify import (
     NotificationDispatch,
     SchedulerState,
 )
+from .org import (
+    Department,
+    Post,
+    PostAssignment,
+    PostKind,
+    Role,
+    Section,
+    Substitution,
+    User,
+    UserRole,
+)
+from .outbox import OutboxMessage, OutboxStatus
 from .outline import (
     ExecutionPlan,
     Indicator,
@@ -40,17 +50,49 @@ from .types import LabeledEnum, UTCDateTime, utcnow
 from .ui import UsedDecisionLink
 
 __all__ = [
-    "AuditEntry", "Cycle", "DeadlineExtension", "Department", "Direction", "ExecutionPlan",
-    "FiscalYearSchedule", "Grade", "Indicator", "IndicatorValue", "ItemStatus", "LabeledEnum",
-    "Outline", "OutboxMessage", "OutboxStatus", "Post", "PostAssignment", "PostKind",
-    "ProgressReport", "ProgressStatus", "ProgressValue", "PromotionDirection", "ReformItem",
-    "ReportKind", "Role", "Section", "Stage", "Substitution", "UsedDecisionLink", "User", "UserRole",
+    "AuditEntry",
+    "CalendarFeed",
+    "CommitteeOpinion",
+    "CommitteeQuestion",
+    "Cycle",
+    "DeadlineExtension",
+    "Department",
+    "Direction",
+    "DispatchStatus",
+    "ExecutionPlan",
+    "FiscalYearSchedule",
+    "Grade",
+    "Indicator",
+    "IndicatorValue",
+    "item_related_section",
+    "ItemStatus",
+    "LabeledEnum",
+    "MissedWindow",
+    "MissedWindowKind",
+    "NotificationDispatch",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Outline",
+    "OverdueSnapshot",
+    "Post",
+    "PostAssignment",
+    "PostKind",
+    "ProgressReport",
+    "ProgressStatus",
+    "ProgressValue",
+    "PromotionDirection",
+    "Publication",
+    "ReformItem",
+    "ReportKind",
+    "Role",
+    "SchedulerState",
+    "Section",
+    "Stage",
+    "Substitution",
+    "UsedDecisionLink",
+    "User",
+    "UserRole",
     "UTCDateTime",
-    "Viewpoint", "item_related_section", "utcnow",
+    "utcnow",
+    "Viewpoint",
 ]
-__all__ += [
-    "CalendarFeed", "DispatchStatus", "MissedWindow", "MissedWindowKind",
-    "NotificationDispatch", "SchedulerState",
-]
-__all__ += ["Publication"]
-__all__ += ["CommitteeOpinion", "CommitteeQuestion", "OverdueSnapshot"]

@@ -19,6 +19,7 @@ from app.models import (
     Section,
     User,
 )
+from app.text import _
 from workflows import audit
 
 # A year's result may be published once the secretariat has confirmed its evaluation.
@@ -142,12 +143,12 @@ def publish(
 ) -> Publication:
     """Freeze the year's confirmed results as a new revision of its publication."""
     if not can_publish(by):
-        raise PublicationError("公表できるのは事務局だけです。")
+        raise PublicationError(_("公表できるのは事務局だけです。"))
     if fiscal_year >= fiscal_year_of(now):
-        raise PublicationError("公表できるのは終了した年度の結果だけです。")
+        raise PublicationError(_("公表できるのは終了した年度の結果だけです。"))
     entries, _left_out = preview(session, fiscal_year)
     if not entries:
-        raise PublicationError("事務局の確認を終えた評価がないため、公表できません。")
+        raise PublicationError(_("事務局の確認を終えた評価がないため、公表できません。"))
     last = session.scalar(
         select(func.max(Publication.revision)).where(Publication.fiscal_year == fiscal_year)
     )
@@ -178,11 +179,11 @@ def withdraw(
 ) -> None:
     """Take a publication off the public page (the previous revision shows again)."""
     if not can_publish(by):
-        raise PublicationError("公表を取り下げられるのは事務局だけです。")
+        raise PublicationError(_("公表を取り下げられるのは事務局だけです。"))
     if not reason.strip():
-        raise PublicationError("取り下げの理由を入力してください。")
+        raise PublicationError(_("取り下げの理由を入力してください。"))
     if publication.withdrawn_at is not None:
-        raise PublicationError("この公表はすでに取り下げられています。")
+        raise PublicationError(_("この公表はすでに取り下げられています。"))
     publication.withdrawn_at = now
     publication.withdrawn_reason = reason.strip()
     session.flush()

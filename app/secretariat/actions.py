@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from app.calendar import fiscal_year_of, local_date
 from app.models import Cycle, DeadlineExtension, FiscalYearSchedule, OverdueSnapshot, User
+from app.text import ActionError, _
 from workflows.deadlines import adjusted, due_date, schedule_for, stage_of, year_locked
 
 from .service import Filters, load_deadlines, states_of_year
-from .text import ActionError, _
 
 is_locked = year_locked
 

@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 
 from app.calendar import add_business_days, fiscal_year_bounds, holiday_name
 from app.models import FiscalYearSchedule, User
+from app.text import _
 from notifications.jobs import reminder_days
 from workflows.deadlines import adjusted, schedule_for
 
 from .actions import refuse_if_locked
-from .text import _
 
 DATE_FIELDS = (
     "plan_due",

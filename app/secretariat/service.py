@@ -30,10 +30,9 @@ from app.models import (
     User,
     Viewpoint,
 )
+from app.text import _
 from workflows.deadlines import adjusted, schedule_for, stage_due, stage_of
 from workflows.labels import state_info
-
-from .text import _
 
 # Matrix columns: the four stages, then closed years and everything else (suspended ...).
 COLUMNS = ("plan", "do", "check", "act", "closed", "other")

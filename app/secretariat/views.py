@@ -16,6 +16,7 @@ from app.calendar import fiscal_year_of, local_date
 from app.exports import export_response
 from app.extensions import db
 from app.models import AuditEntry, Cycle, OutboxMessage, OutboxStatus
+from app.text import ActionError
 from workflows.errors import WorkflowError
 from workflows.labels import state_label
 
@@ -35,7 +36,6 @@ from .service import (
     matrix,
     states_of_year,
 )
-from .text import ActionError
 
 STUCK_ON_DASHBOARD = 20
 

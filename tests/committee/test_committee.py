@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.committee import service
 from app.extensions import db as _db
 from app.models import AuditEntry, CommitteeOpinion, CommitteeQuestion, Grade
-from app.secretariat.text import ActionError
+from app.text import ActionError
 from tests.secretariat.helpers import at
 
 FY = 2024  # results of FY2024 are reviewed in July-August 2025

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.models import AuditEntry, DeadlineExtension, OutboxMessage, OverdueSnapshot
 from app.secretariat import actions
 from app.secretariat.service import Filters, list_cycles, load_deadlines, matrix, states_of_year
-from app.secretariat.text import ActionError
+from app.text import ActionError
 
 from .helpers import at
 
