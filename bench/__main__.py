@@ -47,7 +47,8 @@ def database(kind: str):
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
+        server = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+        yield f"{server}/{name}"
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -86,8 +87,11 @@ def bench_demo(kind: str) -> None:
             start = time.perf_counter()
             load_demo(db.session, today=TODAY)
             db.session.commit()
-            row(f"[{kind}] demo load (31 items, 5 fiscal years)",
-                (time.perf_counter() - start) * 1000, "ms")
+            row(
+                f"[{kind}] demo load (31 items, 5 fiscal years)",
+                (time.perf_counter() - start) * 1000,
+                "ms",
+            )
             db.engine.dispose()
 
 
@@ -119,11 +123,17 @@ def bench_transitions(kind: str, count: int = 200) -> None:
                     db.session.commit()
                 return (time.perf_counter() - start) * 1000 / count
 
-            row(f"[{kind}] submit_plan, per transition incl. commit", run("submit_plan", org.staff),
-                "ms")
+            row(
+                f"[{kind}] submit_plan, per transition incl. commit",
+                run("submit_plan", org.staff),
+                "ms",
+            )
             now += timedelta(days=1)
-            row(f"[{kind}] approve_plan, per transition incl. commit",
-                run("approve_plan", org.head), "ms")
+            row(
+                f"[{kind}] approve_plan, per transition incl. commit",
+                run("approve_plan", org.head),
+                "ms",
+            )
             db.engine.dispose()
 
 
@@ -142,9 +152,15 @@ def bench_pages(kind: str) -> None:
             db.session.commit()
             item_id = db.session.scalar(select(ReformItem.id).where(ReformItem.number == "1-1"))
         # Requests run outside any app context, each in its own, as on a real server.
-        pages = [("staff_digital", "/"), ("staff_digital", f"/items/{item_id}"),
-                 ("head_kikaku", "/"), ("head_kikaku", "/inbox"),
-                 ("jimukyoku", "/secretariat/"), ("admin", "/plan"), (None, "/public/")]
+        pages = [
+            ("staff_digital", "/"),
+            ("staff_digital", f"/items/{item_id}"),
+            ("head_kikaku", "/"),
+            ("head_kikaku", "/inbox"),
+            ("jimukyoku", "/secretariat/"),
+            ("admin", "/plan"),
+            (None, "/public/"),
+        ]
         for login, path in pages:
             client = app.test_client()
             if login:
@@ -153,8 +169,11 @@ def bench_pages(kind: str) -> None:
             if status != 200:
                 print(f"  [{kind}] {path} as {login}: HTTP {status}, skipped")
                 continue
-            row(f"[{kind}] GET {path} as {login or 'citizen'}",
-                median_ms(lambda c=client, p=path: c.get(p)), "ms")
+            row(
+                f"[{kind}] GET {path} as {login or 'citizen'}",
+                median_ms(lambda c=client, p=path: c.get(p)),
+                "ms",
+            )
         with app.app_context():
             db.engine.dispose()
 
