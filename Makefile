@@ -8,7 +8,7 @@ PORT ?= 5000
 export FLASK_APP := app:create_app
 
 .DEFAULT_GOAL := help
-.PHONY: help install assets translations run serve scheduler demo test test-sqlite test-postgres lint format bench services clean
+.PHONY: help install assets translations run demo test lint format bench services clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -48,9 +48,11 @@ demo: install ## Load (or refresh) the demo data
 services: ## Start PostgreSQL if it is down; install Chromium if it is missing
 	@bash scripts/services.sh
 
-test: install services ## The whole suite: SQLite, then the database tests again on PostgreSQL
+test: install services ## Lint, the whole suite on SQLite (browser included), then again on PostgreSQL
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest -q
-	TEST_DB=postgres $(VENV)/bin/pytest -q -m "not browser" tests/foundation tests/workflows
+	TEST_DB=postgres $(VENV)/bin/pytest -q -m "not browser"
 
 lint: install ## ruff check and ruff format --check
 	$(VENV)/bin/ruff check .
