@@ -9,9 +9,47 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import expect
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
+from app import create_app
+from app.extensions import db
+from app.models import ExecutionPlan
+from config import TestConfig
+from tests.factories import Factory
+
 AXE = Path(__file__).resolve().parents[1] / "app" / "static" / "vendor" / "axe.min.js"
+
+
+def browser_app(folder: Path, plan: tuple[int, int] | None = None):
+    """The app on a fresh SQLite file in `folder`, with CSRF on, as a browser meets it."""
+    environ = {"SECRET_KEY": "browser-secret", "TEST_DATABASE_URL": f"sqlite:///{folder}/k.db"}
+
+    class _Config(TestConfig):
+        def __init__(self, instance_path, environ_=None):
+            super().__init__(folder / "instance", environ)
+
+    app = create_app(_Config, WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        db.create_all()
+        if plan:
+            Factory(db.session).plan(start_fy=plan[0], end_fy=plan[1])
+        db.session.commit()
+    return app
+
+
+def seeder(app):
+    """`seed(fn)`: run `fn(factory, session)` inside `app` and commit; returns its result."""
+
+    def seed(fn):
+        with app.app_context():
+            factory = Factory(db.session)
+            factory._plan = db.session.scalar(select(ExecutionPlan))
+            result = fn(factory, db.session)
+            db.session.commit()
+            return result
+
+    return seed
 
 
 @contextmanager

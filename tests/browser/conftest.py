@@ -5,17 +5,19 @@ In CI (CI=true) a missing Chromium fails the run; elsewhere the browser tests ar
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from app import create_app
 from app.calendar import fiscal_year_of
-from app.extensions import db as _db
 from app.models import utcnow
-from config import TestConfig
-from tests.browser_support import assert_accessible, live_server, login, logout, new_page  # noqa: F401 (re-exported)
-from tests.factories import Factory
+from tests.browser_support import (  # noqa: F401 (login, logout, assert_accessible re-exported)
+    assert_accessible,
+    browser_app,
+    live_server,
+    login,
+    logout,
+    new_page,
+    seeder,
+)
 from tests.web.catalogue import ensure_compiled
 
 FY = fiscal_year_of(utcnow())
@@ -31,23 +33,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def live_app(tmp_path_factory):
     ensure_compiled()
-    folder = tmp_path_factory.mktemp("browser")
-    env = dict(
-        os.environ,
-        SECRET_KEY="browser-secret",
-        TEST_DATABASE_URL=f"sqlite:///{folder / 'kaikaku.db'}",
-    )
-
-    class _Config(TestConfig):
-        def __init__(self, instance_path, environ=None):
-            super().__init__(folder / "instance", env)
-
-    app = create_app(_Config, WTF_CSRF_ENABLED=True)
-    with app.app_context():
-        _db.create_all()
-        Factory(_db.session).plan(start_fy=2022, end_fy=max(FY, 2026))
-        _db.session.commit()
-    return app
+    return browser_app(tmp_path_factory.mktemp("browser"), plan=(2022, max(FY, 2026)))
 
 
 @pytest.fixture(scope="session")
@@ -58,24 +44,7 @@ def base_url(live_app):
 
 @pytest.fixture
 def seed(live_app):
-    """Run a function with a Factory inside the app and commit; returns its result."""
-
-    def _seed(fn):
-        with live_app.app_context():
-            factory = Factory(_db.session)
-            factory._plan = _db.session.scalar(_db.select(_plan_model()))
-            result = fn(factory, _db.session)
-            _db.session.commit()
-            _db.session.expire_on_commit = True
-            return result
-
-    return _seed
-
-
-def _plan_model():
-    from app.models import ExecutionPlan
-
-    return ExecutionPlan
+    return seeder(live_app)
 
 
 @pytest.fixture

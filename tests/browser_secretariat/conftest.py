@@ -6,15 +6,18 @@ file, with CSRF on. In CI (CI=true) a missing Chromium fails the run; elsewhere 
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from app import create_app
 from app.extensions import db as _db
-from config import TestConfig
-from tests.browser_support import assert_accessible, live_server, login, logout, new_page  # noqa: F401 (re-exported)
-from tests.factories import Factory
+from tests.browser_support import (  # noqa: F401 (login, logout, assert_accessible re-exported)
+    assert_accessible,
+    browser_app,
+    live_server,
+    login,
+    logout,
+    new_page,
+    seeder,
+)
 
 
 def pytest_collection_modifyitems(items):
@@ -31,23 +34,7 @@ def chromium(browser):
 
 @pytest.fixture(scope="session")
 def console_app(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("console")
-    env = dict(
-        os.environ,
-        SECRET_KEY="console-secret",
-        TEST_DATABASE_URL=f"sqlite:///{folder / 'kaikaku.db'}",
-    )
-
-    class _Config(TestConfig):
-        def __init__(self, instance_path, environ=None):
-            super().__init__(folder / "instance", env)
-
-    app = create_app(_Config, WTF_CSRF_ENABLED=True)
-    with app.app_context():
-        _db.create_all()
-        Factory(_db.session).plan(start_fy=2018, end_fy=2030)
-        _db.session.commit()
-    return app
+    return browser_app(tmp_path_factory.mktemp("console"), plan=(2018, 2030))
 
 
 @pytest.fixture(scope="session")
@@ -58,19 +45,7 @@ def server_url(console_app):
 
 @pytest.fixture
 def seed(console_app):
-    """Run `fn(factory, session)` in the app and commit; returns what it returns."""
-
-    def _seed(fn):
-        from app.models import ExecutionPlan
-
-        with console_app.app_context():
-            factory = Factory(_db.session)
-            factory._plan = _db.session.scalar(_db.select(ExecutionPlan))
-            result = fn(factory, _db.session)
-            _db.session.commit()
-            return result
-
-    return _seed
+    return seeder(console_app)
 
 
 @pytest.fixture

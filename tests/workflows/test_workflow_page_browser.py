@@ -3,37 +3,24 @@ serious problem."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-import config
-from app import create_app
-from app.extensions import db as _db
-from tests.browser_support import assert_accessible, live_server, login, new_page
-from tests.factories import Factory
+from tests.browser_support import (
+    assert_accessible,
+    browser_app,
+    live_server,
+    login,
+    new_page,
+    seeder,
+)
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("workflow_page")
-    env = dict(
-        os.environ,
-        SECRET_KEY="browser-secret",
-        TEST_DATABASE_URL=f"sqlite:///{folder / 'kaikaku.db'}",
-    )
-
-    class _Config(config.TestConfig):
-        def __init__(self, instance_path, environ=None):
-            super().__init__(folder / "instance", env)
-
-    app = create_app(_Config, WTF_CSRF_ENABLED=True)
-    with app.app_context():
-        _db.create_all()
-        Factory(_db.session).user("wfviewer", name="閲覧 太郎")
-        _db.session.commit()
+    app = browser_app(tmp_path_factory.mktemp("workflow_page"))
+    seeder(app)(lambda make, session: make.user("wfviewer", name="閲覧 太郎"))
     with live_server(app) as url:
         yield url
 
