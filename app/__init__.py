@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, render_template, request, session
 from flask_babel import gettext
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 
 from config import Config
 
@@ -86,6 +87,10 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     app.register_blueprint(mailbox_bp)
     for code in (403, 404, 409):
         app.register_error_handler(code, _error_page(code))
+
+    @app.errorhandler(CSRFError)
+    def csrf_refused(error):
+        return render_template("errors/400.html", csrf=True, error=error), 400
     register_template_helpers(app)
     register_commands(app)
 

@@ -1,0 +1,91 @@
+"""Deny by default: every page asks for a login or a role, every form needs its CSRF token."""
+
+import re
+
+import pytest
+
+from app.models import Role
+
+# Pages a citizen or an e-mail recipient may open without a session.
+PUBLIC = {
+    "auth.login",
+    "public.index",
+    "public.year",
+    "public.export",
+    "static",
+    "ical.feed",
+}
+# Pages every logged-in user may open (their content depends on who they are).
+ANY_USER = {
+    "main.index",
+    "main.plan_items",
+    "items.show",
+    "items.inbox",
+    "workflow_pages.diagram",
+    "substitutes.index",
+    "ical.settings",
+    "items.follow_link",
+    "items.edit",
+    "items.decide",
+    "committee.index",
+    "committee.cycle",
+}
+SAMPLE_VALUES = {"int": "1", "default": "x", "any": None, "path": "css/app.css"}
+
+
+def url_for_rule(rule) -> str:
+    def value(match):
+        converter, _, name = match.group(1).rpartition(":")
+        converter = converter.split("(")[0] or "default"
+        if converter == "any":
+            return re.search(r"\(([^,)]+)", match.group(1)).group(1).strip()
+        if name == "fmt":
+            return "csv"
+        return SAMPLE_VALUES.get(converter, "x")
+
+    return re.sub(r"<([^>]+)>", value, rule.rule)
+
+
+def rules(app, method):
+    return [r for r in app.url_map.iter_rules() if method in r.methods and r.endpoint not in PUBLIC]
+
+
+def test_anonymous_users_get_the_login_page_for_every_private_page(app, client):
+    checked = 0
+    for rule in rules(app, "GET"):
+        response = client.get(url_for_rule(rule))
+        assert response.status_code == 302, (rule.rule, response.status_code)
+        assert "/login" in response.headers["Location"], rule.rule
+        checked += 1
+    assert checked > 30
+
+
+def test_staff_cannot_open_the_secretariat_committee_admin_or_publishing_pages(
+    app, client, make, db, login_as
+):
+    org = make.org("企画")
+    db.session.commit()
+    login_as(org.staff)
+    refused = 0
+    for rule in rules(app, "GET"):
+        if rule.endpoint in ANY_USER or rule.endpoint.startswith(("auth.",)):
+            continue
+        response = client.get(url_for_rule(rule))
+        assert response.status_code in (403, 404), (rule.rule, response.status_code)
+        refused += 1
+    assert refused > 15
+
+
+@pytest.mark.parametrize("app_overrides", [{"WTF_CSRF_ENABLED": True}])
+def test_every_form_refuses_a_post_without_its_csrf_token(app, client, make, db, app_overrides):
+    user = make.user("jimukyoku", roles=[Role.SECRETARIAT, Role.ADMIN])
+    db.session.commit()
+    with client.session_transaction() as session:
+        session["_user_id"] = user.get_id()
+        session["_fresh"] = True
+    posts = [r for r in app.url_map.iter_rules() if "POST" in r.methods]
+    assert len(posts) > 25
+    for rule in posts:
+        response = client.post(url_for_rule(rule), data={"anything": "1"})
+        assert response.status_code == 400, (rule.rule, response.status_code)
+        assert "送信の有効期限が切れました（CSRF）" in response.get_data(as_text=True), rule.rule
