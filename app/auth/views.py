@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
@@ -17,6 +18,7 @@ from app.extensions import db, login_manager
 from app.models import User
 
 from . import bp
+from .throttle import clear_failures, is_throttled, record_failure
 
 
 @login_manager.user_loader
@@ -56,10 +58,24 @@ def login():
         return redirect(url_for("main.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = db.session.scalar(select(User).where(User.login == form.login.data.strip()))
+        login_name = form.login.data.strip()
+        now = datetime.now(UTC)
+        if is_throttled(db.session, login_name, now):
+            flash(
+                _(
+                    "ログインの失敗が続いたため、しばらくログインできません。15分ほど待ってからお試しください。"
+                ),
+                "error",
+            )
+            return render_template("auth/login.html", form=form), 429
+        user = db.session.scalar(select(User).where(User.login == login_name))
         if user is None or not user.active or not user.check_password(form.password.data):
+            record_failure(db.session, login_name, request.remote_addr or "", now)
+            db.session.commit()
             flash(_("ログインIDまたはパスワードが正しくありません。"), "error")
             return render_template("auth/login.html", form=form), 401
+        clear_failures(db.session, login_name)
+        db.session.commit()
         login_user(user, remember=form.remember.data)
         session["locale"] = user.locale or "ja"
         return redirect(safe_next(request.args.get("next")) or url_for("main.index"))

@@ -46,6 +46,7 @@ from .outline import (
 from .publication import Publication
 from .review import CommitteeOpinion, CommitteeQuestion, OverdueSnapshot
 from .schedule import FiscalYearSchedule
+from .security import LoginFailure
 from .types import LabeledEnum, UTCDateTime, utcnow
 from .ui import UsedDecisionLink
 
@@ -67,6 +68,7 @@ __all__ = [
     "item_related_section",
     "ItemStatus",
     "LabeledEnum",
+    "LoginFailure",
     "MissedWindow",
     "MissedWindowKind",
     "NotificationDispatch",

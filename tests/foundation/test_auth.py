@@ -80,3 +80,40 @@ def test_pages_forbid_framing_and_foreign_scripts(client):
     response = client.get("/login")
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_repeated_failures_throttle_the_login_even_with_the_right_password(client, org):
+    for _ in range(5):
+        bad = client.post("/login", data={"login": org.staff.login, "password": "wrong"})
+        assert bad.status_code == 401
+    response = client.post("/login", data={"login": org.staff.login, "password": "password"})
+    assert response.status_code == 429
+    assert "しばらくログインできません" in response.get_data(as_text=True)
+    assert client.get("/plan").status_code == 302
+
+
+def test_throttling_ends_after_the_window(db, org):
+    from datetime import UTC, datetime, timedelta
+
+    from app.auth.throttle import WINDOW, is_throttled, record_failure
+
+    start = datetime(2026, 11, 25, 1, tzinfo=UTC)
+    for minute in range(5):
+        record_failure(db.session, org.staff.login, "127.0.0.1", start + timedelta(minutes=minute))
+    assert is_throttled(db.session, org.staff.login, start + timedelta(minutes=5))
+    assert not is_throttled(db.session, org.staff.login, start + WINDOW + timedelta(minutes=5))
+    assert not is_throttled(db.session, org.head.login, start + timedelta(minutes=5))
+
+
+def test_a_successful_login_clears_earlier_failures(client, org):
+    for _ in range(4):
+        client.post("/login", data={"login": org.staff.login, "password": "wrong"})
+    ok = client.post("/login", data={"login": org.staff.login, "password": "password"})
+    assert ok.status_code == 302
+    client.post("/logout")
+    for _ in range(4):
+        client.post("/login", data={"login": org.staff.login, "password": "wrong"})
+    assert (
+        client.post("/login", data={"login": org.staff.login, "password": "password"}).status_code
+        == 302
+    )
