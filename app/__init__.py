@@ -91,6 +91,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     @app.errorhandler(CSRFError)
     def csrf_refused(error):
         return render_template("errors/400.html", csrf=True, error=error), 400
+
     register_template_helpers(app)
     register_commands(app)
 

@@ -148,6 +148,7 @@ def login_as(client):
     """Log a user in through the real login form."""
 
     def _login(user, password: str = "password"):
+        client.post("/logout")  # whoever was logged in before
         response = client.post("/login", data={"login": user.login, "password": password})
         assert response.status_code == 302, "login failed"
         return client

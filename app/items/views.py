@@ -177,23 +177,26 @@ def show(item_id: int):
     form = service.FORM_OF_STATE.get(cycle.state) if cycle else None
     can_edit = bool(form and service.can_edit(current_user, cycle, form, day))
     triggers = permissions.allowed_triggers(cycle, current_user, day) if cycle else []
-    return render_template(
-        "items/show.html",
-        item=item,
-        cycle=cycle,
-        years=years,
-        charts=[indicator_chart(i, years) for i in item.indicators],
-        timeline=[(c, timeline_row(c)) for c in item.cycles],
-        history=history([c.id for c in item.cycles]),
-        due=due_date(db.session, cycle) if cycle else None,
-        form=form,
-        can_edit=can_edit,
-        decisions=[t for t in triggers if not is_submit(t)],
-        can_submit=any(trigger_kind(t) == "submit" for t in triggers),
-        trigger_label=trigger_label,
-        action_label=action_label,
-        today=day,
-    )
+    page = {
+        "item": item,
+        "cycle": cycle,
+        "years": years,
+        "charts": [indicator_chart(i, years) for i in item.indicators],
+        "timeline": [(c, timeline_row(c)) for c in item.cycles],
+        "history": history([c.id for c in item.cycles]),
+        "due": due_date(db.session, cycle) if cycle else None,
+        "form": form,
+        "can_edit": can_edit,
+        "decisions": [t for t in triggers if not is_submit(t)],
+        "can_submit": any(trigger_kind(t) == "submit" for t in triggers),
+        "trigger_label": trigger_label,
+        "action_label": action_label,
+        "today": day,
+    }
+    if can_edit:
+        # The current stage's form is on the page itself for those who may fill it in.
+        page.update(form_context(cycle, form), values=initial_values(cycle, form), errors={})
+    return render_template("items/show.html", **page)
 
 
 def form_context(cycle: Cycle, form: str) -> dict:
@@ -262,7 +265,7 @@ def initial_values(cycle: Cycle, form: str) -> dict[str, str]:
 
 def render_form(cycle: Cycle, form: str, values: dict, errors: dict, status: int = 200):
     return render_template(
-        f"items/form_{form}.html", values=values, errors=errors, **form_context(cycle, form)
+        "items/form.html", values=values, errors=errors, **form_context(cycle, form)
     ), status
 
 

@@ -219,3 +219,16 @@ def test_a_draft_saved_by_someone_else_meanwhile_keeps_what_was_typed(client, wo
     assert "別の人が保存しました" in page and "後から書いた内容" in page
     db.session.refresh(cycle)
     assert cycle.improvement == "先に保存した内容"
+
+
+def test_the_item_page_carries_the_current_stage_form_for_its_staff(client, world, login_as, db):
+    cycle = world.cycle("plan_draft")
+    cycle.goal = "保存済みの目標"
+    db.session.commit()
+    login_as(world.org.staff)
+    page = client.get(f"/items/{cycle.item.id}").get_data(as_text=True)
+    assert 'id="h-form"' in page and "保存済みの目標" in page
+    assert f'action="{plan_url(cycle)}"' in page
+    client.post("/logout")
+    login_as(world.org.head)
+    assert 'id="h-form"' not in client.get(f"/items/{cycle.item.id}").get_data(as_text=True)
