@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from app.calendar import TOKYO, fiscal_year_of, previous_business_day
 from app.models import (
+    CommitteeOpinion,
+    CommitteeQuestion,
     Cycle,
     Direction,
     ExecutionPlan,
@@ -32,6 +34,8 @@ from app.models import (
     ReportKind,
     User,
 )
+from app.public.service import publish
+from app.secretariat.actions import snapshot_overdue
 from workflows import operations
 
 # The normal year: (step, month, day, year offset from the cycle's fiscal year).
@@ -148,6 +152,12 @@ class History:
         events: list[Event] = []
         for fy in range(self.plan.start_fy, self.current_fy + 1):
             events.append(Event(at(date(fy, 4, 1), 6), 0, "", fy, "rollover"))
+        # The secretariat's weekly overdue count, taken as the year went (for its chart).
+        monday = date(self.current_fy - 1, 4, 1)
+        monday += timedelta(days=(7 - monday.weekday()) % 7)
+        while monday < self.today:
+            events.append(Event(at(monday, 7), 0, "", fiscal_year_of(monday), "snapshot"))
+            monday += timedelta(days=7)
         for index, (number, (_item, raw)) in enumerate(sorted(self.items.items())):
             jitter = index % 5
             for fy in range(self.plan.start_fy, self.current_fy + 1):
@@ -164,6 +174,10 @@ class History:
         for event in self.timeline():
             if event.step == "rollover":
                 operations.open_next_cycles(self.session, event.fiscal_year, now=event.when)
+                continue
+            if event.step == "snapshot":
+                self.session.flush()
+                snapshot_overdue(self.session, event.when.astimezone(TOKYO).date())
                 continue
             item, raw = self.items[event.item_number]
             cycle = next(c for c in item.cycles if c.fiscal_year == event.fiscal_year)
@@ -316,8 +330,87 @@ class History:
         self.fire_step(cycle, item, "submit_act", now)
 
 
+COMMITTEE_REVIEW = [
+    # (item number, member login, opinion, department's reply)
+    (
+        "1-1",
+        "iin_sato",
+        "オンライン化した手続の利用率も指標に加え、実際に使われているかを確かめてください。",
+        "次年度から、オンライン申請の利用率を指標に追加します。",
+    ),
+    (
+        "4-1",
+        "iin_kato",
+        "収納率の向上に加え、滞納繰越分の縮減目標も示すべきです。",
+        "滞納繰越分の縮減について、次年度計画で目標値を設定します。",
+    ),
+    (
+        "5-2",
+        "iin_mori",
+        "時間外勤務の縮減が、窓口サービスの低下につながらないよう配慮してください。",
+        "窓口の待ち時間を併せて確認し、サービス水準を維持します。",
+    ),
+]
+QUESTIONS = [
+    (
+        "2-1",
+        "iin_kato",
+        "延床面積の削減が計画より遅れている要因は何ですか。",
+        "地域との合意形成に時間を要した施設があるためです。",
+    ),
+]
+
+
+def review_and_publish(session: Session, history: History) -> None:
+    """The committee's opinions on last year's results and the yearly publications."""
+    year = history.current_fy - 1
+    members = history.org.users
+    confirmed = ("act_draft", "act_submitted", "closed")
+    asked_on, replied_on = at(date(year + 1, 7, 14)), at(date(year + 1, 8, 4))
+    if asked_on.astimezone(TOKYO).date() < history.today:
+        for rows, model in ((COMMITTEE_REVIEW, CommitteeOpinion), (QUESTIONS, CommitteeQuestion)):
+            for number, login, text, reply in rows:
+                item, _raw = history.items[number]
+                cycle = next((c for c in item.cycles if c.fiscal_year == year), None)
+                if cycle is None or cycle.state not in confirmed:
+                    continue
+                answered = replied_on.astimezone(TOKYO).date() < history.today
+                by = history.staff(item, replied_on.astimezone(TOKYO).date())
+                if model is CommitteeOpinion:
+                    session.add(
+                        CommitteeOpinion(
+                            cycle=cycle,
+                            member=members[login],
+                            body=text,
+                            created_at=asked_on,
+                            reply_body=reply if answered else "",
+                            reply_by=by if answered else None,
+                            reply_at=replied_on if answered else None,
+                        )
+                    )
+                else:
+                    session.add(
+                        CommitteeQuestion(
+                            cycle=cycle,
+                            member=members[login],
+                            question=text,
+                            asked_at=asked_on,
+                            answer=reply if answered else "",
+                            answered_by=by if answered else None,
+                            answered_at=replied_on if answered else None,
+                        )
+                    )
+    session.flush()
+    for fiscal_year in range(history.plan.start_fy, history.current_fy):
+        published_on = at(date(fiscal_year + 1, 9, 30))
+        if published_on.astimezone(TOKYO).date() < history.today:
+            publish(session, fiscal_year, by=history.secretariat, now=published_on)
+
+
 def play_history(session: Session, *, plan: ExecutionPlan, items, org, today: date) -> None:
-    History(session, plan, items, org, today).play()
+    history = History(session, plan, items, org, today)
+    history.play()
+    review_and_publish(session, history)
     # Mail for events before today went out when they happened.
     session.execute(
         update(OutboxMessage)

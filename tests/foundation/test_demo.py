@@ -5,7 +5,17 @@ from datetime import date
 from sqlalchemy import func, select
 
 from app.demo import load_demo
-from app.models import AuditEntry, Cycle, OutboxMessage, OutboxStatus, Outline, ReformItem, User
+from app.models import (
+    AuditEntry,
+    Cycle,
+    OutboxMessage,
+    OutboxStatus,
+    Outline,
+    OverdueSnapshot,
+    Publication,
+    ReformItem,
+    User,
+)
 from workflows import audit
 from workflows.deadlines import due_date
 
@@ -62,6 +72,22 @@ def test_demo_loads_once_with_every_stage_and_a_valid_audit_chain(db):
     assert any("目標値の根拠" in e.comment for e in sent_back)
 
     assert audit.verify(db.session) == []
+    # Past years are published (FY2025 without its two unconfirmed items), with the
+    # committee's opinions; the secretariat's chart has a weekly history.
+    published = {p.fiscal_year: p for p in db.session.scalars(select(Publication))}
+    assert sorted(published) == [2022, 2023, 2024, 2025]
+    assert len(published[2025].entries) == len(
+        [
+            c
+            for c in db.session.scalars(select(Cycle).where(Cycle.fiscal_year == 2025))
+            if c.state in ("act_draft", "act_submitted", "closed")
+        ]
+    )
+    assert any(e["opinions"] for e in published[2025].entries)
+    snapshots = db.session.scalars(
+        select(OverdueSnapshot).where(OverdueSnapshot.fiscal_year == 2026)
+    ).all()
+    assert len(snapshots) >= 30 and snapshots[-1].overdue_count >= 3
     # Mail of past events is not sent again when the scheduler first starts.
     pending = db.session.scalar(
         select(func.count())
