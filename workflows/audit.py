@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.models import AuditEntry, Cycle, User
@@ -45,6 +45,24 @@ def entry_hash(entry: AuditEntry) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+# The first key of the two-key advisory locks that serialise writers of one audit scope.
+AUDIT_LOCK_SPACE = 7301
+
+
+def _serialise(session: Session, scope: str) -> None:
+    """Hold writers of the same scope one after another until the transaction ends.
+
+    Two writers reading the same last `seq` would otherwise collide on (scope, seq). On
+    PostgreSQL a transaction-level advisory lock keyed by the scope orders them; SQLite
+    allows one writer at a time anyway.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:scope))"),
+            {"space": AUDIT_LOCK_SPACE, "scope": scope},
+        )
+
+
 def record(
     session: Session,
     *,
@@ -62,6 +80,7 @@ def record(
     """Append one entry to `scope`'s chain (flushed, not committed)."""
     if now.tzinfo is None:
         raise ValueError("audit times must be timezone-aware")
+    _serialise(session, scope)
     last = session.execute(
         select(AuditEntry.seq, AuditEntry.hash)
         .where(AuditEntry.scope == scope)
