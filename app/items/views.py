@@ -32,7 +32,8 @@ from app.models import (
 )
 from app.tasks.queries import my_tasks
 from app.templating import state_label
-from workflows import errors, operations, permissions
+from workflows import errors as workflow_errors
+from workflows import operations, permissions
 from workflows.deadlines import due_date, stage_of
 from workflows.definition import get_definition
 
@@ -297,26 +298,28 @@ def edit(item_id: int, fy: int, form: str):
         )
         return render_form(cycle, form, values, {"_form": message}, 409)
     if form == "report":
-        errors = {}
+        field_errors = {}
         if not (submitting and service.report_is_blank(values)):
-            errors = service.save_report(db.session, cycle, values, by=current_user, now=moment)
+            field_errors = service.save_report(
+                db.session, cycle, values, by=current_user, now=moment
+            )
     else:
-        errors = service.SAVERS[form](
+        field_errors = service.SAVERS[form](
             db.session, cycle, values, by=current_user, now=moment, for_submission=submitting
         )
-    if errors:
+    if field_errors:
         db.session.rollback()
-        return render_form(cycle, form, values, errors, 422)
+        return render_form(cycle, form, values, field_errors, 422)
     if submitting:
         try:
             operations.submit(
                 cycle, by=current_user, now=moment, comment=values.get("comment", "").strip()
             )
-        except errors.WorkflowError as exc:
+        except workflow_errors.WorkflowError as exc:
             db.session.rollback()
-            errors = form_error(exc, values)
-            status = 403 if isinstance(exc, errors.PermissionDenied) else 422
-            return render_form(cycle, form, values, errors, status)
+            field_errors = form_error(exc, values)
+            status = 403 if isinstance(exc, workflow_errors.PermissionDenied) else 422
+            return render_form(cycle, form, values, field_errors, status)
         db.session.commit()
         flash(_("提出しました。所管部長の承認を待っています。"), "success")
         return redirect(url_for("items.show", item_id=item.id, fy=fy))
@@ -379,7 +382,7 @@ def decide(cycle_id: int):
     item = get_item(cycle.item_id)
     triggers = decision_triggers(cycle)
     values = {"comment": "", "expected_version": str(cycle.version)}
-    errors: dict[str, str] = {}
+    field_errors: dict[str, str] = {}
     status = 200
     if request.method == "POST":
         values = request.form.to_dict()
@@ -391,20 +394,24 @@ def decide(cycle_id: int):
         if trigger not in triggers:
             abort(403)
         if needs_reason(cycle, trigger) and not comment:
-            errors["comment"] = _("理由を入力してください（差戻し・休止などには理由が必要です）。")
+            field_errors["comment"] = _(
+                "理由を入力してください（差戻し・休止などには理由が必要です）。"
+            )
         elif len(comment) > service.TEXT_MAX:
-            errors["comment"] = _("コメントは%(n)d文字以内で入力してください。", n=service.TEXT_MAX)
-        if not errors:
+            field_errors["comment"] = _(
+                "コメントは%(n)d文字以内で入力してください。", n=service.TEXT_MAX
+            )
+        if not field_errors:
             try:
                 decide_once(cycle, trigger, comment, expected)
                 db.session.commit()
-            except (errors.ConflictError, StaleDataError):
+            except (workflow_errors.ConflictError, StaleDataError):
                 db.session.rollback()
                 return conflict_page(db.session.get(Cycle, cycle_id))
-            except errors.WorkflowError as exc:
+            except workflow_errors.WorkflowError as exc:
                 db.session.rollback()
-                errors = form_error(exc, values)
-                status = 403 if isinstance(exc, errors.PermissionDenied) else 422
+                field_errors = form_error(exc, values)
+                status = 403 if isinstance(exc, workflow_errors.PermissionDenied) else 422
             else:
                 flash(
                     _(
@@ -427,7 +434,7 @@ def decide(cycle_id: int):
         cycle=cycle,
         triggers=triggers,
         values=values,
-        errors=errors,
+        errors=field_errors,
         trigger_label=trigger_label,
         years=list(item.plan.fiscal_years),
         due=due_date(db.session, cycle),
@@ -469,12 +476,12 @@ def inbox():
         try:
             with db.session.begin_nested():
                 if cycle.version != version:
-                    raise errors.ConflictError(str(CONFLICT_MESSAGE))
+                    raise workflow_errors.ConflictError(str(CONFLICT_MESSAGE))
                 operations.approve(cycle, by=current_user, now=now(), expected_version=version)
             approved.append(cycle)
-        except (errors.WorkflowError, StaleDataError) as exc:
+        except (workflow_errors.WorkflowError, StaleDataError) as exc:
             message = getattr(exc, "message", str(CONFLICT_MESSAGE))
-            if isinstance(exc, errors.ConflictError | StaleDataError):
+            if isinstance(exc, workflow_errors.ConflictError | StaleDataError):
                 message = str(CONFLICT_MESSAGE)
             failed.append((cycle, message))
     db.session.commit()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 
+from app.calendar import local_date
 from app.models import AuditEntry, Substitution
 
 from .conftest import FY
@@ -124,7 +125,7 @@ def test_substitute_is_registered_and_approves_on_record(client, world, login_as
     cycle = submitted(world, db)
     db.session.commit()
     login_as(world.org.head)
-    today = date.today()
+    today = local_date(datetime.now(UTC))
     response = client.post(
         "/substitutes/",
         data={
@@ -165,7 +166,7 @@ def test_substitute_is_registered_and_approves_on_record(client, world, login_as
 def test_revoked_substitute_can_no_longer_decide(client, world, login_as, db, make):
     deputy = make.user("deputy2")
     cycle = submitted(world, db)
-    today = date.today()
+    today = local_date(datetime.now(UTC))
     sub = Substitution(
         post=world.org.head_post,
         substitute=deputy,
