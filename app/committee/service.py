@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.calendar import local_date
 from app.models import (
+    AuditEntry,
     CommitteeOpinion,
     CommitteeQuestion,
     Cycle,
     ReformItem,
     Role,
     Section,
-    Stage,
     User,
 )
 from app.secretariat.actions import refuse_if_locked
 from app.text import ActionError, _
-from workflows.deadlines import schedule_for, stage_of
-from workflows.labels import state_info
+from workflows.deadlines import schedule_for
 
 MAX_LENGTH = 4000
 
@@ -60,16 +59,43 @@ def questions_open(session: Session, cycle: Cycle, today: date) -> bool:
     return schedule.committee_from is None or today < schedule.committee_from
 
 
-def is_confirmed(cycle: Cycle) -> bool:
-    """The Check result has been confirmed by the secretariat (the cycle is in Act or closed)."""
-    return cycle.grade is not None and (
-        stage_of(cycle.state) == Stage.ACT or bool(state_info(cycle.state).get("final"))
+# The secretariat has confirmed the Check of a cycle in one of these states.
+CONFIRMED_STATES = ("act_draft", "act_submitted", "closed")
+# Cycles stopped part-way: confirmed only if their Check was confirmed before they stopped.
+HALTED_STATES = ("abolished", "suspended")
+
+
+def confirmed_halted(session: Session, cycle_ids) -> set[int]:
+    """Among abolished or suspended cycles, those whose Check the secretariat had confirmed.
+
+    The latest confirmation (confirm_check) must not have been undone by reopening the
+    evaluation (reopen back to check_draft) before the cycle stopped.
+    """
+    ids = set(cycle_ids)
+    if not ids:
+        return set()
+    entries = session.execute(
+        select(AuditEntry.cycle_id, AuditEntry.action)
+        .where(
+            AuditEntry.cycle_id.in_(ids),
+            or_(
+                AuditEntry.action == "confirm_check",
+                (AuditEntry.action == "reopen") & (AuditEntry.to_state == "check_draft"),
+            ),
+        )
+        .order_by(AuditEntry.cycle_id, AuditEntry.seq)
     )
+    last = {cycle_id: action for cycle_id, action in entries}
+    return {cycle_id for cycle_id, action in last.items() if action == "confirm_check"}
 
 
-def confirmed_states(session: Session, fiscal_year: int) -> list[str]:
-    states = session.scalars(select(Cycle.state).where(Cycle.fiscal_year == fiscal_year).distinct())
-    return [s for s in states if stage_of(s) == Stage.ACT or bool(state_info(s).get("final"))]
+def is_confirmed(session: Session, cycle: Cycle) -> bool:
+    """The Check result has been confirmed by the secretariat."""
+    if cycle.grade is None:
+        return False
+    if cycle.state in CONFIRMED_STATES:
+        return True
+    return cycle.state in HALTED_STATES and cycle.id in confirmed_halted(session, [cycle.id])
 
 
 def reviewable(session: Session, fiscal_year: int, *, department_ids: set[int] | None = None):
@@ -92,7 +118,7 @@ def reviewable(session: Session, fiscal_year: int, *, department_ids: set[int] |
         .outerjoin(questions, questions.c.cycle_id == Cycle.id)
         .where(
             Cycle.fiscal_year == fiscal_year,
-            Cycle.state.in_(confirmed_states(session, fiscal_year)),
+            Cycle.state.in_(CONFIRMED_STATES + HALTED_STATES),
             Cycle.grade.is_not(None),
         )
         .order_by(ReformItem.viewpoint_id, ReformItem.number)
@@ -104,7 +130,9 @@ def reviewable(session: Session, fiscal_year: int, *, department_ids: set[int] |
     )
     if department_ids is not None:
         query = query.where(Section.department_id.in_(department_ids or {-1}))
-    return session.execute(query).all()
+    rows = session.execute(query).all()
+    confirmed = confirmed_halted(session, (c.id for c, *_n in rows if c.state in HALTED_STATES))
+    return [row for row in rows if row[0].state in CONFIRMED_STATES or row[0].id in confirmed]
 
 
 def _text(value: str, what: str) -> str:
@@ -124,7 +152,7 @@ def add_opinion(
 
     if not can_give_opinion(by):
         raise ActionError(_("意見を登録できるのは推進委員です。"))
-    if not is_confirmed(cycle):
+    if not is_confirmed(session, cycle):
         raise ActionError(_("事務局の確認が済んだ評価にのみ意見を登録できます。"))
     refuse_if_locked(session, cycle.fiscal_year)
     opinion = CommitteeOpinion(
@@ -180,7 +208,7 @@ def ask(
 
     if not can_give_opinion(by):
         raise ActionError(_("事前質問を登録できるのは推進委員です。"))
-    if not is_confirmed(cycle):
+    if not is_confirmed(session, cycle):
         raise ActionError(_("事務局の確認が済んだ評価にのみ質問できます。"))
     if not questions_open(session, cycle, local_date(now)):
         raise ActionError(_("委員会の審議が始まったため、事前質問の受付は終了しました。"))

@@ -92,7 +92,7 @@ def _cycle(cycle_id: int) -> Cycle:
         abort(404)
     if not service.can_view(current_user, cycle, local_date(_now())):
         abort(403)
-    if not service.is_confirmed(cycle):
+    if not service.is_confirmed(db.session, cycle):
         abort(404)
     return cycle
 

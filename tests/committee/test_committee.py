@@ -7,13 +7,14 @@ from datetime import date
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.committee import service
 from app.extensions import db as _db
 from app.models import AuditEntry, CommitteeOpinion, CommitteeQuestion, Grade
 from app.text import ActionError
 from tests.secretariat.helpers import at
+from workflows import operations
 
 FY = 2024  # results of FY2024 are reviewed in July-August 2025
 
@@ -151,3 +152,49 @@ def test_the_review_list_exports(client, login_as, setting):
     login_as(member)
     csv = client.get(f"/committee/?fy={FY}&format=csv").data.decode("utf-8-sig")
     assert csv.split("\r\n")[1].split(",")[1:4] == ["窓口のオンライン化", "市民部", "B 概ね達成"]
+
+
+def _stopped(make, owner, jimu, title: str, *, confirm: bool, reopen: bool = False, how="abolish"):
+    """A cycle with a grade, taken by the secretariat through the engine and then stopped."""
+    cycle = make.cycle(
+        make.item(owner, title=title),
+        FY,
+        "check_confirming",
+        grade=Grade.D,
+        analysis=f"{title}の自己評価",
+    )
+    now = at(date(2025, 5, 20))
+    if confirm:
+        operations.fire(cycle, "confirm_check", by=jimu, now=now)
+        if reopen:
+            operations.fire(cycle, "reopen", by=jimu, now=now, comment="評価の見直し")
+    operations.fire(cycle, how, by=jimu, now=now, comment="事業の終了")
+    return cycle
+
+
+def test_only_evaluations_confirmed_before_a_cycle_stopped_reach_the_committee(
+    client, login_as, make, setting
+):
+    owner, _other, member, confirmed, _draft = setting
+    jimu = make.user("jimu", roles=["secretariat"])
+    unconfirmed = _stopped(make, owner, jimu, "未確認で廃止", confirm=False)
+    undone = _stopped(make, owner, jimu, "確認後に差戻して廃止", confirm=True, reopen=True)
+    abolished = _stopped(make, owner, jimu, "確認後に廃止", confirm=True)
+    suspended = _stopped(make, owner, jimu, "確認後に休止", confirm=True, how="suspend")
+    _db.session.commit()
+    assert unconfirmed.grade is not None and unconfirmed.state == "abolished"
+
+    login_as(member)
+    index = client.get(f"/committee/?fy={FY}").get_data(as_text=True)
+    assert "未確認で廃止" not in index and "確認後に差戻して廃止" not in index
+    assert "確認後に廃止" in index and "確認後に休止" in index and "窓口のオンライン化" in index
+    for cycle in (unconfirmed, undone):
+        response = client.get(f"/committee/cycles/{cycle.id}")
+        assert response.status_code == 404
+        assert "の自己評価" not in response.get_data(as_text=True)
+        refused = client.post(f"/committee/cycles/{cycle.id}/opinions", data={"body": "意見"})
+        assert refused.status_code == 404
+    for cycle in (abolished, suspended):
+        page = client.get(f"/committee/cycles/{cycle.id}").get_data(as_text=True)
+        assert f"{cycle.item.title}の自己評価" in page
+    assert _db.session.scalar(select(func.count()).select_from(CommitteeOpinion)) == 0
