@@ -21,6 +21,7 @@ from app.calendar import local_date
 from app.models import (
     AuditEntry,
     Cycle,
+    Direction,
     ExecutionPlan,
     Indicator,
     IndicatorValue,
@@ -252,6 +253,8 @@ def _after(cycle: Cycle, trigger: str, *, by: User, now: datetime, from_state: s
     item = cycle.item
     if trigger == "approve_act":
         _roll_over(cycle, by=by, now=now)
+    elif trigger == "reopen" and from_state == "closed":
+        _undo_ending(cycle, by=by, now=now)
     elif trigger == "suspend":
         item.status = ItemStatus.SUSPENDED
     elif trigger == "resume" and item.status == ItemStatus.SUSPENDED:
@@ -517,6 +520,75 @@ def open_next_cycles(session: Session, fiscal_year: int, *, now: datetime) -> li
     return opened
 
 
+def _ended_status(direction: Direction) -> ItemStatus:
+    return ItemStatus.COMPLETED if direction == Direction.COMPLETE else ItemStatus.ABOLISHED
+
+
+def _later_cycles(session: Session, cycle: Cycle) -> list[Cycle]:
+    return list(
+        session.scalars(
+            select(Cycle)
+            .where(Cycle.item_id == cycle.item_id, Cycle.fiscal_year > cycle.fiscal_year)
+            .order_by(Cycle.fiscal_year)
+        )
+    )
+
+
+def _set_state(
+    cycle: Cycle, state: str, *, action: str, by: User, now: datetime, comment: str, data: dict
+) -> None:
+    """Move a cycle as a consequence of another cycle's decision, on the record."""
+    session = _session(cycle)
+    from_state = cycle.state
+    cycle.state = state
+    cycle.state_since = now
+    session.flush()
+    audit.record(
+        session,
+        scope=audit.cycle_scope(cycle),
+        action=action,
+        now=now,
+        actor=by,
+        cycle=cycle,
+        from_state=from_state,
+        to_state=state,
+        comment=comment,
+        data=data,
+    )
+
+
+def _undo_ending(cycle: Cycle, *, by: User, now: datetime) -> None:
+    """Reopening an Act that ended the item: the item is active again, its later years resume."""
+    session = _session(cycle)
+    item = cycle.item
+    if cycle.direction is None or not cycle.direction.ends_item:
+        return
+    if item.status != _ended_status(cycle.direction):
+        return
+    item.status = ItemStatus.ACTIVE
+    cause = f"cycle:{cycle.id}"
+    for later in _later_cycles(session, cycle):
+        if later.state != "abolished":
+            continue
+        last = session.scalar(
+            select(AuditEntry)
+            .where(AuditEntry.scope == audit.cycle_scope(later))
+            .order_by(AuditEntry.seq.desc())
+            .limit(1)
+        )
+        if last is None or last.action != "abolish" or (last.data or {}).get("cause") != cause:
+            continue
+        _set_state(
+            later,
+            last.from_state or get_definition(later.definition_version).initial,
+            action="resume",
+            by=by,
+            now=now,
+            comment=f"{cycle.fiscal_year}年度の改善が前の段階に戻されたため、廃止を取り消し",
+            data={"cause": f"reopen:{cause}"},
+        )
+
+
 def _roll_over(cycle: Cycle, *, by: User, now: datetime) -> None:
     """Approving Act: carry the measures into next year, or end the item."""
     session = _session(cycle)
@@ -524,24 +596,20 @@ def _roll_over(cycle: Cycle, *, by: User, now: datetime) -> None:
     next_fy = cycle.fiscal_year + 1
     following = find_cycle(session, item, next_fy)
     if cycle.direction is not None and cycle.direction.ends_item:
-        item.status = (
-            ItemStatus.COMPLETED if cycle.direction.value == "complete" else ItemStatus.ABOLISHED
-        )
-        if following is not None and following.state == "plan_draft":
-            from_state = following.state
-            following.state = "abolished"
-            following.state_since = now
-            session.flush()
-            audit.record(
-                session,
-                scope=audit.cycle_scope(following),
+        item.status = _ended_status(cycle.direction)
+        reason = f"{cycle.fiscal_year}年度の改善で「{cycle.direction.ja}」と決定したため"
+        for later in _later_cycles(session, cycle):
+            if later.state in ("closed", "abolished"):
+                continue
+            # The next year's cycle is usually under way (plan approved in April) when the
+            # previous year's Act is approved in June: it ends with the item.
+            _set_state(
+                later,
+                "abolished",
                 action="abolish",
+                by=by,
                 now=now,
-                actor=by,
-                cycle=following,
-                from_state=from_state,
-                to_state="abolished",
-                comment=f"{cycle.fiscal_year}年度の方向性が「{cycle.direction.ja}」のため廃止",
+                comment=reason,
                 data={"cause": f"cycle:{cycle.id}"},
             )
         return
