@@ -50,6 +50,8 @@ class Config:
 
     TESTING = False
     WTF_CSRF_ENABLED = True
+    # The largest request accepted (uploads included); larger ones get a 413 page.
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -92,6 +92,10 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     def csrf_refused(error):
         return render_template("errors/400.html", csrf=True, error=error), 400
 
+    @app.errorhandler(413)
+    def too_large(error):
+        return render_template("errors/400.html", too_large=True, error=error), 413
+
     register_template_helpers(app)
     register_commands(app)
 

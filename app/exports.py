@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from flask import Response
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -32,7 +33,8 @@ def _cell(value):
         return value
     if hasattr(value, "ja"):
         return value.ja
-    return str(value)
+    # Control characters other than tab and newline cannot be stored in a workbook.
+    return ILLEGAL_CHARACTERS_RE.sub("", str(value))
 
 
 def _text(value) -> str:

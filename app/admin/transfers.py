@@ -6,29 +6,21 @@ each post; applying changes everything in one transaction or nothing.
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.exports import to_xlsx
-from app.models import (
-    ItemStatus,
-    Post,
-    PostAssignment,
-    PostKind,
-    ReformItem,
-    Section,
-    User,
-)
+from app.models import Post, PostAssignment, PostKind, User
+from app.spreadsheets import SpreadsheetError, open_workbook
 from app.text import ActionError, _
 
+from .owners import left_without_owner, scope_of
+
 HEADERS = ("役職コード", "役職名", "新任者ログインID", "発令日")
-STAFF_KINDS = (PostKind.STAFF, PostKind.CHIEF)
 MAX_ROWS = 5000
 _SPLIT = re.compile(r"[,、，\s]+")
 
@@ -105,9 +97,9 @@ def _parse_date(value) -> date | None:
 def read_workbook(data: bytes) -> tuple[list[TransferRow], list[str]]:
     """The rows of the first sheet; header problems are file errors."""
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # noqa: BLE001 - any unreadable upload gets the same message
-        return [], [_("Excelファイル（.xlsx）として読み込めませんでした。")]
+        workbook = open_workbook(data)
+    except SpreadsheetError as exc:
+        return [], [exc.message]
     sheet = workbook.worksheets[0]
     lines = sheet.iter_rows(values_only=True)
     header = [str(h or "").strip() for h in next(lines, ())]
@@ -251,40 +243,16 @@ def _check_owners(session: Session, result: TransferPlan) -> None:
     by_code = {r.code: r for r in result.rows if r.post is not None and not r.errors}
     for row in vacated:
         post, on = row.post, row.starts_on
-        if post.kind is PostKind.HEAD:
-            peers = select(Post).where(
-                Post.department_id == post.department_id,
-                Post.kind == PostKind.HEAD,
-                Post.active.is_(True),
-            )
-            owns = (
-                select(ReformItem.id)
-                .join(Section)
-                .where(Section.department_id == post.department_id)
-            )
-            what = _("部長")
-        else:
-            if post.section_id is None:
-                continue
-            peers = select(Post).where(
-                Post.section_id == post.section_id,
-                Post.kind.in_(STAFF_KINDS),
-                Post.active.is_(True),
-            )
-            owns = select(ReformItem.id).where(ReformItem.owning_section_id == post.section_id)
-            what = _("担当職員")
-        owns = owns.where(ReformItem.status == ItemStatus.ACTIVE).limit(1)
-        if session.scalar(owns) is None:
+        scope = scope_of(post)
+        if scope is None:
             continue
-        peer_posts = session.scalars(
-            peers.options(selectinload(Post.assignments).selectinload(PostAssignment.user))
-        ).all()
-        if not any(_holders_after(p, on, by_code) for p in peer_posts):
+        after = lambda p, on=on: _holders_after(p, on, by_code)  # noqa: E731
+        if left_without_owner(session, on, **scope, holders=after):
             row.errors.append(
                 _(
                     "この変更で「%(post)s」が空席になり、所管する改革項目の%(what)sがいなくなります。",
                     post=post.name,
-                    what=what,
+                    what=_("部長") if post.kind is PostKind.HEAD else _("担当職員"),
                 )
             )
 

@@ -59,8 +59,9 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         login_name = form.login.data.strip()
+        address = request.remote_addr or ""
         now = datetime.now(UTC)
-        if is_throttled(db.session, login_name, now):
+        if is_throttled(db.session, login_name, address, now):
             flash(
                 _(
                     "ログインの失敗が続いたため、しばらくログインできません。15分ほど待ってからお試しください。"
@@ -70,11 +71,11 @@ def login():
             return render_template("auth/login.html", form=form), 429
         user = db.session.scalar(select(User).where(User.login == login_name))
         if user is None or not user.active or not user.check_password(form.password.data):
-            record_failure(db.session, login_name, request.remote_addr or "", now)
+            record_failure(db.session, login_name, address, now)
             db.session.commit()
             flash(_("ログインIDまたはパスワードが正しくありません。"), "error")
             return render_template("auth/login.html", form=form), 401
-        clear_failures(db.session, login_name)
+        clear_failures(db.session, login_name, address)
         db.session.commit()
         login_user(user, remember=form.remember.data)
         session["locale"] = user.locale or "ja"

@@ -13,11 +13,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from zipfile import BadZipFile
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font
-from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -32,8 +30,10 @@ from app.models import (
     User,
     Viewpoint,
 )
+from app.spreadsheets import SpreadsheetError, open_workbook
 from app.text import _
 from workflows import audit, operations
+from workflows.deadlines import year_locked
 
 FIXED_COLUMNS = [
     "番号",
@@ -239,12 +239,39 @@ def _indicator_from(row: _Row, years: list[int]) -> IndicatorRow | None:
     return IndicatorRow(name, row.text("単位"), baseline, better, targets)
 
 
+def _locked_target_changes(session: Session, items, years: list[int]) -> list[tuple[int, str]]:
+    """Targets of a locked (確定) fiscal year may not change; unchanged ones are dropped."""
+    locked = [fy for fy in years if year_locked(session, fy)]
+    problems = []
+    for item in items:
+        stored = {i.name: i for i in item.existing.indicators} if item.existing else {}
+        for indicator in item.indicators:
+            for fy in locked:
+                if fy not in indicator.targets:
+                    continue
+                old = stored.get(indicator.name)
+                old_value = old.value_for(fy) if old else None
+                if old_value is None or old_value.target != indicator.targets[fy]:
+                    problems.append(
+                        (
+                            item.row,
+                            _(
+                                "%(year)s年度は確定（ロック）済みのため、目標値を変更できません（%(name)s）。",
+                                year=fy,
+                                name=indicator.name,
+                            ),
+                        )
+                    )
+                del indicator.targets[fy]
+    return problems
+
+
 def read_workbook(session: Session, plan: ExecutionPlan, data: bytes) -> ImportPlan:
     """Parse and check every row; nothing is written."""
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:
-        raise WorkbookError(_("Excelファイル（.xlsx）として読み込めませんでした。")) from exc
+        workbook = open_workbook(data)
+    except SpreadsheetError as exc:
+        raise WorkbookError(exc.message) from exc
     sheet = workbook.worksheets[0]
     rows = sheet.iter_rows(values_only=True)
     header = [_text(h) for h in next(rows, ())]
@@ -302,6 +329,7 @@ def read_workbook(session: Session, plan: ExecutionPlan, data: bytes) -> ImportP
             else:
                 items[number].indicators.append(indicator)
         errors.extend((row_number, message) for message in row.errors)
+    errors.extend(_locked_target_changes(session, items.values(), years))
     if not items and not errors:
         errors.append((2, _("取り込む行がありません。")))
     return ImportPlan(items=list(items.values()), errors=errors)

@@ -98,11 +98,26 @@ def test_throttling_ends_after_the_window(db, org):
     from app.auth.throttle import WINDOW, is_throttled, record_failure
 
     start = datetime(2026, 11, 25, 1, tzinfo=UTC)
+    later = start + timedelta(minutes=5)
     for minute in range(5):
-        record_failure(db.session, org.staff.login, "127.0.0.1", start + timedelta(minutes=minute))
-    assert is_throttled(db.session, org.staff.login, start + timedelta(minutes=5))
-    assert not is_throttled(db.session, org.staff.login, start + WINDOW + timedelta(minutes=5))
-    assert not is_throttled(db.session, org.head.login, start + timedelta(minutes=5))
+        record_failure(db.session, org.staff.login, "10.0.0.9", start + timedelta(minutes=minute))
+    assert is_throttled(db.session, org.staff.login, "10.0.0.9", later)
+    assert not is_throttled(db.session, org.staff.login, "10.0.0.9", later + WINDOW)
+    # Guessing from one address does not lock the user out from their own desk.
+    assert not is_throttled(db.session, org.staff.login, "10.0.0.5", later)
+    assert not is_throttled(db.session, org.head.login, "10.0.0.5", later)
+
+
+def test_an_address_trying_many_login_ids_is_paused(db, org):
+    from datetime import UTC, datetime, timedelta
+
+    from app.auth.throttle import MAX_FAILURES_PER_ADDRESS, is_throttled, record_failure
+
+    start = datetime(2026, 11, 25, 1, tzinfo=UTC)
+    for n in range(MAX_FAILURES_PER_ADDRESS):
+        record_failure(db.session, f"guess{n}", "10.0.0.9", start + timedelta(seconds=n))
+    assert is_throttled(db.session, org.head.login, "10.0.0.9", start + timedelta(minutes=1))
+    assert not is_throttled(db.session, org.head.login, "10.0.0.5", start + timedelta(minutes=1))
 
 
 def test_a_successful_login_clears_earlier_failures(client, org):

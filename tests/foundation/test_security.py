@@ -89,3 +89,22 @@ def test_every_form_refuses_a_post_without_its_csrf_token(app, client, make, db,
         response = client.post(url_for_rule(rule), data={"anything": "1"})
         assert response.status_code == 400, (rule.rule, response.status_code)
         assert "送信の有効期限が切れました（CSRF）" in response.get_data(as_text=True), rule.rule
+
+
+def test_a_request_larger_than_the_limit_is_refused_in_japanese(client):
+    response = client.post("/login", data={"login": "x" * (17 * 1024 * 1024), "password": "p"})
+    assert response.status_code == 413
+    assert "送信された内容が大きすぎます" in response.get_data(as_text=True)
+
+
+def test_exports_drop_characters_a_workbook_cannot_hold():
+    import io
+
+    from openpyxl import load_workbook
+
+    from app.exports import to_csv, to_xlsx
+
+    data = to_xlsx("一覧", ["目標"], [["前半\x0b後半\n次の行"]])
+    cell = load_workbook(io.BytesIO(data)).active["A2"].value
+    assert cell == "前半後半\n次の行"
+    assert "前半" in to_csv(["目標"], [["前半\x0b後半"]]).decode("utf-8-sig")

@@ -194,3 +194,21 @@ def test_the_template_downloads_with_the_plan_years(client, setup, login_as):
 
     header = [c.value for c in load_workbook(io.BytesIO(response.data)).active[1]]
     assert header[-1] == "2026年度目標" and header[0] == "番号"
+
+
+def test_targets_of_a_locked_year_cannot_be_changed_by_an_import(db, setup, make):
+    make.schedule(2023, locked_at=NOW)
+    db.session.commit()
+    stored = setup["existing"].indicators[0].value_for(2023).target
+    rows = good_rows(setup)[:1]
+    rows[0][12] = int(stored)  # the 2023 target column, as it stands: accepted
+    assert read_workbook(db.session, setup["plan"], workbook(rows)).errors == []
+    rows[0][12] = 999
+    parsed = read_workbook(db.session, setup["plan"], workbook(rows))
+    assert parsed.errors == [
+        (
+            2,
+            "2023年度は確定（ロック）済みのため、目標値を変更できません（オンライン申請可能な手続数）。",
+        )
+    ]
+    assert not parsed.ok
