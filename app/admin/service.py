@@ -8,8 +8,11 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from app.calendar import local_date
 from app.models import Department, Post, PostAssignment, PostKind, Role, Section, User, UserRole
 from app.text import ActionError, _
+
+from . import owners
 
 GRANTED_ROLES = (Role.SECRETARIAT, Role.COMMITTEE, Role.ADMIN)
 
@@ -133,10 +136,17 @@ def save_entity(
     model, _fields = specs()[entity]
     obj = current or model()
     before = {k: _plain(getattr(obj, k, None)) for k in values} if current else None
+    today = local_date(now)
+    checks = _answered_for(obj, today) if current else []
+    department_before = obj.department_id if isinstance(obj, Section) and current else None
     for key, value in values.items():
         setattr(obj, key, value)
     session.add(obj)
     session.flush()
+    if department_before is not None and obj.department_id != department_before:
+        # The section's items now answer to the head of the department it moved to.
+        checks.append((today, {"department_id": obj.department_id}))
+    _refuse_owner_gaps(session, checks)
     record(
         session,
         scope="admin",
@@ -146,6 +156,40 @@ def save_entity(
         data={"id": obj.id, "before": before, "after": {k: _plain(v) for k, v in values.items()}},
     )
     return obj
+
+
+def _held_scopes(user: User, today: date) -> list[tuple[date, dict[str, int]]]:
+    """The departments and sections whose items `user`'s current and future posts answer for."""
+    checks = []
+    for assignment in user.assignments:
+        if assignment.ends_on is not None and assignment.ends_on < today:
+            continue
+        scope = owners.scope_of(assignment.post) if assignment.post.active else None
+        if scope is not None:
+            checks.append((max(today, assignment.starts_on), scope))
+    return checks
+
+
+def _answered_for(obj, today: date) -> list[tuple[date, dict[str, int]]]:
+    """Before an edit: what a held post answers for, on each day it is held from `today`."""
+    if not isinstance(obj, Post) or not obj.active:
+        return []
+    scope = owners.scope_of(obj)
+    if scope is None:
+        return []
+    return [
+        (max(today, a.starts_on), scope)
+        for a in obj.assignments
+        if (a.ends_on is None or a.ends_on >= today) and a.user.active
+    ]
+
+
+def _refuse_owner_gaps(session: Session, checks: list[tuple[date, dict[str, int]]]) -> None:
+    """Refuse (ActionError) a flushed change that leaves an active item without an owner;
+    the caller rolls back."""
+    messages = owners.owner_gaps(session, checks)
+    if messages:
+        raise ActionError(" ".join(messages))
 
 
 def _plain(value):
@@ -209,6 +253,8 @@ def save_user(
         user.set_password(values["password"])
     session.add(user)
     session.flush()
+    if before is not None and before["active"] and not user.active:
+        _refuse_owner_gaps(session, _held_scopes(user, local_date(now)))
     record(
         session,
         scope="admin",

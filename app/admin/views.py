@@ -63,10 +63,15 @@ def entities(entity: str):
     if request.method == "POST":
         values, errors = service.parse_fields(db.session, entity, request.form)
         if not errors:
-            obj = service.save_entity(db.session, entity, values, by=current_user, now=_now())
-            db.session.commit()
-            flash(_("「%(name)s」を登録しました。", name=obj.name), "success")
-            return redirect(url_for(".entities", entity=entity))
+            try:
+                obj = service.save_entity(db.session, entity, values, by=current_user, now=_now())
+            except ActionError as exc:
+                db.session.rollback()
+                flash(exc.message, "error")
+            else:
+                db.session.commit()
+                flash(_("「%(name)s」を登録しました。", name=obj.name), "success")
+                return redirect(url_for(".entities", entity=entity))
         status = 422
     if entity == "posts" and request.args.get("format") in ("xlsx", "csv"):
         headers, rows = service.post_holders(db.session, local_date(_now()))
@@ -103,12 +108,17 @@ def edit_entity(entity: str, obj_id: int):
     if request.method == "POST":
         values, errors = service.parse_fields(db.session, entity, request.form, current=obj)
         if not errors:
-            service.save_entity(
-                db.session, entity, values, by=current_user, now=_now(), current=obj
-            )
-            db.session.commit()
-            flash(_("「%(name)s」を更新しました。", name=obj.name), "success")
-            return redirect(url_for(".entities", entity=entity))
+            try:
+                service.save_entity(
+                    db.session, entity, values, by=current_user, now=_now(), current=obj
+                )
+            except ActionError as exc:
+                db.session.rollback()
+                flash(exc.message, "error")
+            else:
+                db.session.commit()
+                flash(_("「%(name)s」を更新しました。", name=obj.name), "success")
+                return redirect(url_for(".entities", entity=entity))
         status = 422
     return render_template(
         "admin/edit.html",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import select
 
 from app.extensions import db as _db
@@ -136,3 +138,91 @@ def test_department_and_section_lists_export(client, make, login_as):
     assert lines[0].startswith("コード,名称") and "会計課" in csv and "会計部" in csv
     xlsx = client.get("/admin/departments?format=xlsx")
     assert "spreadsheetml" in xlsx.headers["Content-Type"]
+
+
+def _user_form(user: User, **changes) -> dict:
+    form = {"login": user.login, "name": user.name, "email": user.email}
+    return {**form, **changes}
+
+
+def test_deactivating_the_last_head_or_staff_of_owned_items_is_refused(client, make, login_as):
+    admin = make.user(roles=["admin"])
+    tax, parks = make.org("税務"), make.org("公園")  # only tax owns an item
+    make.item(tax)
+    _db.session.commit()
+    login_as(admin)
+
+    refused = client.post(f"/admin/users/{tax.head.id}", data=_user_form(tax.head))
+    assert refused.status_code == 422
+    assert "「税務部」が所管する改革項目の部長がいなくなります" in refused.get_data(as_text=True)
+    refused = client.post(f"/admin/users/{tax.staff.id}", data=_user_form(tax.staff))
+    assert refused.status_code == 422
+    assert "「税務課」が所管する改革項目の担当職員がいなくなります" in refused.get_data(
+        as_text=True
+    )
+    _db.session.expire_all()
+    assert tax.head.active and tax.staff.active
+    assert _db.session.scalar(select(AuditEntry).where(AuditEntry.action == "user_update")) is None
+
+    kept = client.post(f"/admin/users/{parks.head.id}", data=_user_form(parks.head))
+    assert kept.status_code == 302
+    successor = make.user("koukei")
+    make.assign(successor, tax.head_post, date(2021, 4, 1))
+    _db.session.commit()
+    allowed = client.post(f"/admin/users/{tax.head.id}", data=_user_form(tax.head))
+    assert allowed.status_code == 302
+    _db.session.expire_all()
+    assert not tax.head.active and not parks.head.active
+
+
+def _post_form(post, **changes) -> dict:
+    form = {
+        "code": post.code,
+        "name": post.name,
+        "kind": post.kind.value,
+        "department_id": str(post.department_id),
+        "section_id": str(post.section_id or ""),
+        "active": "1",
+    }
+    return {**form, **changes}
+
+
+def test_deactivating_or_moving_what_owns_items_is_refused(client, make, login_as):
+    admin = make.user(roles=["admin"])
+    tax, parks = make.org("税務"), make.org("公園")
+    make.item(tax)
+    headless = Department(code="NEW", name="新設部", position=9)
+    _db.session.add(headless)
+    _db.session.commit()
+    login_as(admin)
+
+    form = _post_form(tax.staff_post, name="税務課職員（旧）")
+    del form["active"]
+    refused = client.post(f"/admin/posts/{tax.staff_post.id}", data=form)
+    assert refused.status_code == 422
+    text = refused.get_data(as_text=True)
+    assert "「税務課」が所管する改革項目の担当職員がいなくなります" in text
+    assert "税務課職員（旧）" in text  # what was typed is kept
+    moved = _post_form(
+        tax.staff_post, department_id=str(parks.department.id), section_id=str(parks.section.id)
+    )
+    assert client.post(f"/admin/posts/{tax.staff_post.id}", data=moved).status_code == 422
+    section = {
+        "code": tax.section.code,
+        "name": tax.section.name,
+        "department_id": str(headless.id),
+        "position": "1",
+        "active": "1",
+    }
+    refused = client.post(f"/admin/sections/{tax.section.id}", data=section)
+    assert refused.status_code == 422
+    assert "「新設部」が所管する改革項目の部長がいなくなります" in refused.get_data(as_text=True)
+    _db.session.expire_all()
+    assert tax.staff_post.active and tax.staff_post.section_id == tax.section.id
+    assert tax.section.department_id == tax.department.id
+
+    section["department_id"] = str(parks.department.id)  # parks has a head
+    assert client.post(f"/admin/sections/{tax.section.id}", data=section).status_code == 302
+    form = _post_form(parks.staff_post)
+    del form["active"]  # parks' section owns no item
+    assert client.post(f"/admin/posts/{parks.staff_post.id}", data=form).status_code == 302
