@@ -169,6 +169,14 @@ def plan_years(cycle: Cycle) -> list[int]:
     return list(cycle.item.plan.fiscal_years)
 
 
+def target_years(cycle: Cycle) -> list[int]:
+    """The plan years whose targets this cycle's plan may set: its own year on, none locked."""
+    session = object_session(cycle)
+    return [
+        fy for fy in plan_years(cycle) if fy >= cycle.fiscal_year and not year_locked(session, fy)
+    ]
+
+
 def save_plan(
     session: Session,
     cycle: Cycle,
@@ -186,7 +194,8 @@ def save_plan(
     ]
     if for_submission and not any(quarters) and "schedule_q1" not in errors:
         errors["schedule_q1"] = _("四半期ごとのスケジュールを少なくとも1つ入力してください。")
-    years = plan_years(cycle)
+    # Past and locked years keep their targets: the form shows them read-only.
+    years = target_years(cycle)
 
     parsed: list[tuple[Indicator | None, dict]] = []
     rows: list[tuple[Indicator | None, str]] = [(i, str(i.id)) for i in cycle.item.indicators]

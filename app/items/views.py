@@ -207,6 +207,7 @@ def form_context(cycle: Cycle, form: str) -> dict:
         "cycle": cycle,
         "form": form,
         "years": list(item.plan.fiscal_years),
+        "target_years": service.target_years(cycle) if form == "plan" else [],
         "grades": list(Grade),
         "statuses": list(ProgressStatus),
         "directions": list(Direction),
