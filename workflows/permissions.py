@@ -109,6 +109,23 @@ def is_secretariat(user: User) -> bool:
     return user.active and user.has_role(Role.SECRETARIAT)
 
 
+def can_view_item(user: User, item: ReformItem, today: date) -> bool:
+    """The item page with its drafts and history: the people who work on or decide the item.
+
+    The owning section's staff, the related sections' staff, the owning department's head and
+    its running substitutes, the secretariat and administrators. Committee members read the
+    submitted evaluations on their own pages.
+    """
+    if not user.active:
+        return False
+    if user.has_role(Role.SECRETARIAT) or user.has_role(Role.ADMIN):
+        return True
+    sections = {item.owning_section_id} | {s.id for s in item.related_sections}
+    if any(p.section_id in sections and p.kind in STAFF_KINDS for p in user.posts_on(today)):
+        return True
+    return may_decide_as_head(user, item, today)
+
+
 def has_role_for(role: str, cycle: Cycle, user: User, today: date) -> bool:
     """Whether `user` plays `role` (a definition role name) for `cycle` on `today`."""
     if not user.active:

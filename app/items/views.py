@@ -169,6 +169,8 @@ def history(cycle_ids: list[int]) -> list[AuditEntry]:
 @login_required
 def show(item_id: int):
     item = get_item(item_id)
+    if not permissions.can_view_item(current_user, item, today()):
+        abort(403)
     years = list(item.plan.fiscal_years)
     cycle = None
     if item.cycles:
