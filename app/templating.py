@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from flask import Flask, url_for
 from flask_babel import get_locale
 from markupsafe import Markup, escape
-from werkzeug.routing import BuildError
 
 import workflows
 
-from .calendar import TOKYO, format_date, wareki_date, wareki_fiscal_year
+from .calendar import TOKYO, format_date, local_date, wareki_date, wareki_fiscal_year
 
 
 def current_locale() -> str:
@@ -47,12 +46,15 @@ def state_label(state: str) -> str:
 
 
 def item_link(item) -> Markup:
-    """The item's title, linked to its page where the app has one."""
-    try:
-        href = url_for("items.show", item_id=item.id)
-    except BuildError:
+    """The item's title, linked to its page for those who may open it."""
+    from flask_login import current_user
+
+    from workflows.permissions import can_view_item
+
+    today = local_date(datetime.now(UTC))
+    if not current_user.is_authenticated or not can_view_item(current_user, item, today):
         return escape(item.title)
-    return Markup('<a href="{}">{}</a>').format(href, item.title)
+    return Markup('<a href="{}">{}</a>').format(url_for("items.show", item_id=item.id), item.title)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -132,3 +132,13 @@ def test_a_successful_login_clears_earlier_failures(client, org):
         client.post("/login", data={"login": org.staff.login, "password": "password"}).status_code
         == 302
     )
+
+
+def test_plan_page_links_items_only_for_those_who_may_open_them(client, login_as, org, make, db):
+    committee = make.user("iin", roles=["committee"])
+    db.session.commit()
+    login_as(org.staff)
+    assert '<a href="/items/' in client.get("/plan").get_data(as_text=True)
+    login_as(committee)
+    page = client.get("/plan").get_data(as_text=True)
+    assert "行政手続のオンライン化の推進" in page and '<a href="/items/' not in page
