@@ -100,7 +100,11 @@ def _cycle(cycle_id: int) -> Cycle:
 @bp.route("/cycles/<int:cycle_id>")
 @login_required
 def cycle(cycle_id: int):
-    cycle = _cycle(cycle_id)
+    return _page(_cycle(cycle_id))
+
+
+def _page(cycle: Cycle, typed: dict[str, str] | None = None, status: int = 200):
+    """The cycle's page; `typed` keeps what was typed into a refused form, by textarea id."""
     today = local_date(_now())
     opinions = db.session.scalars(
         select(CommitteeOpinion)
@@ -121,22 +125,25 @@ def cycle(cycle_id: int):
         cycle=cycle,
         opinions=opinions,
         questions=questions,
+        typed=typed or {},
         can_give_opinion=service.can_give_opinion(current_user),
         can_reply=service.can_reply(current_user, cycle, today),
         questions_open=service.questions_open(db.session, cycle, today),
-    )
+    ), status
 
 
-def _run(cycle_id: int, action, success: str):
+def _run(cycle: Cycle, action, success: str, field: str, text: str):
+    """Run `action`; on a refusal show the page again with the message and `text` kept in
+    the textarea `field` (422)."""
     try:
         action()
     except ActionError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(success, "success")
-    return redirect(url_for(".cycle", cycle_id=cycle_id))
+        return _page(cycle, {field: text}, 422)
+    db.session.commit()
+    flash(success, "success")
+    return redirect(url_for(".cycle", cycle_id=cycle.id))
 
 
 @bp.route("/cycles/<int:cycle_id>/opinions", methods=["POST"])
@@ -145,12 +152,13 @@ def add_opinion(cycle_id: int):
     cycle = _cycle(cycle_id)
     if not service.can_give_opinion(current_user):
         abort(403)
+    body = request.form.get("body", "")
     return _run(
-        cycle.id,
-        lambda: service.add_opinion(
-            db.session, cycle, by=current_user, now=_now(), body=request.form.get("body", "")
-        ),
+        cycle,
+        lambda: service.add_opinion(db.session, cycle, by=current_user, now=_now(), body=body),
         _("意見を登録しました。"),
+        "new-opinion",
+        body,
     )
 
 
@@ -161,12 +169,13 @@ def reply(opinion_id: int):
     cycle = _cycle(opinion.cycle_id)
     if not service.can_reply(current_user, cycle, local_date(_now())):
         abort(403)
+    body = request.form.get("body", "")
     return _run(
-        cycle.id,
-        lambda: service.reply(
-            db.session, opinion, by=current_user, now=_now(), body=request.form.get("body", "")
-        ),
+        cycle,
+        lambda: service.reply(db.session, opinion, by=current_user, now=_now(), body=body),
         _("対応を登録しました。"),
+        f"reply-{opinion.id}",
+        body,
     )
 
 
@@ -176,16 +185,13 @@ def ask(cycle_id: int):
     cycle = _cycle(cycle_id)
     if not service.can_give_opinion(current_user):
         abort(403)
+    question = request.form.get("question", "")
     return _run(
-        cycle.id,
-        lambda: service.ask(
-            db.session,
-            cycle,
-            by=current_user,
-            now=_now(),
-            question=request.form.get("question", ""),
-        ),
+        cycle,
+        lambda: service.ask(db.session, cycle, by=current_user, now=_now(), question=question),
         _("事前質問を登録しました。"),
+        "new-question",
+        question,
     )
 
 
@@ -196,10 +202,11 @@ def answer(question_id: int):
     cycle = _cycle(question.cycle_id)
     if not service.can_reply(current_user, cycle, local_date(_now())):
         abort(403)
+    body = request.form.get("body", "")
     return _run(
-        cycle.id,
-        lambda: service.answer(
-            db.session, question, by=current_user, now=_now(), body=request.form.get("body", "")
-        ),
+        cycle,
+        lambda: service.answer(db.session, question, by=current_user, now=_now(), body=body),
         _("回答を登録しました。"),
+        f"answer-{question.id}",
+        body,
     )

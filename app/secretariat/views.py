@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from functools import wraps
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import MultiDict
 
 from app.calendar import fiscal_year_of, local_date
 from app.exports import export_response
@@ -165,13 +166,23 @@ def dashboard():
 @console_required
 def items():
     filters = _filters()
+    fmt = request.args.get("format")
+    if fmt in ("xlsx", "csv"):
+        now = _now()
+        deadlines = load_deadlines(db.session, filters.fiscal_year, local_date(now))
+        states = states_of_year(db.session, filters.fiscal_year)
+        listed, _total = list_cycles(db.session, filters, deadlines, states, now, limit=None)
+        return export_response(_("改革項目一覧"), _listed_headers(), _listed_rows(listed), fmt)
+    return _items_page(filters)
+
+
+def _items_page(
+    filters: Filters, typed: dict[str, str] | None = None, selected=(), status: int = 200
+):
+    """The list; `typed` and `selected` keep a refused nudge's message and ticked items."""
     now = _now()
     deadlines = load_deadlines(db.session, filters.fiscal_year, local_date(now))
     states = states_of_year(db.session, filters.fiscal_year)
-    fmt = request.args.get("format")
-    if fmt in ("xlsx", "csv"):
-        listed, _total = list_cycles(db.session, filters, deadlines, states, now, limit=None)
-        return export_response(_("改革項目一覧"), _listed_headers(), _listed_rows(listed), fmt)
     listed, total = list_cycles(db.session, filters, deadlines, states, now)
     pages = max(1, -(-total // PAGE_SIZE))
     return render_template(
@@ -185,8 +196,10 @@ def items():
         column_label=column_label,
         locked=deadlines.schedule.locked_at is not None,
         can_act=can_act(current_user),
+        typed=typed or {},
+        selected=set(selected),
         **filter_choices(db.session),
-    )
+    ), status
 
 
 @bp.route("/nudge", methods=["POST"])
@@ -198,28 +211,33 @@ def nudge():
         if ids
         else []
     )
+    message = request.form.get("message", "").strip()
     try:
-        sent = actions.nudge(
-            db.session,
-            cycles,
-            by=current_user,
-            now=_now(),
-            message=request.form.get("message", "").strip(),
-        )
+        sent = actions.nudge(db.session, cycles, by=current_user, now=_now(), message=message)
     except (ActionError, WorkflowError) as exc:
         db.session.rollback()
         flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(
-            _(
-                "%(items)d件の項目について、%(mails)d通の督促メールを送信予約しました。",
-                items=len(cycles),
-                mails=sent,
-            ),
-            "success",
-        )
+        return _refused_nudge(ids, message)
+    db.session.commit()
+    flash(
+        _(
+            "%(items)d件の項目について、%(mails)d通の督促メールを送信予約しました。",
+            items=len(cycles),
+            mails=sent,
+        ),
+        "success",
+    )
     return redirect(_back(url_for(".items")))
+
+
+def _refused_nudge(ids: list[int], message: str):
+    """The page the nudge came from again, with the message typed and the items ticked."""
+    back = urlsplit(_back(url_for(".items")))
+    single = url_for(".cycle", cycle_id=ids[0]) if len(ids) == 1 else None
+    if single is not None and back.path == single:
+        return _cycle_page(_cycle_or_404(ids[0]), {"n-msg": message}, 422)
+    filters = Filters.from_args(MultiDict(parse_qsl(back.query)), fiscal_year_of(_now()))
+    return _items_page(filters, {"nudge-message": message}, ids, 422)
 
 
 def _cycle_or_404(cycle_id: int) -> Cycle:
@@ -232,10 +250,14 @@ def _cycle_or_404(cycle_id: int) -> Cycle:
 @bp.route("/cycles/<int:cycle_id>")
 @console_required
 def cycle(cycle_id: int):
+    return _cycle_page(_cycle_or_404(cycle_id))
+
+
+def _cycle_page(cycle: Cycle, typed: dict[str, str] | None = None, status: int = 200):
+    """The cycle's page; `typed` keeps what was typed into a refused form, by field id."""
     from workflows.deadlines import due_date
     from workflows.permissions import can_fire, who_must_act
 
-    cycle = _cycle_or_404(cycle_id)
     today = local_date(_now())
     history = db.session.scalars(
         select(AuditEntry)
@@ -254,42 +276,42 @@ def cycle(cycle_id: int):
         today=today,
         can_reopen=can_fire(cycle, "reopen", current_user, today),
         can_confirm=can_fire(cycle, "confirm_check", current_user, today),
-    )
+        typed=typed or {},
+    ), status
 
 
-def _cycle_action(cycle_id: int, run, success: str):
+def _cycle_action(cycle_id: int, run, success: str, typed: dict[str, str]):
+    """Run an action on the cycle; a refusal shows the page again, with the message and
+    what was typed (`typed`, by field id), as 422."""
     cycle = _cycle_or_404(cycle_id)
     try:
         run(cycle)
     except (ActionError, WorkflowError) as exc:
         db.session.rollback()
         flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(success, "success")
+        return _cycle_page(_cycle_or_404(cycle_id), typed, 422)
+    db.session.commit()
+    flash(success, "success")
     return redirect(_back(url_for(".cycle", cycle_id=cycle_id)))
 
 
 @bp.route("/cycles/<int:cycle_id>/extend", methods=["POST"])
 @acting_required
 def extend(cycle_id: int):
-    raw = request.form.get("due_on", "")
+    raw, reason = request.form.get("due_on", ""), request.form.get("reason", "")
+    typed = {"e-due": raw, "e-reason": reason}
     try:
         due_on = date.fromisoformat(raw)
     except ValueError:
         flash(_("新しい期限の日付が正しくありません。"), "error")
-        return redirect(url_for(".cycle", cycle_id=cycle_id))
+        return _cycle_page(_cycle_or_404(cycle_id), typed, 422)
     return _cycle_action(
         cycle_id,
         lambda c: actions.extend_deadline(
-            db.session,
-            c,
-            by=current_user,
-            now=_now(),
-            due_on=due_on,
-            reason=request.form.get("reason", ""),
+            db.session, c, by=current_user, now=_now(), due_on=due_on, reason=reason
         ),
         _("期限を延長しました。"),
+        typed,
     )
 
 
@@ -307,6 +329,7 @@ def reopen(cycle_id: int):
             expected_version=request.form.get("version", type=int),
         ),
         _("項目を再開しました。"),
+        {"r-reason": request.form.get("reason", "")},
     )
 
 
@@ -324,66 +347,84 @@ def confirm(cycle_id: int):
             expected_version=request.form.get("version", type=int),
         ),
         _("評価結果を確認しました。"),
+        {"c-comment": request.form.get("comment", "")},
     )
 
 
 @bp.route("/years/<int:fiscal_year>/lock", methods=["POST"])
 @acting_required
 def lock(fiscal_year: int):
-    if request.form.get("confirm_year") != str(fiscal_year):
+    if not 2000 <= fiscal_year <= 2100:
+        abort(404)
+    typed = request.form.get("confirm_year", "")
+    if typed.strip() != str(fiscal_year):
         flash(_("確認のため、ロックする年度（西暦）を入力してください。"), "error")
-    else:
-        try:
-            actions.lock_fiscal_year(db.session, fiscal_year, by=current_user, now=_now())
-        except ActionError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            db.session.commit()
-            flash(_("%(year)s年度をロックしました。", year=fiscal_year), "success")
+        return _schedule_page(fiscal_year, typed={"lock-year": typed}, status=422)
+    try:
+        actions.lock_fiscal_year(db.session, fiscal_year, by=current_user, now=_now())
+    except ActionError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _schedule_page(fiscal_year, typed={"lock-year": typed}, status=422)
+    db.session.commit()
+    flash(_("%(year)s年度をロックしました。", year=fiscal_year), "success")
     return redirect(url_for(".schedule", fiscal_year=fiscal_year))
 
 
 @bp.route("/schedule/<int:fiscal_year>", methods=["GET", "POST"])
 @console_required
 def schedule(fiscal_year: int):
-    from workflows.deadlines import schedule_for
-
     if not 2000 <= fiscal_year <= 2100:
         abort(404)
+    if request.method == "GET":
+        return _schedule_page(fiscal_year)
+    if not can_act(current_user):
+        abort(403)
+    parsed = schedule_rules.parse(fiscal_year, request.form)
+    status = 200
+    if parsed.ok and request.form.get("action") == "save":
+        try:
+            schedule_rules.save(db.session, fiscal_year, parsed, by=current_user, now=_now())
+        except ActionError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(_("%(year)s年度のスケジュールを保存しました。", year=fiscal_year), "success")
+            return redirect(url_for(".schedule", fiscal_year=fiscal_year))
+    elif not parsed.ok:
+        flash(_("入力内容に誤りがあります。各項目のメッセージを確認してください。"), "error")
+        status = 422
+    return _schedule_page(fiscal_year, parsed.values, parsed.errors, status=status, preview=True)
+
+
+def _schedule_page(
+    fiscal_year: int,
+    values: dict | None = None,
+    errors: dict | None = None,
+    *,
+    typed: dict[str, str] | None = None,
+    status: int = 200,
+    preview: bool = False,
+):
+    """The schedule page: the stored schedule, or `values` being previewed."""
+    from workflows.deadlines import schedule_for
+
     stored = schedule_for(db.session, fiscal_year)
-    locked = stored.locked_at is not None
-    values, errors, status = schedule_rules.form_values(stored), {}, 200
-    if request.method == "POST":
-        if not can_act(current_user):
-            abort(403)
-        parsed = schedule_rules.parse(fiscal_year, request.form)
-        values, errors = parsed.values, parsed.errors
-        if parsed.ok and request.form.get("action") == "save":
-            try:
-                schedule_rules.save(db.session, fiscal_year, parsed, by=current_user, now=_now())
-            except ActionError as exc:
-                db.session.rollback()
-                flash(exc.message, "error")
-            else:
-                db.session.commit()
-                flash(_("%(year)s年度のスケジュールを保存しました。", year=fiscal_year), "success")
-                return redirect(url_for(".schedule", fiscal_year=fiscal_year))
-        elif not parsed.ok:
-            flash(_("入力内容に誤りがあります。各項目のメッセージを確認してください。"), "error")
-            status = 422
+    values = values if values is not None else schedule_rules.form_values(stored)
     return render_template(
         "secretariat/schedule.html",
         fiscal_year=fiscal_year,
         values=values,
-        errors=errors,
+        errors=errors or {},
         labels=schedule_rules.field_labels(),
         stored=stored,
-        locked=locked,
+        locked=stored.locked_at is not None,
         deadlines=schedule_rules.deadlines_preview(values),
         months=schedule_rules.calendar_preview(fiscal_year, values),
         can_act=can_act(current_user),
-        previewing=request.method == "POST",
+        previewing=preview,
+        typed=typed or {},
     ), status
 
 

@@ -198,3 +198,24 @@ def test_only_evaluations_confirmed_before_a_cycle_stopped_reach_the_committee(
         page = client.get(f"/committee/cycles/{cycle.id}").get_data(as_text=True)
         assert f"{cycle.item.title}の自己評価" in page
     assert _db.session.scalar(select(func.count()).select_from(CommitteeOpinion)) == 0
+
+
+def test_a_refused_opinion_is_shown_again_with_what_was_typed(client, login_as, make, setting):
+    _owner, _other, member, confirmed, _draft = setting
+    login_as(member)
+    too_long = "市民への周知を強化すべき。" * 400  # 5,200 characters
+    refused = client.post(f"/committee/cycles/{confirmed.id}/opinions", data={"body": too_long})
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "4000文字以内" in page and too_long in page
+
+    locked = make.schedule(FY)
+    locked.locked_at = at(date(2025, 9, 1))
+    _db.session.commit()
+    refused = client.post(
+        f"/committee/cycles/{confirmed.id}/opinions", data={"body": "指標の見直しを求める"}
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "ロック" in page and "指標の見直しを求める</textarea>" in page
+    assert _db.session.scalar(select(func.count()).select_from(CommitteeOpinion)) == 0

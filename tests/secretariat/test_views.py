@@ -226,3 +226,66 @@ def test_dashboard_queries_do_not_grow_with_the_number_of_items(
     page = client.get(url).get_data(as_text=True)
     assert "4,9" not in page and ">1667<" in page  # 17 + 1650 per department
     assert small == large
+
+
+def test_a_refused_reason_or_message_is_shown_again_not_lost(client, login_as, secretariat, late):
+    login_as(secretariat)
+    cycle = late[0]
+    refused = client.post(
+        f"/secretariat/cycles/{cycle.id}/extend", data={"due_on": "2099-01-15", "reason": " "}
+    )
+    assert refused.status_code == 422
+    text = refused.get_data(as_text=True)
+    assert "理由を入力してください" in text and 'value="2099-01-15"' in text
+
+    # The year is locked in another tab while a long reason is being typed.
+    _db.session.add(FiscalYearSchedule.defaults(PAST_FY))
+    _db.session.commit()
+    client.post(f"/secretariat/years/{PAST_FY}/lock", data={"confirm_year": str(PAST_FY)})
+    refused = client.post(
+        f"/secretariat/cycles/{cycle.id}/extend",
+        data={"due_on": "2099-01-15", "reason": "災害対応のため、提出期限を延長する。"},
+    )
+    assert refused.status_code == 422
+    text = refused.get_data(as_text=True)
+    assert "ロック" in text and "災害対応のため、提出期限を延長する。" in text
+    assert not cycle.extensions
+
+    refused = client.post(
+        "/secretariat/nudge",
+        data={
+            "cycle_id": [str(c.id) for c in late],
+            "message": "至急ご対応ください",
+            "next": f"/secretariat/items?fy={PAST_FY}",
+        },
+    )
+    assert refused.status_code == 422
+    assert "至急ご対応ください" in refused.get_data(as_text=True)
+    assert _db.session.scalar(select(sqlalchemy.func.count()).select_from(OutboxMessage)) == 0
+
+    wrong = client.post(f"/secretariat/years/{PAST_FY + 1}/lock", data={"confirm_year": "2012"})
+    assert wrong.status_code == 422 and 'value="2012"' in wrong.get_data(as_text=True)
+
+
+def test_a_reopen_refused_by_a_locked_year_keeps_its_reason(client, login_as, secretariat, late):
+    login_as(secretariat)
+    _db.session.add(FiscalYearSchedule.defaults(PAST_FY))
+    _db.session.commit()
+    client.post(f"/secretariat/years/{PAST_FY}/lock", data={"confirm_year": str(PAST_FY)})
+    refused = client.post(
+        f"/secretariat/cycles/{late[0].id}/reopen", data={"reason": "指標の誤りを直すため"}
+    )
+    assert refused.status_code == 422
+    text = refused.get_data(as_text=True)
+    assert "ロック" in text and "指標の誤りを直すため" in text
+    refused = client.post(
+        "/secretariat/nudge",
+        data={
+            "cycle_id": [str(late[0].id)],
+            "message": "週内にお願いします",
+            "next": f"/secretariat/cycles/{late[0].id}",
+        },
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "遅延項目0" in page and "週内にお願いします" in page
