@@ -20,6 +20,7 @@ from app.models import (
 )
 from app.secretariat.actions import refuse_if_locked
 from app.text import ActionError, _
+from workflows import audit
 from workflows.deadlines import schedule_for
 
 MAX_LENGTH = 4000
@@ -144,12 +145,26 @@ def _text(value: str, what: str) -> str:
     return value
 
 
+def _record(
+    session: Session, cycle: Cycle, action: str, by: User, now: datetime, text: str, data: dict
+) -> None:
+    """The audit entry of a committee exchange, in the cycle's chain."""
+    audit.record(
+        session,
+        scope=audit.cycle_scope(cycle),
+        action=action,
+        now=now,
+        actor=by,
+        cycle=cycle,
+        comment=text,
+        data=data,
+    )
+
+
 def add_opinion(
     session: Session, cycle: Cycle, *, by: User, now: datetime, body: str
 ) -> CommitteeOpinion:
     """A committee member's opinion (意見) on a confirmed evaluation."""
-    from workflows.audit import record
-
     if not can_give_opinion(by):
         raise ActionError(_("意見を登録できるのは推進委員です。"))
     if not is_confirmed(session, cycle):
@@ -160,16 +175,7 @@ def add_opinion(
     )
     session.add(opinion)
     session.flush()
-    record(
-        session,
-        scope=f"cycle:{cycle.id}",
-        action="committee_opinion",
-        now=now,
-        actor=by,
-        cycle=cycle,
-        comment=opinion.body,
-        data={"opinion_id": opinion.id},
-    )
+    _record(session, cycle, "committee_opinion", by, now, opinion.body, {"opinion_id": opinion.id})
     return opinion
 
 
@@ -177,8 +183,6 @@ def reply(
     session: Session, opinion: CommitteeOpinion, *, by: User, now: datetime, body: str
 ) -> CommitteeOpinion:
     """The owning department's reply (対応) to an opinion."""
-    from workflows.audit import record
-
     cycle = opinion.cycle
     if not can_reply(by, cycle, local_date(now)):
         raise ActionError(_("対応を登録できるのは所管部の職員・部長です。"))
@@ -187,15 +191,8 @@ def reply(
     opinion.reply_by_id = by.id
     opinion.reply_at = now
     session.flush()
-    record(
-        session,
-        scope=f"cycle:{cycle.id}",
-        action="committee_reply",
-        now=now,
-        actor=by,
-        cycle=cycle,
-        comment=opinion.reply_body,
-        data={"opinion_id": opinion.id},
+    _record(
+        session, cycle, "committee_reply", by, now, opinion.reply_body, {"opinion_id": opinion.id}
     )
     return opinion
 
@@ -204,8 +201,6 @@ def ask(
     session: Session, cycle: Cycle, *, by: User, now: datetime, question: str
 ) -> CommitteeQuestion:
     """A committee member's question before the meeting (事前質問)."""
-    from workflows.audit import record
-
     if not can_give_opinion(by):
         raise ActionError(_("事前質問を登録できるのは推進委員です。"))
     if not is_confirmed(session, cycle):
@@ -218,15 +213,8 @@ def ask(
     )
     session.add(asked)
     session.flush()
-    record(
-        session,
-        scope=f"cycle:{cycle.id}",
-        action="committee_question",
-        now=now,
-        actor=by,
-        cycle=cycle,
-        comment=asked.question,
-        data={"question_id": asked.id},
+    _record(
+        session, cycle, "committee_question", by, now, asked.question, {"question_id": asked.id}
     )
     return asked
 
@@ -235,8 +223,6 @@ def answer(
     session: Session, question: CommitteeQuestion, *, by: User, now: datetime, body: str
 ) -> CommitteeQuestion:
     """The owning department's answer to a question."""
-    from workflows.audit import record
-
     cycle = question.cycle
     if not can_reply(by, cycle, local_date(now)):
         raise ActionError(_("回答を登録できるのは所管部の職員・部長です。"))
@@ -245,15 +231,8 @@ def answer(
     question.answered_by_id = by.id
     question.answered_at = now
     session.flush()
-    record(
-        session,
-        scope=f"cycle:{cycle.id}",
-        action="committee_answer",
-        now=now,
-        actor=by,
-        cycle=cycle,
-        comment=question.answer,
-        data={"question_id": question.id},
+    _record(
+        session, cycle, "committee_answer", by, now, question.answer, {"question_id": question.id}
     )
     return question
 
