@@ -15,11 +15,9 @@ from workflows.deadlines import adjusted, due_date, schedule_for, stage_of, year
 
 from .service import Filters, load_deadlines, states_of_year
 
-is_locked = year_locked
-
 
 def refuse_if_locked(session: Session, fiscal_year: int) -> None:
-    if is_locked(session, fiscal_year):
+    if year_locked(session, fiscal_year):
         raise ActionError(
             _("%(year)s年度は確定（ロック）済みのため変更できません。", year=fiscal_year)
         )

@@ -18,6 +18,7 @@ from app.exports import export_response
 from app.extensions import db
 from app.models import AuditEntry, Cycle, OutboxMessage, OutboxStatus
 from app.text import ActionError
+from workflows.deadlines import year_locked
 from workflows.errors import WorkflowError
 from workflows.labels import state_label
 
@@ -271,7 +272,7 @@ def _cycle_page(cycle: Cycle, typed: dict[str, str] | None = None, status: int =
         due=due_date(db.session, cycle),
         must_act=who_must_act(cycle, today),
         history=history,
-        locked=actions.is_locked(db.session, cycle.fiscal_year),
+        locked=year_locked(db.session, cycle.fiscal_year),
         can_act=can_act(current_user),
         today=today,
         can_reopen=can_fire(cycle, "reopen", current_user, today),

@@ -11,6 +11,7 @@ from app.models import AuditEntry, DeadlineExtension, OutboxMessage, OverdueSnap
 from app.secretariat import actions
 from app.secretariat.service import Filters, list_cycles, load_deadlines, matrix, states_of_year
 from app.text import ActionError
+from workflows.deadlines import year_locked
 
 from .helpers import at
 
@@ -140,7 +141,7 @@ def test_extension_needs_a_reason_and_a_later_date(db, world):
 def test_a_locked_year_refuses_every_console_action(db, world):
     _sales, _parks, secretariat, cycles = world
     actions.lock_fiscal_year(db.session, 2026, by=secretariat, now=NOW)
-    assert actions.is_locked(db.session, 2026)
+    assert year_locked(db.session, 2026)
     with pytest.raises(ActionError, match="ロック"):
         actions.extend_deadline(
             db.session,
