@@ -99,9 +99,12 @@ def entry_for(cycle: Cycle, opinions: list[CommitteeOpinion]) -> dict:
     }
 
 
-def preview(session: Session, fiscal_year: int) -> tuple[list[dict], list[Cycle]]:
+def preview(
+    session: Session, fiscal_year: int, cycles: list[Cycle] | None = None
+) -> tuple[list[dict], list[Cycle]]:
     """(entries that would be published, cycles left out because not yet confirmed)."""
-    cycles = cycles_of_year(session, fiscal_year)
+    if cycles is None:
+        cycles = cycles_of_year(session, fiscal_year)
     ready = [c for c in cycles if c.state in PUBLISHABLE_STATES]
     opinions: dict[int, list[CommitteeOpinion]] = {}
     if ready:

@@ -114,7 +114,7 @@ def manage():
         cycles = cycles_of_year(db.session, fy)
         if not cycles:
             continue
-        entries, left_out = preview(db.session, fy)
+        entries, left_out = preview(db.session, fy, cycles)
         rows.append(
             {
                 "fy": fy,
