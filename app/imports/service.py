@@ -345,15 +345,13 @@ def apply(
         v.number: v
         for v in session.scalars(select(Viewpoint).where(Viewpoint.outline_id == plan.outline_id))
     }
-    created = updated = 0
+    new_items: list[ReformItem] = []
     for row in parsed.items:
         item = row.existing
         if item is None:
             item = ReformItem(plan=plan, number=row.number)
             session.add(item)
-            created += 1
-        else:
-            updated += 1
+            new_items.append(item)
         item.viewpoint = viewpoints[row.viewpoint]
         item.title = row.title
         item.purpose = row.purpose
@@ -379,14 +377,10 @@ def apply(
     session.flush()
     fiscal_year = fiscal_year_of(now)
     if fiscal_year in plan.fiscal_years:
-        for row in parsed.items:
-            if row.existing is None:
-                item = session.scalar(
-                    select(ReformItem).where(
-                        ReformItem.plan_id == plan.id, ReformItem.number == row.number
-                    )
-                )
-                operations.open_cycle(item, fiscal_year, now=now, by=by)
+        for item in new_items:
+            operations.open_cycle(item, fiscal_year, now=now, by=by)
+    created = len(new_items)
+    updated = len(parsed.items) - created
     audit.record(
         session,
         scope=f"plan:{plan.id}",
