@@ -6,9 +6,11 @@ from datetime import UTC, date, datetime
 
 from flask import Flask, url_for
 from flask_babel import get_locale
+from flask_login import current_user
 from markupsafe import Markup, escape
 
 import workflows
+from workflows.permissions import can_view_item
 
 from .calendar import TOKYO, format_date, local_date, wareki_date, wareki_fiscal_year
 
@@ -47,10 +49,6 @@ def state_label(state: str) -> str:
 
 def item_link(item) -> Markup:
     """The item's title, linked to its page for those who may open it."""
-    from flask_login import current_user
-
-    from workflows.permissions import can_view_item
-
     today = local_date(datetime.now(UTC))
     if not current_user.is_authenticated or not can_view_item(current_user, item, today):
         return escape(item.title)

@@ -42,6 +42,7 @@ def plan_items():
         .options(
             selectinload(ReformItem.owning_section).selectinload(Section.department),
             selectinload(ReformItem.cycles),
+            selectinload(ReformItem.related_sections),
         )
     ).all()
     viewpoints = db.session.scalars(
