@@ -25,7 +25,7 @@ from app.outbox import enqueue
 from . import audit
 from .deadlines import year_locked
 from .definition import PREVIOUS, Definition, Transition
-from .errors import ConflictError, GuardFailed, InvalidTransition, N_, PermissionDenied
+from .errors import N_, ConflictError, GuardFailed, InvalidTransition, PermissionDenied
 from .guards import GUARDS, report_filed
 from .permissions import acting_for, involved, permits, who_must_act
 from .registry import definition_of

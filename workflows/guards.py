@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Cycle, Indicator, IndicatorValue, ProgressReport
 
-from .errors import GuardFailed, N_
+from .errors import N_, GuardFailed
 
 
 def _targets_of_year(session: Session, cycle: Cycle) -> list[IndicatorValue]:

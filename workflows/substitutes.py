@@ -14,7 +14,7 @@ from app.calendar import local_date
 from app.models import Post, Role, Substitution, User
 
 from . import audit
-from .errors import GuardFailed, N_, PermissionDenied
+from .errors import N_, GuardFailed, PermissionDenied
 from .registry import get_definition
 from .roles import session_of
 

@@ -62,9 +62,7 @@ def waiting_clause(reach: Reach, pick: StatePick) -> ColumnElement[bool]:
             if set(states) & definition.deciding_states:
                 condition = sa.and_(
                     condition,
-                    sa.or_(
-                        Cycle.submitted_by_id.is_(None), Cycle.submitted_by_id != reach.user.id
-                    ),
+                    sa.or_(Cycle.submitted_by_id.is_(None), Cycle.submitted_by_id != reach.user.id),
                 )
             parts.append(condition)
     return sa.or_(*parts) if parts else sa.false()
