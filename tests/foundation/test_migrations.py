@@ -35,16 +35,21 @@ def test_sqlite_upgrade_downgrade_upgrade_without_drift(tmp_path):
     _round_trip(make_app(tmp_path, f"sqlite:///{tmp_path / 'm.db'}"))
 
 
-@pytest.mark.postgres
-def test_postgres_upgrade_downgrade_upgrade_without_drift(tmp_path, pg_url):
+def _on_an_empty_postgres_database(tmp_path, pg_url, check) -> None:
+    """Run `check(app)` on a PostgreSQL database made (and dropped) for it."""
     name = f"kaikaku_migrations_{uuid.uuid4().hex[:8]}"
     with _pg_connect() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        _round_trip(make_app(tmp_path, pg_url.rsplit("/", 1)[0] + f"/{name}"))
+        check(make_app(tmp_path, pg_url.rsplit("/", 1)[0] + f"/{name}"))
     finally:
         with _pg_connect() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.postgres
+def test_postgres_upgrade_downgrade_upgrade_without_drift(tmp_path, pg_url):
+    _on_an_empty_postgres_database(tmp_path, pg_url, _round_trip)
 
 
 # --- 0012: the workflow as data carries the old rows over ------------------------------
@@ -154,11 +159,4 @@ def test_0012_carries_the_deadlines_and_confirmations_over_on_sqlite(tmp_path):
 
 @pytest.mark.postgres
 def test_0012_carries_the_deadlines_and_confirmations_over_on_postgres(tmp_path, pg_url):
-    name = f"kaikaku_migrations_{uuid.uuid4().hex[:8]}"
-    with _pg_connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        _check_0012_carries_rows_over(make_app(tmp_path, pg_url.rsplit("/", 1)[0] + f"/{name}"))
-    finally:
-        with _pg_connect() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _on_an_empty_postgres_database(tmp_path, pg_url, _check_0012_carries_rows_over)
