@@ -16,7 +16,8 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.orm import Session
 
-from app.models import OutboxMessage, User
+from app.models import OutboxMessage, OutboxStatus, User
+from app.models.bulk import insert_new
 
 TEMPLATES = Path(__file__).parent.parent / "notifications" / "templates"
 
@@ -83,3 +84,44 @@ def enqueue(
     session.add(message)
     session.flush()
     return message
+
+
+def outbox_row(
+    *,
+    kind: str,
+    recipient_id: int,
+    name: str,
+    email: str,
+    context: dict,
+    now: datetime,
+    cycle_id: int | None = None,
+    dedupe_key: str | None = None,
+) -> dict:
+    """One rendered outbox row as values for a bulk insert (`enqueue_rows`)."""
+    context = {**context, "recipient_name": name}
+    subject, body = render(kind, context)
+    return {
+        "kind": kind,
+        "recipient_id": recipient_id,
+        "to_address": email,
+        "subject": subject,
+        "body_text": body,
+        "body_html": "",
+        "context": context,
+        "cycle_id": cycle_id,
+        "dedupe_key": dedupe_key,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+        "last_error": "",
+        "message_id": "",
+    }
+
+
+def enqueue_rows(session: Session, rows: list[dict]) -> dict[str, int]:
+    """Add many outbox rows in a few statements; {dedupe_key: id} of those added (a row
+    whose dedupe key is already queued is skipped)."""
+    table = OutboxMessage.__table__
+    added = insert_new(session, table, rows, (table.c.id, table.c.dedupe_key))
+    return {key: ident for ident, key in added}

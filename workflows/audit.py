@@ -11,8 +11,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import AuditEntry, Cycle, User
 
@@ -77,7 +78,8 @@ def record(
     comment: str = "",
     data: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry to `scope`'s chain (flushed, not committed)."""
+    """Append one entry to `scope`'s chain (flushed, not committed); a cycle's entry also
+    becomes its last activity."""
     if now.tzinfo is None:
         raise ValueError("audit times must be timezone-aware")
     _serialise(session, scope)
@@ -106,7 +108,19 @@ def record(
     entry.hash = entry_hash(entry)
     session.add(entry)
     session.flush()
+    if cycle is not None:
+        touch(session, cycle, entry.at)
     return entry
+
+
+def touch(session: Session, cycle: Cycle, at: datetime) -> None:
+    """Make `at` the cycle's last activity without moving its version: a record beside
+    a decision (a draft saved, an opinion) must not make a pending decision stale."""
+    if cycle.last_activity_at == at:
+        return  # the engine's move wrote it with the state
+    table = Cycle.__table__
+    session.execute(update(table).where(table.c.id == cycle.id).values(last_activity_at=at))
+    set_committed_value(cycle, "last_activity_at", at)
 
 
 def verify(session: Session) -> list[str]:

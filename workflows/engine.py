@@ -190,6 +190,7 @@ def move(
     target = definition.states[dest]
     cycle.state = dest
     cycle.state_since = now
+    cycle.last_activity_at = now
     confirmed = confirmed_after(definition, transition, target, cycle.confirmed_at is not None)
     if confirmed is True:
         cycle.confirmed_at = now

@@ -9,11 +9,14 @@ in a fixed number of queries.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import and_, false, or_, select
-from sqlalchemy.orm import Session, selectinload
+import sqlalchemy as sa
+from sqlalchemy import and_, exists, false, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
+from app.calendar import TOKYO, is_business_day
 from app.models import Cycle, DeadlineExtension, FiscalYearSchedule
 
 from .deadlines import adjusted, schedule_for, stage_due, stage_of
@@ -50,21 +53,61 @@ class Deadlines:
         return self.extended.get(cycle.id, plain)
 
     def overdue_clause(self, states: list[VersionState]):
-        """A WHERE clause true for the cycles past their stage's deadline today."""
-        late = [
-            (version, state)
-            for version, state in states
-            if (due := self.stage_due(version, state)) is not None and due < self.today
-        ]
-        base = states_clause(late)
-        if not self.extended:
-            return base
-        late_extended = [cid for cid, due in self.extended.items() if due < self.today]
-        ids = list(self.extended)
-        return or_(
-            and_(base, Cycle.id.not_in(ids)),
-            Cycle.id.in_(late_extended) if late_extended else false(),
-        )
+        """A WHERE clause true for the cycles past their stage's deadline today.
+
+        Cycles whose stage was extended are judged by their latest extension, through a
+        subquery: the clause has a few parameters per stage, never one per cycle.
+        """
+        by_stage: dict[tuple[str, date], list[VersionState]] = {}
+        for version, state in states:
+            due = self.stage_due(version, state)
+            if due is not None:
+                stage = versions_in()[version].stage_of(state)
+                by_stage.setdefault((stage, due), []).append((version, state))
+        # adjusted(x) < today exactly when x is before the first business day from today on.
+        first_open = next_business_day(self.today)
+        parts = []
+        for (stage, due), pairs in by_stage.items():
+            plain = ~extension_clause(stage) if due < self.today else false()
+            parts.append(
+                and_(states_clause(pairs), or_(plain, extension_clause(stage, before=first_open)))
+            )
+        return or_(*parts) if parts else false()
+
+
+def next_business_day(day: date) -> date:
+    """`day` itself when it is a business day, else the first one after it."""
+    while not is_business_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def extension_clause(stage: str, *, due_on: date | None = None, before: date | None = None):
+    """Cycles whose latest extension of `stage` exists (moved to `due_on`, or before
+    `before`): the rule of `deadlines.stage_due` as a correlated subquery."""
+    ext, later = aliased(DeadlineExtension), aliased(DeadlineExtension)
+    newer = exists().where(
+        later.cycle_id == ext.cycle_id,
+        later.stage == ext.stage,
+        or_(
+            later.created_at > ext.created_at,
+            and_(later.created_at == ext.created_at, later.id > ext.id),
+        ),
+    )
+    conditions = [ext.cycle_id == Cycle.id, ext.stage == stage, ~newer]
+    if due_on is not None:
+        conditions.append(ext.due_on == due_on)
+    if before is not None:
+        conditions.append(ext.due_on < before)
+    return exists().where(*conditions)
+
+
+def local_day(column, dialect: str) -> ColumnElement[date]:
+    """The Tokyo calendar date of a UTC timestamp column, computed by the database."""
+    if dialect == "postgresql":
+        return sa.cast(sa.func.timezone(TOKYO.key, column), sa.Date)
+    # SQLite keeps UTC as text; Japan has had no daylight saving time since 1951.
+    return sa.type_coerce(sa.func.date(column, "+9 hours"), sa.Date)
 
 
 def load_deadlines(session: Session, fiscal_year: int, today: date) -> Deadlines:

@@ -64,6 +64,9 @@ class Cycle(Base):
     # When the year's evaluation was confirmed (a transition marked `confirms`); cleared when
     # the cycle leaves the states that count as confirmed, kept when it is halted.
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The time of the cycle's latest audit record (kept by `workflows.audit.record`), so
+    # that lists show and sort by the last activity without reading the audit log.
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # Plan (計画)
     goal: Mapped[str] = mapped_column(sa.Text, default="")

@@ -37,7 +37,7 @@ class NotificationDispatch(Base):
     due_on: Mapped[date]
     recipient_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
     state: Mapped[str] = mapped_column(sa.String(40), default="")
-    status: Mapped[DispatchStatus] = mapped_column(enum_column(DispatchStatus))
+    status: Mapped[DispatchStatus] = mapped_column(enum_column(DispatchStatus), index=True)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     outbox_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outbox_message.id"))
     digest_outbox_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outbox_message.id"))

@@ -22,6 +22,8 @@ class OutboxStatus(LabeledEnum):
 
 class OutboxMessage(Base):
     __tablename__ = "outbox_message"
+    # What the senders claim: pending rows whose time has come, oldest first.
+    __table_args__ = (sa.Index("ix_outbox_message_due", "status", "next_attempt_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

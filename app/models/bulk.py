@@ -1,0 +1,80 @@
+"""Set-based writes: many rows per statement, a unique key deciding which ones are new.
+
+`insert_new` is INSERT ... ON CONFLICT DO NOTHING ... RETURNING on PostgreSQL and SQLite
+alike: the rows it gives back are exactly those this call inserted, so a second caller (a
+second tick, a second scheduler) racing on the same keys gets nothing back for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+# Rows per statement: far below either driver's limit on bound parameters (PostgreSQL
+# 65,535; SQLite 32,766) for tables of up to ~30 columns.
+CHUNK = 1000
+
+
+def chunks(rows: Iterable, size: int = CHUNK) -> Iterator[list]:
+    """`rows` in lists of at most `size`."""
+    batch: list = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def insert_new(
+    session: Session,
+    table: sa.Table,
+    rows: Sequence[dict],
+    returning: Sequence[sa.Column],
+    *,
+    size: int = CHUNK,
+) -> list[sa.Row]:
+    """Insert `rows`, skipping those whose unique key is taken; the inserted ones' columns."""
+    if not rows:
+        return []
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    found: list[sa.Row] = []
+    # Every row of a batch must name the same columns for one multi-row VALUES.
+    columns = list(rows[0])
+    for batch in chunks(rows, max(1, min(size, 30000 // max(1, len(columns))))):
+        statement = (
+            module.insert(table)
+            .values([{c: row[c] for c in columns} for row in batch])
+            .on_conflict_do_nothing()
+            .returning(*returning)
+        )
+        found.extend(session.execute(statement).all())
+    return found
+
+
+def set_column(
+    session: Session, table: sa.Table, column: str, values: dict[int, object], *, key: str = "id"
+) -> None:
+    """UPDATE table SET column = values[key] for every key given (one statement per chunk)."""
+    if not values:
+        return
+    target, ident = table.c[column], table.c[key]
+    if session.get_bind().dialect.name == "postgresql":
+        plain = sa.String() if isinstance(target.type, sa.Enum) else target.type
+        element = postgresql.ARRAY(plain)
+        for batch in chunks(list(values.items()), 10 * CHUNK):
+            keys = sa.bindparam("keys", [k for k, _ in batch], type_=postgresql.ARRAY(ident.type))
+            new = sa.bindparam("new", [v for _, v in batch], type_=element)
+            pairs = sa.func.unnest(keys, new).table_valued("k", "v").render_derived()
+            session.execute(sa.update(table).where(ident == pairs.c.k).values({column: pairs.c.v}))
+        return
+    statement = (
+        sa.update(table)
+        .where(ident == sa.bindparam("_key"))
+        .values({column: sa.bindparam("_value")})
+    )
+    session.execute(statement, [{"_key": k, "_value": v} for k, v in values.items()])

@@ -1,0 +1,39 @@
+"""scale: the cycle's last activity, indexes for the scheduler and the outbox
+
+Revision ID: 0016_scale
+Revises: 0012_workflow_as_data
+Create Date: 2026-12-01
+
+- cycles keep the time of their latest audit record (filled in from the audit log), so
+  the secretariat's lists need not read the whole log;
+- the scheduler finds held reminders, and the senders pending mail, by index.
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0016_scale'
+down_revision = '0012_workflow_as_data'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('cycle', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('last_activity_at', sa.DateTime(timezone=True), nullable=True))
+    op.execute(
+        "UPDATE cycle SET last_activity_at = "
+        "(SELECT max(audit_entry.at) FROM audit_entry WHERE audit_entry.cycle_id = cycle.id)"
+    )
+    with op.batch_alter_table('notification_dispatch', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notification_dispatch_status'), ['status'], unique=False)
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_message_due', ['status', 'next_attempt_at', 'id'], unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_message_due')
+    with op.batch_alter_table('notification_dispatch', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notification_dispatch_status'))
+    with op.batch_alter_table('cycle', schema=None) as batch_op:
+        batch_op.drop_column('last_activity_at')
