@@ -78,7 +78,9 @@ def build_digests(
         )
         members[key] = [row[0] for row in rows]
     added = enqueue_rows(session, mails)  # a digest another tick made first is skipped
-    links = {ident: added[key] for key, idents in members.items() if key in added for ident in idents}
+    links = {
+        ident: added[key] for key, idents in members.items() if key in added for ident in idents
+    }
     table = NotificationDispatch.__table__
     set_column(session, table, "digest_outbox_id", links)
     set_column(session, table, "status", dict.fromkeys(links, DispatchStatus.DIGESTED.value))
