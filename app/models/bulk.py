@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 CHUNK = 1000
 
 
-def chunks(rows: Iterable, size: int = CHUNK) -> Iterator[list]:
-    """`rows` in lists of at most `size`."""
+def chunks(rows: Iterable, size: int | None = None) -> Iterator[list]:
+    """`rows` in lists of at most `size` (CHUNK)."""
+    size = size or CHUNK
     batch: list = []
     for row in rows:
         batch.append(row)
@@ -35,8 +36,6 @@ def insert_new(
     table: sa.Table,
     rows: Sequence[dict],
     returning: Sequence[sa.Column],
-    *,
-    size: int = CHUNK,
 ) -> list[sa.Row]:
     """Insert `rows`, skipping those whose unique key is taken; the inserted ones' columns."""
     if not rows:
@@ -45,7 +44,7 @@ def insert_new(
     found: list[sa.Row] = []
     # Every row of a batch must name the same columns for one multi-row VALUES.
     columns = list(rows[0])
-    for batch in chunks(rows, max(1, min(size, 30000 // max(1, len(columns))))):
+    for batch in chunks(rows, max(1, min(CHUNK, 30000 // max(1, len(columns))))):
         statement = (
             module.insert(table)
             .values([{c: row[c] for c in columns} for row in batch])
