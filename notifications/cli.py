@@ -85,6 +85,9 @@ def tick_command(now_text: str | None, no_deliver: bool) -> None:
         deliver=not no_deliver,
     )
     _echo_report(report)
+    if report.errors:
+        # A failing job must not look like a quiet day to cron, systemd or an operator.
+        raise SystemExit(1)
 
 
 @scheduler_cli.command("run")
@@ -184,12 +187,13 @@ def status_command() -> None:
     click.echo(f"last tick: {state.last_tick_at}  last success: {state.last_success_at}")
     if state.leader:
         click.echo(f"run by: {state.leader}")
-    if state.last_error:
-        click.echo(f"last error: {state.last_error}")
     if state.smtp_error:
         click.echo(f"mail server: {state.smtp_error} (next try {state.smtp_retry_at})")
     for window in missed_windows(db.session)[:20]:
         click.echo(f"missed {window.kind}: {window.starts_at}..{window.ends_at} {window.note}")
+    if state.last_error:
+        click.echo(f"FAILING: the last tick ({state.last_tick_at}) had errors: {state.last_error}")
+        raise SystemExit(1)
 
 
 @outbox_cli.command("list")

@@ -476,7 +476,15 @@ def notifications():
         page=page,
         statuses=list(OutboxStatus),
         missed=_missed_windows(),
+        scheduler=_scheduler_state(),
     )
+
+
+def _scheduler_state():
+    """The scheduler's state row: its last tick, and the error of a failing job."""
+    from notifications.state import scheduler_status
+
+    return scheduler_status(db.session)
 
 
 def _missed_windows() -> list:

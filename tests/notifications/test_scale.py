@@ -210,3 +210,27 @@ def test_two_schedulers_at_the_same_moment_send_nothing_twice(pg_app):
         select(func.count()).where(NotificationDispatch.rule == "escalation_secretariat")
     )
     assert second == 299
+
+
+def test_a_failing_job_is_loud(app, db, make, login_as, monkeypatch):
+    """The command fails, `scheduler status` says so, and so does the notification log."""
+    import notifications.jobs
+
+    def broken(session, today):
+        raise RuntimeError("the snapshot table is gone")
+
+    monkeypatch.setattr(notifications.jobs, "snapshot_overdue", broken)
+    sec = make.user("sec", roles=["secretariat"])
+    db.session.commit()
+    runner = app.test_cli_runner()
+    ticked = runner.invoke(args=["scheduler", "tick", "--now", "2026-06-01T10:00", "--no-deliver"])
+    assert ticked.exit_code == 1
+    assert "overdue snapshot: the snapshot table is gone" in ticked.output
+
+    status = runner.invoke(args=["scheduler", "status"])
+    assert status.exit_code == 1
+    assert "FAILING" in status.output and "the snapshot table is gone" in status.output
+
+    page = login_as(sec).get("/secretariat/notifications")
+    assert "スケジューラの処理が失敗しています" in page.get_data(as_text=True)
+    assert "the snapshot table is gone" in page.get_data(as_text=True)
