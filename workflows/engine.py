@@ -44,7 +44,7 @@ def _halted_from(session: Session, cycle: Cycle) -> str | None:
     )
 
 
-class _Checks:
+class Checks:
     """The conditions of a transition, run by the machine in this order (once per firing,
     though a transition back to the halted-from state is compiled for every state)."""
 
@@ -135,17 +135,17 @@ def fire(
         if expected_version is not None and expected_version != cycle.version:
             raise ConflictError()
         if transition is None:
-            raise _not_now(definition, cycle)
+            raise not_now(definition, cycle)
         previous = _halted_from(session, cycle) if transition.dest == PREVIOUS else None
     try:
         dest = definition.fire(
             cycle.state,
             trigger,
-            check=_Checks(definition, cycle, by, today, comment, facts),
+            check=Checks(definition, cycle, by, today, comment, facts),
             previous=previous,
         )
     except MachineError as exc:
-        raise _not_now(definition, cycle) from exc
+        raise not_now(definition, cycle) from exc
     on_behalf_of = facts.acting_for(transition)
     from_state = cycle.state
     try:
@@ -171,12 +171,12 @@ def fire(
         comment=comment,
         data={"definition": definition.version},
     )
-    _effects(cycle, definition, from_state, dest, by=by, now=now)
+    effects(cycle, definition, from_state, dest, by=by, now=now)
     _notify(cycle, transition, entry, definition, facts, by=by, on_behalf_of=on_behalf_of, now=now)
     return entry
 
 
-def _not_now(definition: Definition, cycle: Cycle) -> InvalidTransition:
+def not_now(definition: Definition, cycle: Cycle) -> InvalidTransition:
     state = definition.state(cycle.state)
     if state is None:
         return InvalidTransition()
@@ -209,7 +209,7 @@ def move(
         cycle.closed_at = None
 
 
-def _effects(
+def effects(
     cycle: Cycle, definition: Definition, from_state: str, dest: str, *, by: User, now: datetime
 ) -> None:
     """What a move means beyond the cycle: the item's status, the next fiscal year."""
@@ -281,6 +281,26 @@ def _notify(
     now: datetime,
 ) -> None:
     """Queue the transition's mails in one insert."""
+    enqueue_rows(
+        session_of(cycle),
+        mails(
+            cycle, transition, entry, definition, facts, by=by, on_behalf_of=on_behalf_of, now=now
+        ),
+    )
+
+
+def mails(
+    cycle: Cycle,
+    transition: Transition,
+    entry: AuditEntry,
+    definition: Definition,
+    facts: Facts,
+    *,
+    by: User,
+    on_behalf_of: Person | None,
+    now: datetime,
+) -> list[dict]:
+    """The outbox rows of a transition just made (the cycle already moved)."""
     today = local_date(now)
     # The submitter after the move: whoever just submitted, else the one before.
     author = Person(by.id, by.name, by.email, by.active) if transition.submits else facts.author
@@ -310,4 +330,4 @@ def _notify(
                     dedupe_key=f"wf:{cycle.id}:{entry.seq}:{kind}:{user.id}",
                 )
             )
-    enqueue_rows(session_of(cycle), rows)
+    return rows

@@ -237,6 +237,13 @@ def open_next_cycles(session: Session, fiscal_year: int, *, now: datetime) -> li
     found: list[Cycle] = []
     for batch in chunks(ids):
         found += session.scalars(select(Cycle).where(Cycle.id.in_(batch)).order_by(Cycle.id))
+    # The rows went in without the ORM: collections already loaded are read again now.
+    items = {cycle.item_id for cycle in found}
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, ReformItem) and obj.id in items and "cycles" in obj.__dict__:
+            session.refresh(obj, ["cycles"])
+        elif isinstance(obj, Indicator) and obj.item_id in items and "values" in obj.__dict__:
+            session.refresh(obj, ["values"])
     return found
 
 

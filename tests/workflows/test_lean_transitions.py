@@ -11,7 +11,7 @@ from app.extensions import db as _db
 from app.models import AuditEntry, Cycle, OutboxMessage, ReformItem
 from tests.factories import Factory
 from tests.secretariat.helpers import bulk_cycles
-from workflows import operations
+from workflows import audit, batch, operations
 
 NOW = datetime(2026, 4, 10, 1, tzinfo=UTC)
 
@@ -88,3 +88,59 @@ def test_a_transition_costs_at_most_six_statements_at_any_size(app):
     ]
     kinds = set(session.scalars(select(OutboxMessage.kind)))
     assert {"transition_submitted", "transition_approved"} <= kinds
+
+
+def _bulk_cost(session, count: int) -> tuple[int, int]:
+    make = Factory(session)
+    org = make.org("企画")
+    staff, head = org.staff, org.head
+    ids = []
+    for n in range(count):
+        item = make.item(org, number=f"2-{n + 1}")
+        ids.append(make.cycle(item, 2026, "plan_draft", goal="目標").id)
+    session.commit()
+    for cycle_id in ids:
+        operations.fire(session.get(Cycle, cycle_id), "submit_plan", by=staff, now=NOW)
+    session.commit()
+    chosen = {cycle_id: session.get(Cycle, cycle_id).version for cycle_id in ids}
+    with statements(session.get_bind()) as seen:
+        approved, refused = batch.approve_many(session, chosen, by=head, now=NOW)
+        session.commit()
+    assert refused == [] and len(approved) == count
+    return len(seen), len(set(session.scalars(select(OutboxMessage.dedupe_key))))
+
+
+def test_bulk_approval_costs_the_same_statements_for_ten_times_the_submissions(app):
+    session = _db.session
+    small, small_mail = _bulk_cost(session, 4)
+    session.remove()
+    _db.drop_all()
+    _db.create_all()
+    large, large_mail = _bulk_cost(session, 40)
+    assert small == large
+    assert large_mail - 40 == 40  # a submission mail and an approval mail per cycle
+    assert small_mail == 8
+
+
+def test_bulk_approval_leaves_out_what_someone_else_decided(app):
+    session = _db.session
+    make = Factory(session)
+    org = make.org("企画")
+    cycles = [
+        make.cycle(make.item(org, number=f"3-{n}"), 2026, "plan_draft", goal="目標")
+        for n in range(3)
+    ]
+    session.commit()
+    for cycle in cycles:
+        operations.fire(cycle, "submit_plan", by=org.staff, now=NOW)
+    session.commit()
+    chosen = {c.id: c.version for c in cycles}
+    operations.fire(cycles[1], "send_back_plan", by=org.head, now=NOW, comment="再考を")
+    session.commit()
+    approved, refused = batch.approve_many(session, chosen, by=org.head, now=NOW)
+    session.commit()
+    assert [c.id for c in approved] == [cycles[0].id, cycles[2].id]
+    assert [(c.id, type(e).__name__) for c, e in refused] == [(cycles[1].id, "ConflictError")]
+    session.expire_all()
+    assert [c.state for c in cycles] == ["doing", "plan_draft", "doing"]
+    assert audit.verify(session) == []
