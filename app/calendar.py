@@ -121,6 +121,7 @@ def add_business_days(day: date, count: int) -> date:
     return day
 
 
+@lru_cache(maxsize=8192)
 def business_days_between(start: date, end: date) -> int:
     """Business days after `start` up to and including `end` (0 when end <= start)."""
     count, day = 0, start

@@ -15,13 +15,12 @@ from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from app.calendar import fiscal_year_of, local_date
-from app.exports import export_response
+from app.exports import export_response, stream_csv
 from app.extensions import db
 from app.models import AuditEntry, Cycle, OutboxMessage, OutboxStatus
 from app.text import ActionError, current_locale
 from workflows.deadlines import year_locked
 from workflows.errors import WorkflowError
-from workflows.labels import state_label
 from workflows.overdue import load_deadlines, states_of_year
 from workflows.registry import definition_of
 
@@ -35,6 +34,7 @@ from .service import (
     column_label,
     columns,
     cycle_loads,
+    export_rows,
     filter_choices,
     list_cycles,
     matrix,
@@ -83,26 +83,6 @@ def _back(default: str) -> str:
 
 def _filters() -> Filters:
     return Filters.from_args(request.args, fiscal_year_of(_now()))
-
-
-def _listed_rows(listed):
-    for row in listed:
-        cycle = row.cycle
-        yield [
-            cycle.item.number,
-            cycle.item.title,
-            cycle.item.owning_section.department.name,
-            cycle.item.owning_section.name,
-            cycle.fiscal_year,
-            state_label(cycle.state, current_locale(), cycle.definition_version),
-            cycle.state_since,
-            row.due,
-            row.days_overdue,
-            row.escalation,
-            "、".join(u.name for u in row.must_act),
-            row.last_activity,
-            cycle.grade.ja if cycle.grade else "",
-        ]
 
 
 def _listed_headers() -> list[str]:
@@ -173,8 +153,10 @@ def items():
         now = _now()
         deadlines = load_deadlines(db.session, filters.fiscal_year, local_date(now))
         states = states_of_year(db.session, filters.fiscal_year)
-        listed, _total = list_cycles(db.session, filters, deadlines, states, now, limit=None)
-        return export_response(_("改革項目一覧"), _listed_headers(), _listed_rows(listed), fmt)
+        rows = export_rows(db.session, filters, deadlines, states, now, current_locale())
+        if fmt == "csv":
+            return stream_csv(_("改革項目一覧"), _listed_headers(), rows)
+        return export_response(_("改革項目一覧"), _listed_headers(), rows, fmt)
     return _items_page(filters)
 
 
