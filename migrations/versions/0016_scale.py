@@ -6,7 +6,8 @@ Create Date: 2026-12-01
 
 - cycles keep the time of their latest audit record (filled in from the audit log), so
   the secretariat's lists need not read the whole log;
-- the scheduler finds held reminders, and the senders pending mail, by index.
+- the scheduler finds held reminders, the senders pending mail and the secretariat's list
+  a year's longest-waiting cycles, by index.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -20,6 +21,7 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('cycle', schema=None) as batch_op:
         batch_op.add_column(sa.Column('last_activity_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index('ix_cycle_year_since', ['fiscal_year', 'state_since'], unique=False)
     op.execute(
         "UPDATE cycle SET last_activity_at = "
         "(SELECT max(audit_entry.at) FROM audit_entry WHERE audit_entry.cycle_id = cycle.id)"
@@ -36,4 +38,5 @@ def downgrade():
     with op.batch_alter_table('notification_dispatch', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notification_dispatch_status'))
     with op.batch_alter_table('cycle', schema=None) as batch_op:
+        batch_op.drop_index('ix_cycle_year_since')
         batch_op.drop_column('last_activity_at')
