@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.models import AuditEntry, Cycle, ReformItem, User
-from app.models.bulk import chunks
+from app.models.bulk import chunks, insert_new
 from tests.factories import Factory, Org
 from workflows import audit
 from workflows.registry import get_definition
@@ -67,6 +66,8 @@ def build(session: Session, items: int, departments: int = 50) -> World:
         for n, item_id in zip(batch, item_ids, strict=True):
             submitted = n % 20 >= 11
             org = orgs[n % departments]
+            # Each cycle moved at its own moment, as people do.
+            opened, sent = OPENED + timedelta(seconds=n), SUBMITTED + timedelta(seconds=n)
             rows.append(
                 {
                     "item_id": item_id,
@@ -74,11 +75,11 @@ def build(session: Session, items: int, departments: int = 50) -> World:
                     "state": transition.dest if submitted else definition.initial,
                     "definition_version": definition.version,
                     "version": 2 if submitted else 1,
-                    "state_since": SUBMITTED if submitted else OPENED,
-                    "opened_at": OPENED,
-                    "last_activity_at": SUBMITTED if submitted else OPENED,
+                    "state_since": sent if submitted else opened,
+                    "opened_at": opened,
+                    "last_activity_at": sent if submitted else opened,
                     "submitted_by_id": org.staff.id if submitted else None,
-                    "submitted_at": SUBMITTED if submitted else None,
+                    "submitted_at": sent if submitted else None,
                     "goal": "目標" if submitted else "",
                     **dict.fromkeys(
                         (
@@ -105,24 +106,20 @@ def build(session: Session, items: int, departments: int = 50) -> World:
 
 
 def _insert(session: Session, table, rows: list[dict]) -> list[int]:
-    """Multi-row INSERTs of 1,000 rows; the new ids in the order of `rows`."""
-    ids: list[int] = []
-    for batch in chunks(rows, 1000):
-        found = session.execute(insert(table).values(batch).returning(table.c.id)).scalars()
-        ids += sorted(found)  # one statement's serial ids rise with the order of its rows
-    return ids
+    """The rows in bulk; their new ids in the order of `rows` (serial ids rise with it)."""
+    return sorted(ident for (ident,) in insert_new(session, table, rows, (table.c.id,)))
 
 
 def _history(cycle_id: int, row: dict, definition, transition) -> list[dict]:
     """The cycle's audit chain: opened, and submitted when it was."""
-    steps = [("open", None, definition.initial, OPENED, None)]
+    steps = [("open", None, definition.initial, row["opened_at"], None)]
     if row["submitted_by_id"]:
         steps.append(
             (
                 transition.trigger,
                 definition.initial,
                 transition.dest,
-                SUBMITTED,
+                row["submitted_at"],
                 row["submitted_by_id"],
             )
         )

@@ -10,7 +10,13 @@ from sqlalchemy.orm import Session
 
 from app.calendar import fiscal_year_of
 from app.models import Cycle, OverdueSnapshot
-from workflows.overdue import load_deadlines, open_states, states_clause, states_of_year
+from workflows.overdue import (
+    fiscal_years,
+    load_deadlines,
+    open_states,
+    states_clause,
+    states_of_year,
+)
 
 
 def snapshot_overdue(session: Session, today: date) -> list[OverdueSnapshot]:
@@ -19,7 +25,7 @@ def snapshot_overdue(session: Session, today: date) -> list[OverdueSnapshot]:
     The scheduler calls it daily; a second call on the same day, or one running at the
     same moment, updates the same rows (INSERT ... ON CONFLICT DO UPDATE).
     """
-    years = sorted(set(session.scalars(select(Cycle.fiscal_year).distinct())))
+    years = fiscal_years(session)
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     taken = []
     for fiscal_year in years:

@@ -7,6 +7,7 @@ second tick, a second scheduler) racing on the same keys gets nothing back for t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 
 import sqlalchemy as sa
@@ -37,17 +38,58 @@ def insert_new(
     rows: Sequence[dict],
     returning: Sequence[sa.Column],
 ) -> list[sa.Row]:
-    """Insert `rows`, skipping those whose unique key is taken; the inserted ones' columns."""
+    """Insert `rows`, skipping those whose unique key is taken; the inserted ones' columns.
+
+    One statement compiled once and sent in batches of multi-row VALUES (SQLAlchemy's
+    "insertmanyvalues"), so the number of bound parameters per statement stays within
+    both drivers' limits whatever the number of rows.
+    """
     if not rows:
         return []
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    if session.get_bind().dialect.name == "postgresql":
+        return _insert_unnest(session, table, rows, returning)
+    statement = sqlite.insert(table).on_conflict_do_nothing().returning(*returning)
     found: list[sa.Row] = []
-    # Every row of a batch must name the same columns for one multi-row VALUES.
+    for batch in chunks(rows, 10 * CHUNK):
+        found.extend(
+            session.execute(
+                statement, batch, execution_options={"insertmanyvalues_page_size": CHUNK}
+            ).all()
+        )
+    return found
+
+
+def _insert_unnest(
+    session: Session, table: sa.Table, rows: Sequence[dict], returning: Sequence[sa.Column]
+) -> list[sa.Row]:
+    """PostgreSQL: INSERT ... SELECT FROM unnest(one array per column) -- a handful of
+    parameters per statement however many rows, and a short statement the driver caches."""
     columns = list(rows[0])
-    for batch in chunks(rows, max(1, min(CHUNK, 30000 // max(1, len(columns))))):
+    found: list[sa.Row] = []
+    for batch in chunks(rows, 10 * CHUNK):
+        arrays = []
+        for name in columns:
+            kind = table.c[name].type
+            values = [row[name] for row in batch]
+            if isinstance(kind, sa.JSON):
+                values = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+                element = sa.Text()
+            elif isinstance(kind, sa.Enum):
+                values = [None if v is None else getattr(v, "value", v) for v in values]
+                element = sa.String()
+            else:
+                element = kind
+            arrays.append(sa.bindparam(f"c_{name}", values, type_=postgresql.ARRAY(element)))
+        source = sa.func.unnest(*arrays).table_valued(*columns).render_derived()
+        select_columns = [
+            sa.cast(source.c[name], table.c[name].type)
+            if isinstance(table.c[name].type, sa.JSON)
+            else source.c[name]
+            for name in columns
+        ]
         statement = (
-            module.insert(table)
-            .values([{c: row[c] for c in columns} for row in batch])
+            postgresql.insert(table)
+            .from_select(columns, sa.select(*select_columns))
             .on_conflict_do_nothing()
             .returning(*returning)
         )

@@ -51,7 +51,13 @@ class Cycle(Base):
     __table_args__ = (
         sa.UniqueConstraint("item_id", "fiscal_year"),
         # The secretariat's list: a year's cycles, longest in their state first.
-        sa.Index("ix_cycle_year_since", "fiscal_year", "state_since"),
+        sa.Index("ix_cycle_year_since", "fiscal_year", "state_since", "id"),
+        # Which states a year's cycles are in, how many in each, how many stuck: counted
+        # from the index alone.
+        sa.Index(
+            "ix_cycle_year_state",
+            *("fiscal_year", "definition_version", "state", "state_since", "item_id", "id"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

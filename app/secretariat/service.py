@@ -35,6 +35,7 @@ from app.text import _, current_locale
 from workflows.overdue import (
     Deadlines,
     VersionState,
+    fiscal_years,
     open_states,
     states_clause,
 )
@@ -149,14 +150,16 @@ class Filters:
         return out
 
 
-def _base(filters: Filters):
-    """The cycles of the year with the filters other than overdue/stuck applied."""
+def _base(filters: Filters, *, section: bool = True):
+    """The cycles of the year with the filters other than overdue/stuck applied (joined to
+    their item and, unless `section` is false, the item's owning section)."""
     query = (
         select(Cycle)
         .join(ReformItem, Cycle.item_id == ReformItem.id)
-        .join(Section, ReformItem.owning_section_id == Section.id)
         .where(Cycle.fiscal_year == filters.fiscal_year)
     )
+    if section:
+        query = query.join(Section, ReformItem.owning_section_id == Section.id)
     if filters.viewpoint:
         query = query.where(ReformItem.viewpoint_id == filters.viewpoint)
     if filters.department:
@@ -209,18 +212,21 @@ def matrix(
 ) -> list[MatrixRow]:
     """Departments x stage: how many cycles, and how many of them overdue (one scan of
     the year's cycles, grouped, and the departments)."""
-    base = _base(replace(filters, column=None))
+    base = _base(replace(filters, column=None), section=bool(filters.department))
     late_count = func.coalesce(func.sum(case((deadlines.overdue_clause(states), 1), else_=0)), 0)
+    # Grouped by the owning section (the item alone), sections mapped to departments
+    # after: one join fewer over every cycle of the year.
     grouped = base.with_only_columns(
-        Section.department_id,
+        ReformItem.owning_section_id,
         Cycle.definition_version,
         Cycle.state,
         func.count(Cycle.id),
         late_count,
-    ).group_by(Section.department_id, Cycle.definition_version, Cycle.state)
+    ).group_by(ReformItem.owning_section_id, Cycle.definition_version, Cycle.state)
     found = session.execute(grouped).all()
-    counts = [(d, v, st, n) for d, v, st, n, _late in found]
-    late = [(d, v, st, int(n)) for d, v, st, _n, n in found if n]
+    department_of = dict(session.execute(select(Section.id, Section.department_id)).all())
+    counts = [(department_of.get(s), v, st, n) for s, v, st, n, _late in found]
+    late = [(department_of.get(s), v, st, int(n)) for s, v, st, _n, n in found if n]
     departments = session.scalars(
         select(Department)
         .where(Department.active.is_(True))
@@ -389,7 +395,7 @@ def filter_choices(session: Session) -> dict:
             select(Department).order_by(Department.position, Department.code)
         ).all(),
         "viewpoints": session.scalars(select(Viewpoint).order_by(Viewpoint.number)).all(),
-        "years": sorted(set(session.scalars(select(Cycle.fiscal_year).distinct())), reverse=True),
+        "years": fiscal_years(session)[::-1],
     }
 
 

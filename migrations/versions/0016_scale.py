@@ -21,7 +21,8 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('cycle', schema=None) as batch_op:
         batch_op.add_column(sa.Column('last_activity_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.create_index('ix_cycle_year_since', ['fiscal_year', 'state_since'], unique=False)
+        batch_op.create_index('ix_cycle_year_since', ['fiscal_year', 'state_since', 'id'], unique=False)
+        batch_op.create_index('ix_cycle_year_state', ['fiscal_year', 'definition_version', 'state', 'state_since', 'item_id', 'id'], unique=False)
     op.execute(
         "UPDATE cycle SET last_activity_at = "
         "(SELECT max(audit_entry.at) FROM audit_entry WHERE audit_entry.cycle_id = cycle.id)"
@@ -38,5 +39,6 @@ def downgrade():
     with op.batch_alter_table('notification_dispatch', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notification_dispatch_status'))
     with op.batch_alter_table('cycle', schema=None) as batch_op:
+        batch_op.drop_index('ix_cycle_year_state')
         batch_op.drop_index('ix_cycle_year_since')
         batch_op.drop_column('last_activity_at')
