@@ -13,6 +13,8 @@ import workflows
 from workflows.permissions import can_view_item
 
 from .calendar import TOKYO, format_date, local_date, wareki_date, wareki_fiscal_year
+from .reports.sheet import yen
+from .text import number
 
 
 def current_locale() -> str:
@@ -60,6 +62,8 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(fy_label, "fy")
     app.add_template_filter(date_label, "date")
     app.add_template_filter(wareki_date, "wareki")
+    app.add_template_filter(number, "num")
+    app.add_template_filter(yen, "yen")
     app.add_template_global(current_locale, "current_locale")
     app.add_template_global(state_label, "state_label")
     app.add_template_global(item_link, "item_link")

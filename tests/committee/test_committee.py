@@ -103,9 +103,10 @@ def test_pages_opinion_reply_and_export(client, login_as, setting):
     login_as(member)
     sheet = client.get(f"/committee/opinions?fy={FY}&format=xlsx")
     rows = list(load_workbook(io.BytesIO(sheet.data)).active.values)
-    assert rows[0][:3] == ("番号", "改革項目", "所管部")
-    assert rows[1][1] == "窓口のオンライン化"
-    assert rows[1][6] == "市民への周知が必要" and rows[1][8] == "広報紙で周知します"
+    assert rows[0][0].startswith("意見一覧表")  # the title row, then the header row
+    assert rows[1][:3] == ("番号", "改革項目", "所管部")
+    assert rows[2][1] == "窓口のオンライン化"
+    assert rows[2][6] == "市民への周知が必要" and rows[2][8] == "広報紙で周知します"
     csv = client.get(f"/committee/opinions?fy={FY}&format=csv").data
     assert csv.startswith(b"\xef\xbb\xbf") and "広報紙で周知します".encode() in csv
 

@@ -126,8 +126,9 @@ def test_exports_open_in_excel(client, login_as, secretariat, late):
     assert "spreadsheetml" in xlsx.headers["Content-Type"]
     sheet = load_workbook(io.BytesIO(xlsx.data)).active
     rows = list(sheet.values)
-    assert rows[0][0] == "所管部" and rows[1][0] == "税務部"
-    assert rows[1][1] == 2  # two cycles in Plan
+    assert rows[0][0].startswith("所管部別進捗")  # the title row, then the header row
+    assert rows[1][0] == "所管部" and rows[2][0] == "税務部"
+    assert rows[2][1] == 2  # two cycles in Plan
     log = client.get("/secretariat/notifications?format=csv")
     assert log.data.startswith(b"\xef\xbb\xbf")
 
