@@ -46,6 +46,8 @@ DATETIME_FORMAT = '[$-411]ggge"年"m"月"d"日" h:mm"（"yyyy-mm-dd"）"'
 PAGE_WIDTH_UNITS = 190
 MAX_COLUMN_WIDTH = 48
 MIN_WRAPPED_WIDTH = 10
+# Points per line of FONT_SIZE text (BIZ UDゴシック's line spacing).
+LINE_HEIGHT = 13.5
 
 _THIN = Side(style="thin", color="808080")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
@@ -103,7 +105,7 @@ def display_width(text: str) -> int:
 
 def _shown_width(value) -> int:
     if isinstance(value, datetime):
-        return 32
+        return 34
     if isinstance(value, date):
         return 28
     if isinstance(value, int | float):
@@ -111,16 +113,33 @@ def _shown_width(value) -> int:
     return display_width(str(value))
 
 
-def fit_widths(natural: Sequence[int], budget: int = PAGE_WIDTH_UNITS) -> list[int]:
-    """Column widths that fit `budget`: the widest columns are narrowed (and wrap) first."""
+def fit_widths(
+    natural: Sequence[int], wrappable: Sequence[bool], budget: int = PAGE_WIDTH_UNITS
+) -> list[int]:
+    """Column widths that fit `budget`: the widest text columns are narrowed (and wrap) first.
+
+    Dates, numbers and short columns keep their width; a wrapped column stays at least
+    MIN_WRAPPED_WIDTH wide, so a table of many columns may still scale down when printed.
+    """
     widths = [min(MAX_COLUMN_WIDTH, w) for w in natural]
     if sum(widths) <= budget:
         return widths
-    # The largest cap at which the capped widths still fit (never below MIN_WRAPPED_WIDTH).
     cap = MAX_COLUMN_WIDTH
-    while cap > MIN_WRAPPED_WIDTH and sum(min(w, cap) for w in widths) > budget:
+    while cap > MIN_WRAPPED_WIDTH and (
+        sum(min(w, cap) if wrap else w for w, wrap in zip(widths, wrappable, strict=True))
+        > budget
+    ):
         cap -= 1
-    return [min(w, cap) for w in widths]
+    return [min(w, cap) if wrap else w for w, wrap in zip(widths, wrappable, strict=True)]
+
+
+def _lines(value, width: int) -> int:
+    """How many lines a wrapped cell of `width` units takes."""
+    if not isinstance(value, str) or not value:
+        return 1
+    # About 1.1 half-width characters of BIZ UDゴシック 10pt per width unit in Excel.
+    per_line = max(1, int(width * 1.1) - 1)
+    return sum(max(1, -(-display_width(line) // per_line)) for line in value.split("\n"))
 
 
 @dataclass
@@ -152,6 +171,7 @@ def _write_sheet(sheet: Worksheet, spec: SheetSpec, heading: str | None) -> None
         first = 2
     sheet.append(headers)
     natural = [display_width(str(h)) + 2 for h in headers]
+    wrappable = [False] * len(headers)
     for row in spec.rows:
         values = []
         for index, value in enumerate(row):
@@ -161,6 +181,8 @@ def _write_sheet(sheet: Worksheet, spec: SheetSpec, heading: str | None) -> None
             values.append(value)
             if index < len(natural):
                 natural[index] = max(natural[index], _shown_width(value) + 2)
+                if isinstance(value, str) and _shown_width(value) > MIN_WRAPPED_WIDTH:
+                    wrappable[index] = True
         sheet.append(values)
 
     body_font = Font(name=FONT_NAME, size=FONT_SIZE)
@@ -184,8 +206,17 @@ def _write_sheet(sheet: Worksheet, spec: SheetSpec, heading: str | None) -> None
                 cell.number_format = "#,##0.###"
             horizontal = "right" if isinstance(value, int | float) else None
             cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal=horizontal)
-    for index, width in enumerate(fit_widths(natural), start=1):
+    widths = fit_widths(natural, wrappable)
+    for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
+    # Neither Excel nor LibreOffice grows a row for wrapped text it did not lay out itself:
+    # give each row the height of its tallest cell.
+    for row in sheet.iter_rows(min_row=first):
+        lines = max(
+            (_lines(cell.value, widths[i]) for i, cell in enumerate(row) if i < len(widths)),
+            default=1,
+        )
+        sheet.row_dimensions[row[0].row].height = lines * LINE_HEIGHT + 4
 
     last_column = get_column_letter(max(len(headers), 1))
     sheet.freeze_panes = f"A{first + 1}"

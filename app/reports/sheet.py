@@ -170,16 +170,12 @@ def indicator_text(line: IndicatorLine) -> str:
 
 
 def workbook_columns() -> list[str]:
-    """The headers of the published year's list (one row per item)."""
+    """The headers of the published year's list (one row per item, printable on A4)."""
     return [
         _("番号"),
         _("取組項目"),
         _("基本的な視点"),
-        _("所管部"),
-        _("所管課"),
-        _("関係課"),
-        _("目的"),
-        _("取組内容"),
+        _("所管課・関係課"),
         _("年度目標"),
         _("指標"),
         _("達成度"),
@@ -199,15 +195,14 @@ def workbook_row(sheet: ProgressSheet) -> list:
         + ("\n" + _("対応：%(reply)s", reply=o.reply) if o.reply else "")
         for o in sheet.opinions
     )
+    owner = sheet.owner
+    if sheet.related_sections:
+        owner += "\n" + _("関係課") + "：" + "、".join(sheet.related_sections)
     return [
         sheet.number,
         sheet.title,
         f"{sheet.viewpoint_number}. {sheet.viewpoint_name}",
-        sheet.department,
-        sheet.section,
-        "、".join(sheet.related_sections),
-        sheet.text("purpose"),
-        sheet.text("content"),
+        owner,
         sheet.text("goal"),
         "\n".join(indicator_text(i) for i in sheet.indicators),
         sheet.grade_label,
