@@ -1,4 +1,4 @@
-"""Every Excel export is ready to print: read back its page set-up, and print it with LibreOffice."""
+"""Every Excel export is ready to print: its page set-up read back, and printed by LibreOffice."""
 
 from __future__ import annotations
 
