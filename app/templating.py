@@ -65,5 +65,7 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(number, "num")
     app.add_template_filter(yen, "yen")
     app.add_template_global(current_locale, "current_locale")
+    # Also a global, so that imported macros (which get no template context) see the user.
+    app.add_template_global(current_user, "current_user")
     app.add_template_global(state_label, "state_label")
     app.add_template_global(item_link, "item_link")

@@ -48,6 +48,19 @@ def test_only_the_secretariat_and_admins_see_the_console(client, make, login_as,
     assert client.post("/secretariat/nudge", data={"cycle_id": "1"}).status_code == 403
 
 
+def test_the_menu_offers_only_pages_that_open(client, make, login_as, secretariat):
+    """The administrator reads the console but may not publish: no link that answers 403."""
+    admin = make.user("kanri", roles=["admin"])
+    _db.session.commit()
+    login_as(admin)
+    page = client.get("/secretariat/").get_data(as_text=True)
+    assert "/public/manage" not in page
+    assert client.get("/public/manage").status_code == 403
+    client.post("/logout")
+    login_as(secretariat)
+    assert "/public/manage" in client.get("/secretariat/").get_data(as_text=True)
+
+
 def test_dashboard_numbers_link_to_the_items_behind_them(client, login_as, secretariat, late, org):
     login_as(secretariat)
     page = client.get(f"/secretariat/?fy={PAST_FY}").get_data(as_text=True)
