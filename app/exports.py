@@ -126,8 +126,7 @@ def fit_widths(
         return widths
     cap = MAX_COLUMN_WIDTH
     while cap > MIN_WRAPPED_WIDTH and (
-        sum(min(w, cap) if wrap else w for w, wrap in zip(widths, wrappable, strict=True))
-        > budget
+        sum(min(w, cap) if wrap else w for w, wrap in zip(widths, wrappable, strict=True)) > budget
     ):
         cap -= 1
     return [min(w, cap) if wrap else w for w, wrap in zip(widths, wrappable, strict=True)]

@@ -41,9 +41,7 @@ class SummaryRow:
     subtitle: str = ""
     items: int = 0
     grades: dict[str, int] = field(default_factory=lambda: {g.value: 0 for g in Grade})
-    statuses: dict[str, int] = field(
-        default_factory=lambda: {s.value: 0 for s in ProgressStatus}
-    )
+    statuses: dict[str, int] = field(default_factory=lambda: {s.value: 0 for s in ProgressStatus})
     effect_total: int = 0
 
     def add(self, sheet: ProgressSheet) -> None:
@@ -105,9 +103,9 @@ def build(session: Session, publication: Publication) -> YearlyReport:
         )
         row.add(sheet)
         total.add(sheet)
-        sections.setdefault(
-            sheet.viewpoint_number, (sheet.viewpoint_number, row.name, [])
-        )[2].append(sheet)
+        sections.setdefault(sheet.viewpoint_number, (sheet.viewpoint_number, row.name, []))[
+            2
+        ].append(sheet)
     return YearlyReport(
         city=outline.city if outline else "",
         fiscal_year=publication.fiscal_year,
