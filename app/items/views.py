@@ -30,7 +30,7 @@ from app.models import (
     Section,
     UsedDecisionLink,
 )
-from app.tasks.queries import my_tasks
+from app.tasks.queries import last_send_back, my_tasks
 from app.templating import state_label
 from workflows import errors as workflow_errors
 from workflows import operations, permissions
@@ -224,6 +224,7 @@ def form_context(cycle: Cycle, form: str) -> dict:
         else [],
         "due": due_date(db.session, cycle),
         "today": today(),
+        "sent_back": last_send_back(db.session, [cycle.id]).get(cycle.id),
         "can_submit": any(
             trigger_kind(t) == "submit"
             for t in permissions.allowed_triggers(cycle, current_user, today())

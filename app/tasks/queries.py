@@ -177,12 +177,21 @@ def _tasks(session: Session, cycles: list[Cycle], today: date) -> list[Task]:
 
 
 def last_send_back(session: Session, cycle_ids: list[int]) -> dict[int, AuditEntry]:
-    """The latest audit entry of each cycle when it is a send-back (差戻し)."""
+    """The latest change of state of each cycle when it is a send-back (差戻し).
+
+    Entries that leave the state alone (a saved draft, text carried over from the previous
+    year, a nudge) do not hide the send-back that put the cycle where it is.
+    """
     if not cycle_ids:
         return {}
     latest = (
         select(AuditEntry.cycle_id, sa.func.max(AuditEntry.seq).label("seq"))
-        .where(AuditEntry.cycle_id.in_(cycle_ids), AuditEntry.action != "save_draft")
+        .where(
+            AuditEntry.cycle_id.in_(cycle_ids),
+            AuditEntry.to_state.is_not(None),
+            AuditEntry.from_state.is_not(None),
+            AuditEntry.from_state != AuditEntry.to_state,
+        )
         .group_by(AuditEntry.cycle_id)
         .subquery()
     )

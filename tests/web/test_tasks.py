@@ -26,6 +26,44 @@ def test_staff_sees_a_sent_back_item_with_its_reason(client, world, login_as, db
     assert "差し戻された項目" in page and "指標の根拠を書いてください" in page
 
 
+def test_a_later_carry_over_does_not_hide_the_send_back_and_the_form_shows_why(
+    client, world, login_as, db
+):
+    """Text carried over from last year's Act after a send-back leaves the plan sent back."""
+    from datetime import UTC, datetime
+
+    from workflows import audit
+
+    cycle = world.cycle("plan_submitted", submitted_by_id=world.org.staff.id)
+    db.session.commit()
+    login_as(world.org.head)
+    client.post(
+        f"/cycles/{cycle.id}/decide",
+        data={
+            "trigger": "send_back_plan",
+            "comment": "スケジュールを四半期ごとに書いてください",
+            "expected_version": cycle.version,
+        },
+    )
+    audit.record(
+        db.session,
+        scope=audit.cycle_scope(cycle),
+        action="carry_over",
+        now=datetime.now(UTC),
+        actor=world.org.head,
+        cycle=cycle,
+        comment="前年度の改善策",
+    )
+    db.session.commit()
+    client.post("/logout")
+    login_as(world.org.staff)
+    page = client.get("/").get_data(as_text=True)
+    assert "スケジュールを四半期ごとに書いてください" in page
+    assert 'summary-card--alert"><span class="summary-card__num">1</span>' in page
+    form = client.get(f"/items/{cycle.item_id}").get_data(as_text=True)
+    assert "差戻しの理由" in form and "スケジュールを四半期ごとに書いてください" in form
+
+
 def test_head_sees_submissions_and_the_header_counts(client, world, login_as, db):
     world.cycle("plan_submitted", submitted_by_id=world.org.staff.id)
     world.cycle("midyear_submitted", submitted_by_id=world.org.staff.id)
