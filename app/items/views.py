@@ -188,6 +188,7 @@ def show(item_id: int):
         "timeline": [(c, timeline_row(c)) for c in item.cycles],
         "history": history([c.id for c in item.cycles]),
         "due": due_date(db.session, cycle) if cycle else None,
+        "reported": service.reported_values(cycle) if cycle else {},
         "form": form,
         "can_edit": can_edit,
         "decisions": [t for t in triggers if not is_submit(t)],
@@ -225,6 +226,7 @@ def form_context(cycle: Cycle, form: str) -> dict:
         "due": due_date(db.session, cycle),
         "today": today(),
         "sent_back": last_send_back(db.session, [cycle.id]).get(cycle.id),
+        "reported": service.reported_values(cycle),
         "can_submit": any(
             trigger_kind(t) == "submit"
             for t in permissions.allowed_triggers(cycle, current_user, today())
@@ -442,6 +444,7 @@ def decide(cycle_id: int):
         trigger_label=trigger_label,
         years=list(item.plan.fiscal_years),
         due=due_date(db.session, cycle),
+        reported=service.reported_values(cycle),
     ), status
 
 

@@ -220,3 +220,19 @@ def test_a_refused_opinion_is_shown_again_with_what_was_typed(client, login_as, 
     page = refused.get_data(as_text=True)
     assert "ロック" in page and "指標の見直しを求める</textarea>" in page
     assert _db.session.scalar(select(func.count()).select_from(CommitteeOpinion)) == 0
+
+
+def test_the_review_page_shows_numbers_as_people_write_them(client, login_as, setting):
+    """「140.000 時間」 was the stored decimal; people read 140 時間 and 12,000 人."""
+    from decimal import Decimal
+
+    _owner, _other, member, confirmed, _draft = setting
+    indicator = confirmed.item.indicators[0]
+    indicator.unit = "時間"
+    value = indicator.value_for(FY)
+    value.target, value.actual = Decimal("140.000"), Decimal("12000.500")
+    _db.session.commit()
+    login_as(member)
+    page = client.get(f"/committee/cycles/{confirmed.id}").get_data(as_text=True)
+    assert "140 時間" in page and "12,000.5 時間" in page
+    assert "140.000" not in page

@@ -132,6 +132,7 @@ def test_exports_open_in_excel(client, login_as, secretariat, late):
     login_as(secretariat)
     csv = client.get(f"/secretariat/items?fy={PAST_FY}&format=csv")
     assert csv.data.startswith(b"\xef\xbb\xbf")
+    assert csv.headers["Content-Type"] == "text/csv; charset=utf-8"  # one charset, not two
     text = csv.data.decode("utf-8-sig")
     assert text.split("\r\n")[0].startswith("番号,改革項目,所管部")
     assert "\r\n" in text and "遅延項目0" in text
