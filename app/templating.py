@@ -12,7 +12,14 @@ from markupsafe import Markup, escape
 import workflows
 from workflows.permissions import can_view_item
 
-from .calendar import TOKYO, format_date, local_date, wareki_date, wareki_fiscal_year
+from .calendar import (
+    TOKYO,
+    business_days_between,
+    format_date,
+    local_date,
+    wareki_date,
+    wareki_fiscal_year,
+)
 from .reports.sheet import yen
 from .text import number
 
@@ -68,4 +75,6 @@ def register_template_helpers(app: Flask) -> None:
     # Also a global, so that imported macros (which get no template context) see the user.
     app.add_template_global(current_user, "current_user")
     app.add_template_global(state_label, "state_label")
+    # Overdue is counted in business days everywhere, as the escalations count it.
+    app.add_template_global(business_days_between, "business_days_between")
     app.add_template_global(item_link, "item_link")

@@ -41,7 +41,7 @@ def index():
             abort(403)
     rows = service.reviewable(db.session, fiscal_year, department_ids=departments)
     if request.args.get("format") in ("xlsx", "csv"):
-        headers = [_("番号"), _("改革項目"), _("所管部"), _("評価"), _("意見"), _("事前質問")]
+        headers = [_("番号"), _("改革項目"), _("所管部"), _("達成度"), _("意見"), _("事前質問")]
         data = [
             [
                 c.item.number,

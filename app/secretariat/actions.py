@@ -113,7 +113,7 @@ def reopen(
 
     refuse_if_locked(session, cycle.fiscal_year)
     if not (reason or "").strip():
-        raise ActionError(_("差し戻し（再開）の理由を入力してください。"))
+        raise ActionError(_("差戻し（再開）の理由を入力してください。"))
     operations.reopen(
         cycle, by=by, now=now, reason=reason.strip(), expected_version=expected_version
     )

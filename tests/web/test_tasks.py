@@ -115,3 +115,22 @@ def test_the_english_switch(client, world, login_as, db):
     page = client.get("/").get_data(as_text=True)
     assert "My tasks" in page and 'lang="en"' in page
     assert "FY" in page  # fiscal years in the Western calendar
+
+
+def test_overdue_is_counted_in_business_days_as_on_the_secretariat_list(
+    client, world, login_as, db
+):
+    from datetime import UTC, datetime
+
+    from app.calendar import business_days_between, local_date
+    from workflows.deadlines import due_date
+
+    cycle = world.cycle("plan_draft")
+    db.session.commit()
+    today = local_date(datetime.now(UTC))
+    due = due_date(db.session, cycle)
+    assert due < today  # the plan was due on 30 April
+    days = business_days_between(due, today)
+    login_as(world.org.staff)
+    page = client.get("/").get_data(as_text=True)
+    assert f"期限超過 {days}営業日" in page
