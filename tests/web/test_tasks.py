@@ -125,11 +125,12 @@ def test_overdue_is_counted_in_business_days_as_on_the_secretariat_list(
     from app.calendar import business_days_between, local_date
     from workflows.deadlines import due_date
 
-    cycle = world.cycle("plan_draft")
+    item = world.make.item(world.org, targets={fy: 100 for fy in range(2022, FY + 1)})
+    cycle = world.make.cycle(item, fiscal_year=FY - 1, state="plan_draft")
     db.session.commit()
     today = local_date(datetime.now(UTC))
     due = due_date(db.session, cycle)
-    assert due < today  # the plan was due on 30 April
+    assert due < today  # last year's plan was due on 30 April
     days = business_days_between(due, today)
     login_as(world.org.staff)
     page = client.get("/").get_data(as_text=True)
