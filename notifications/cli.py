@@ -5,6 +5,7 @@ The scheduler process is the only place that reads the real time; the jobs take 
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
@@ -257,7 +258,14 @@ def catcher_command(host: str, port: int, folder: str | None) -> None:
     app = current_app._get_current_object()
     default = Path(app.config.get("INSTANCE_PATH", app.instance_path)) / "mailbox"
     folder = folder or app.config.get("MAILBOX_DIR") or str(default)
-    controller = start_catcher(folder, host, port)
+    try:
+        controller = start_catcher(folder, host, port)
+    except OSError as exc:
+        reason = "in use" if exc.errno == errno.EADDRINUSE else str(exc)
+        raise click.ClickException(
+            f"the mail catcher cannot listen on {host}:{port} ({reason}): "
+            f"choose another port, e.g. make run SMTP_PORT={port + 1}"
+        ) from None
     click.echo(f"mail catcher on {host}:{port}, writing to {folder}")
     signal.signal(signal.SIGTERM, _exit)
     try:
