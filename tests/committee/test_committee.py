@@ -236,3 +236,18 @@ def test_the_review_page_shows_numbers_as_people_write_them(client, login_as, se
     page = client.get(f"/committee/cycles/{confirmed.id}").get_data(as_text=True)
     assert "140 時間" in page and "12,000.5 時間" in page
     assert "140.000" not in page
+
+
+def test_a_member_starts_on_the_committee_page_with_a_menu_that_applies(client, login_as, setting):
+    """No empty 「あなたの対応待ち」 and no 承認待ち for someone who never has either."""
+    owner, _other, member, _confirmed, _draft = setting
+    login_as(member)
+    home = client.get("/")
+    assert home.status_code == 302 and home.headers["Location"].endswith("/committee/")
+    page = client.get("/committee/").get_data(as_text=True)
+    menu = page[page.index('aria-label="メインメニュー"') :]
+    assert "推進委員会" in menu
+    assert "あなたの対応待ち" not in menu and "承認待ち" not in menu
+    client.post("/logout")
+    login_as(owner.staff)  # staff keep their tasks page
+    assert client.get("/").status_code == 200
