@@ -7,12 +7,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
-
+from .base import Base
 from .types import UTCDateTime, utcnow
 
 
-class UsedDecisionLink(db.Model):
+class UsedDecisionLink(Base):
     """A decision link's digest, recorded when it is followed so it works only once."""
 
     __tablename__ = "used_decision_link"

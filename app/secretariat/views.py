@@ -7,6 +7,7 @@ from functools import wraps
 from urllib.parse import parse_qsl, urlsplit
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -17,26 +18,26 @@ from app.calendar import fiscal_year_of, local_date
 from app.exports import export_response
 from app.extensions import db
 from app.models import AuditEntry, Cycle, OutboxMessage, OutboxStatus
-from app.text import ActionError
+from app.text import ActionError, current_locale
 from workflows.deadlines import year_locked
 from workflows.errors import WorkflowError
 from workflows.labels import state_label
+from workflows.overdue import load_deadlines, states_of_year
+from workflows.registry import definition_of
 
 from . import actions, bp
 from . import schedule as schedule_rules
 from .service import (
-    COLUMNS,
     PAGE_SIZE,
     Filters,
     can_act,
     can_view_console,
     column_label,
+    columns,
     cycle_loads,
     filter_choices,
     list_cycles,
-    load_deadlines,
     matrix,
-    states_of_year,
 )
 
 STUCK_ON_DASHBOARD = 20
@@ -93,7 +94,7 @@ def _listed_rows(listed):
             cycle.item.owning_section.department.name,
             cycle.item.owning_section.name,
             cycle.fiscal_year,
-            state_label(cycle.state),
+            state_label(cycle.state, current_locale(), cycle.definition_version),
             cycle.state_since,
             row.due,
             row.days_overdue,
@@ -133,10 +134,10 @@ def dashboard():
     fmt = request.args.get("format")
     if fmt in ("xlsx", "csv"):
         headers = [_("所管部")] + [
-            f"{column_label(c)}{suffix}" for c in COLUMNS for suffix in ("", _("（超過）"))
+            f"{column_label(c)}{suffix}" for c in columns() for suffix in ("", _("（超過）"))
         ]
         data = [
-            [r.department.name] + [v for c in COLUMNS for v in (r.counts[c], r.overdue[c])]
+            [r.department.name] + [v for c in columns() for v in (r.counts[c], r.overdue[c])]
             for r in rows
         ]
         return export_response(
@@ -151,7 +152,7 @@ def dashboard():
         "secretariat/dashboard.html",
         filters=filters,
         rows=rows,
-        columns=COLUMNS,
+        columns=columns(),
         column_label=column_label,
         stuck=stuck,
         stuck_total=stuck_total,
@@ -201,7 +202,7 @@ def _items_page(
         total=total,
         pages=pages,
         states=states,
-        columns=COLUMNS,
+        columns=columns(),
         column_label=column_label,
         locked=deadlines.schedule.locked_at is not None,
         can_act=can_act(current_user),
@@ -265,7 +266,7 @@ def cycle(cycle_id: int):
 def _cycle_page(cycle: Cycle, typed: dict[str, str] | None = None, status: int = 200):
     """The cycle's page; `typed` keeps what was typed into a refused form, by field id."""
     from workflows.deadlines import due_date
-    from workflows.permissions import can_fire, who_must_act
+    from workflows.permissions import allowed, who_must_act
 
     today = local_date(_now())
     history = db.session.scalars(
@@ -283,8 +284,7 @@ def _cycle_page(cycle: Cycle, typed: dict[str, str] | None = None, status: int =
         locked=year_locked(db.session, cycle.fiscal_year),
         can_act=can_act(current_user),
         today=today,
-        can_reopen=can_fire(cycle, "reopen", current_user, today),
-        can_confirm=can_fire(cycle, "confirm_check", current_user, today),
+        transitions=allowed(cycle, current_user, today),
         typed=typed or {},
     ), status
 
@@ -324,40 +324,32 @@ def extend(cycle_id: int):
     )
 
 
-@bp.route("/cycles/<int:cycle_id>/reopen", methods=["POST"])
+@bp.route("/cycles/<int:cycle_id>/fire", methods=["POST"])
 @acting_required
-def reopen(cycle_id: int):
+def fire(cycle_id: int):
+    """Fire one of the transitions the console offers (confirm, reopen, a hearing ...)."""
+    trigger = request.form.get("trigger", "")
+    comment = request.form.get("comment", "")
     return _cycle_action(
         cycle_id,
-        lambda c: actions.reopen(
+        lambda c: actions.fire(
             db.session,
             c,
+            trigger,
             by=current_user,
             now=_now(),
-            reason=request.form.get("reason", ""),
+            comment=comment,
             expected_version=request.form.get("version", type=int),
         ),
-        _("項目を再開しました。"),
-        {"r-reason": request.form.get("reason", "")},
+        _("「%(action)s」を行いました。", action=_done_label(cycle_id, trigger)),
+        {f"t-{trigger}": comment},
     )
 
 
-@bp.route("/cycles/<int:cycle_id>/confirm", methods=["POST"])
-@acting_required
-def confirm(cycle_id: int):
-    return _cycle_action(
-        cycle_id,
-        lambda c: actions.confirm(
-            db.session,
-            c,
-            by=current_user,
-            now=_now(),
-            comment=request.form.get("comment", ""),
-            expected_version=request.form.get("version", type=int),
-        ),
-        _("評価結果を確認しました。"),
-        {"c-comment": request.form.get("comment", "")},
-    )
+def _done_label(cycle_id: int, trigger: str) -> str:
+    cycle = db.session.get(Cycle, cycle_id)
+    found = definition_of(cycle).by_trigger(trigger) if cycle else None
+    return found.done_label(str(get_locale() or "ja")) if found else trigger
 
 
 @bp.route("/years/<int:fiscal_year>/lock", methods=["POST"])
@@ -427,6 +419,7 @@ def _schedule_page(
         values=values,
         errors=errors or {},
         labels=schedule_rules.field_labels(),
+        stage_fields=[schedule_rules.due_field(s.name) for s in schedule_rules.stages()],
         stored=stored,
         locked=stored.locked_at is not None,
         deadlines=schedule_rules.deadlines_preview(values),
@@ -494,12 +487,10 @@ def notifications():
     )
 
 
-def _missed_windows() -> list | None:
-    """Missed scheduler runs, when the scheduler records them (None when it does not)."""
-    try:
-        from notifications.jobs import missed_windows
-    except ImportError:
-        return None
+def _missed_windows() -> list:
+    """Missed scheduler runs (downtime, reminders not sent late)."""
+    from notifications.state import missed_windows
+
     return list(missed_windows(db.session))
 
 
@@ -513,7 +504,9 @@ def snapshot_command() -> None:
     """Record today's overdue counts for the dashboard's chart (idempotent, run daily)."""
     import click
 
-    rows = actions.snapshot_overdue(db.session, local_date(_now()))
+    from notifications.snapshots import snapshot_overdue
+
+    rows = snapshot_overdue(db.session, local_date(_now()))
     db.session.commit()
     for row in rows:
         click.echo(f"FY{row.fiscal_year}: {row.overdue_count} overdue of {row.open_count} open")

@@ -42,7 +42,7 @@ def test_the_ui_and_the_mails_use_one_word_for_each_thing():
 
 
 def test_mails_write_the_fiscal_year_as_the_pages_do():
-    from notifications.outbox import render
+    from app.outbox import render
 
     for path in MAILS:
         assert "{{ fiscal_year }}年度" not in path.read_text(encoding="utf-8"), path.name
