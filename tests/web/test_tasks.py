@@ -8,18 +8,20 @@ from sqlalchemy import event
 from .conftest import FY
 
 
-def test_staff_sees_a_sent_back_item_with_its_reason(client, world, login_as, db):
+def sent_back_plan(client, world, login_as, db, reason: str):
+    """A submitted plan that the head sends back with `reason`, through the decision page."""
     cycle = world.cycle("plan_submitted", submitted_by_id=world.org.staff.id)
     db.session.commit()
     login_as(world.org.head)
     client.post(
         f"/cycles/{cycle.id}/decide",
-        data={
-            "trigger": "send_back_plan",
-            "comment": "指標の根拠を書いてください",
-            "expected_version": cycle.version,
-        },
+        data={"trigger": "send_back_plan", "comment": reason, "expected_version": cycle.version},
     )
+    return cycle
+
+
+def test_staff_sees_a_sent_back_item_with_its_reason(client, world, login_as, db):
+    sent_back_plan(client, world, login_as, db, "指標の根拠を書いてください")
     client.post("/logout")
     login_as(world.org.staff)
     page = client.get("/").get_data(as_text=True)
@@ -34,17 +36,7 @@ def test_a_later_carry_over_does_not_hide_the_send_back_and_the_form_shows_why(
 
     from workflows import audit
 
-    cycle = world.cycle("plan_submitted", submitted_by_id=world.org.staff.id)
-    db.session.commit()
-    login_as(world.org.head)
-    client.post(
-        f"/cycles/{cycle.id}/decide",
-        data={
-            "trigger": "send_back_plan",
-            "comment": "スケジュールを四半期ごとに書いてください",
-            "expected_version": cycle.version,
-        },
-    )
+    cycle = sent_back_plan(client, world, login_as, db, "スケジュールを四半期ごとに書いてください")
     audit.record(
         db.session,
         scope=audit.cycle_scope(cycle),
