@@ -103,9 +103,9 @@ def build(session: Session, publication: Publication) -> YearlyReport:
         )
         row.add(sheet)
         total.add(sheet)
-        sections.setdefault(sheet.viewpoint_number, (sheet.viewpoint_number, row.name, []))[
-            2
-        ].append(sheet)
+        if sheet.viewpoint_number not in sections:
+            sections[sheet.viewpoint_number] = (sheet.viewpoint_number, row.name, [])
+        sections[sheet.viewpoint_number][2].append(sheet)
     return YearlyReport(
         city=outline.city if outline else "",
         fiscal_year=publication.fiscal_year,
@@ -119,14 +119,15 @@ def build(session: Session, publication: Publication) -> YearlyReport:
     )
 
 
-def _japanese():
-    """The report is the city's Japanese document whatever the reader's language."""
-    context = nullcontext() if has_request_context() else current_app.test_request_context()
-    return context
+def _request_context():
+    """Templates and translations need a request (the locale is chosen per request); the
+    command line has none, so it gets a bare one."""
+    return nullcontext() if has_request_context() else current_app.test_request_context()
 
 
 def render_html(session: Session, publication: Publication) -> str:
-    with _japanese(), force_locale("ja"):
+    # The report is the city's Japanese document whatever the reader's language.
+    with _request_context(), force_locale("ja"):
         report = build(session, publication)
         return render_template(TEMPLATE, report=report, grades=list(Grade))
 
@@ -157,7 +158,8 @@ def yearly_pdf(session: Session, fiscal_year: int) -> tuple[bytes, Publication]:
     publication = current_publication(session, fiscal_year)
     if publication is None:
         raise ReportError(f"FY{fiscal_year} is not published")
-    folder = Path(current_app.instance_path) / "reports"
+    instance = current_app.config.get("INSTANCE_PATH") or current_app.instance_path
+    folder = Path(instance) / "reports"
     path = folder / (
         f"yearly-{fiscal_year}-r{publication.revision}-{publication.id}-{_layout_version()}.pdf"
     )
