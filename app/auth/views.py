@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired
@@ -89,6 +90,15 @@ def logout():
     logout_user()
     flash(_("ログアウトしました。"), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/csrf-token")
+@login_required
+def csrf_token():
+    """A fresh form token, for a page whose forms are about to expire (static/js/forms.js)."""
+    response = jsonify(token=generate_csrf())
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/locale/<code>", methods=["POST"])
