@@ -45,7 +45,7 @@ demo: install ## Load (or refresh) the demo data
 	$(KAIKAKU) db upgrade -d migrations
 	$(KAIKAKU) demo load
 
-services: ## Start PostgreSQL if it is down; install Chromium if it is missing
+services: ## Start PostgreSQL if it is down; install Chromium and slapd if they are missing
 	@bash scripts/services.sh
 
 test: install services ## Lint, the whole suite on SQLite (browser included), then again on PostgreSQL

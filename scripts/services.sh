@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure the services the test suite needs are there. In CI (CI=true) they are
+# Make sure the services the test suite needs are there (PostgreSQL, Chromium, slapd). In CI (CI=true) they are
 # mandatory: anything that cannot be started or installed is an error.
 set -u
 ci=false; [ "${CI:-}" = "true" ] && ci=true
@@ -37,5 +37,14 @@ if [ ! -x /usr/bin/chromium ]; then
     (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk) >/dev/null 2>&1
   fi
   [ -x /usr/bin/chromium ] || fail "chromium is missing (apt-get install chromium)"
+fi
+if [ ! -x /usr/sbin/slapd ] || ! command -v ldapsearch >/dev/null; then
+  # The directory sign-in tests start a private OpenLDAP server; Debian's service stays off.
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "services: installing Debian's slapd and ldap-utils for the directory tests"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils) \
+      >/dev/null 2>&1
+  fi
+  [ -x /usr/sbin/slapd ] || fail "slapd is missing (apt-get install slapd ldap-utils)"
 fi
 exit 0

@@ -13,7 +13,7 @@ from app.extensions import db as _db
 from app.models import OutboxMessage, OutboxStatus, SchedulerState
 from tests.conftest import make_app
 
-from .conftest import KAIKAKU, ROOT, kaikaku_env, stop
+from .helpers import KAIKAKU, ROOT, kaikaku_env, stop
 
 
 def _health_until(client, status: int, seconds: float = 30) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from .conftest import KAIKAKU, ROOT, WebClient, free_port, kaikaku_env, stop, wait_for_port
+from .helpers import KAIKAKU, ROOT, WebClient, free_port, kaikaku_env, stop, wait_for_port
 
 
 def test_gunicorn_serves_sign_in_and_pages_and_logs_each_request_as_json(migrated_sqlite):
