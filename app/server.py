@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from gunicorn.app.base import BaseApplication
 
 from .extensions import db
@@ -62,6 +63,7 @@ def server_options(
 
 
 @click.command("serve")
+@with_appcontext
 @click.option(
     "--bind",
     envvar="WEB_BIND",
