@@ -3,11 +3,14 @@
 The app is built once in the master process (so a bad configuration stops start-up with
 one line) and handed to gunicorn, which forks the workers. Each worker then drops the
 database connections it inherited: two processes sharing one connection corrupt each
-other's conversations with the server. The scheduler is not started here; it runs as its
-own process (`kaikaku scheduler run`).
+other's conversations with the server. gunicorn runs outside the command's application
+context, so each request pushes its own (its own `g`, where the signed-in user is kept).
+The scheduler is not started here; it runs as its own process (`kaikaku scheduler run`).
 """
 
 from __future__ import annotations
+
+import contextvars
 
 import click
 from flask import Flask, current_app
@@ -107,4 +110,8 @@ def serve_command(
 ) -> None:
     """Serve the web app with gunicorn (the scheduler runs as its own process)."""
     app = current_app._get_current_object()
-    KaikakuServer(app, server_options(bind, workers, threads, timeout, control_socket)).run()
+    server = KaikakuServer(app, server_options(bind, workers, threads, timeout, control_socket))
+    # The command runs inside an application context, which forked workers would inherit: a
+    # sync worker would then share one `g` (the signed-in user, the form token) between
+    # requests. Serving from an empty context gives every request its own.
+    contextvars.Context().run(server.run)

@@ -56,3 +56,33 @@ def test_gunicorn_serves_sign_in_and_pages_and_logs_each_request_as_json(migrate
     feed = [line for line in lines if line["path"] == "/ical/<token>.ics"]
     assert feed[0]["request_id"] == generated
     assert "Booting worker" in err and "Traceback" not in err
+
+
+def test_each_request_has_its_own_user_and_form_token_in_a_sync_worker(migrated_sqlite):
+    """One worker serving everyone in turn: nothing of one request leaks into the next."""
+    url, logins = migrated_sqlite
+    port = free_port()
+    process = subprocess.Popen(
+        [*KAIKAKU, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "1"],
+        cwd=ROOT,
+        env=kaikaku_env(url, REQUEST_LOG="0"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process)
+        staff, stranger, second = (WebClient(f"http://127.0.0.1:{port}") for _ in range(3))
+        staff.request("/login")
+        second.request("/login")  # both forms open at once, each with its own token
+        status, _, page = staff.request(
+            "/login", {"login": logins["staff"], "password": "password"}
+        )
+        assert status == 200 and "あなたの対応待ち" in page
+        status, _, page = stranger.request("/plan")
+        assert "あなたの対応待ち" not in page and 'name="password"' in page
+        status, _, page = second.request(
+            "/login", {"login": logins["staff"], "password": "password"}
+        )
+        assert status == 200 and "あなたの対応待ち" in page, page[:300]
+    finally:
+        stop(process)
