@@ -43,13 +43,13 @@ def check_database(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     from notifications.cli import register as register_notification_commands
 
-    from .backup_cli import register as register_backup_commands
     from .demo import demo_cli
+    from .ops_cli import register as register_ops_commands
     from .server import serve_command
 
     app.cli.add_command(demo_cli)
     app.cli.add_command(serve_command)
-    register_backup_commands(app)
+    register_ops_commands(app)
     register_notification_commands(app)
 
     @app.cli.command("check")

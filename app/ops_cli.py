@@ -1,4 +1,4 @@
-"""`kaikaku backup`, `kaikaku restore` and `kaikaku db copy` (see app/backup.py)."""
+"""Operations: `kaikaku backup`, `restore`, `db copy` (see app/backup.py), `create-admin`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from workflows import audit
@@ -26,6 +26,8 @@ from .backup import (
 )
 from .extensions import db
 from .health import migration_heads
+
+MIN_ADMIN_PASSWORD = 12
 
 
 def _fail(message: str) -> None:
@@ -142,7 +144,29 @@ def _copy_into(target_app: Flask, source, url) -> bool:
     return _check_restored(target_app, row_counts(db.engine), expected)
 
 
+@click.command("create-admin")
+@with_appcontext
+@click.argument("login")
+@click.option("--name", required=True, help="The name shown in the app, e.g. 情報 太郎.")
+@click.option("--email", required=True)
+@click.password_option(help="Asked for (twice) when not given.")
+def create_admin_command(login: str, name: str, email: str, password: str) -> None:
+    """Create a local administrator (the first account of a new installation)."""
+    from .models import Role, User, UserRole
+
+    if len(password) < MIN_ADMIN_PASSWORD:
+        _fail(f"the password needs at least {MIN_ADMIN_PASSWORD} characters; nothing was created")
+    if db.session.scalar(select(User).where(User.login == login)) is not None:
+        _fail(f"the login ID {login!r} is already taken; nothing was created")
+    user = User(login=login, name=name, email=email, roles=[UserRole(role=Role.ADMIN)])
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"administrator {login} created; sign in at /login")
+
+
 def register(app: Flask) -> None:
+    app.cli.add_command(create_admin_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     # Beside Flask-Migrate's `db upgrade`, `db downgrade`, ...
