@@ -87,9 +87,9 @@ def server_options(
     "--threads",
     envvar="WEB_THREADS",
     type=click.IntRange(1, 64),
-    default=4,
+    default=1,
     show_default=True,
-    help="Threads per worker (env WEB_THREADS).",
+    help="Threads per worker; 1 is gunicorn's sync worker, for behind nginx (env WEB_THREADS).",
 )
 @click.option(
     "--timeout",

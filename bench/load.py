@@ -23,16 +23,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 from sqlalchemy import create_engine, text
 
+from .__main__ import database
+
 ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 KAIKAKU = [sys.executable, "-c", "from app.cli import main; main()"]
 DEMO_PASSWORD = "kaikaku-demo"
 GOAL_P95_MS = 500
@@ -42,19 +41,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@contextmanager
-def fresh_database():
-    name = f"kaikaku_load_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        server = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-        yield f"{server}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
@@ -156,7 +142,7 @@ def main(argv: list[str]) -> None:
     print(f"Kaikaku load test on {os.cpu_count()} cores, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"load average before: {'/'.join(f'{n:.1f}' for n in os.getloadavg())}")
     with ExitStack() as stack:
-        url = stack.enter_context(fresh_database())
+        url = stack.enter_context(database("postgres"))
         folder = Path(args.logs or stack.enter_context(tempfile.TemporaryDirectory()))
         folder.mkdir(parents=True, exist_ok=True)
         env = dict(
