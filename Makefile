@@ -8,7 +8,7 @@ PORT ?= 5000
 export FLASK_APP := app:create_app
 
 .DEFAULT_GOAL := help
-.PHONY: help install assets translations run demo test lint format bench services clean
+.PHONY: help install assets translations run demo test lint format bench bench-load services clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -64,6 +64,10 @@ format: install ## Format the code with ruff
 
 bench: install services ## Print the benchmark figures
 	$(PY) -m bench
+
+bench-load: install services ## Load test: kaikaku serve on PostgreSQL driven by Locust (minutes)
+	$(VENV)/bin/pip install -q -e '.[bench]'
+	$(PY) -m bench load
 
 clean: ## Remove the virtualenv, node_modules and the built assets
 	rm -rf $(VENV) node_modules app/static/vendor
