@@ -43,6 +43,11 @@ def sqlite_path(url: URL) -> Path:
     return Path(url.database).resolve()
 
 
+def read_only(path: Path) -> str:
+    """A SQLite URI that opens the file for reading only (any character in the path)."""
+    return f"{path.as_uri()}?mode=ro"
+
+
 def file_kind(path: Path) -> str:
     """ "sqlite" or "postgresql", from the first bytes of a backup file."""
     with open(path, "rb") as source:
@@ -137,7 +142,7 @@ def backup(engine: Engine, out: Path) -> str:
     partial = out.with_name(out.name + ".partial")
     try:
         if engine.dialect.name == "sqlite":
-            source = sqlite3.connect(f"file:{sqlite_path(engine.url)}?mode=ro", uri=True)
+            source = sqlite3.connect(read_only(sqlite_path(engine.url)), uri=True)
             target = sqlite3.connect(partial)
             try:
                 source.backup(target)  # one step: a snapshot even while others write
@@ -175,7 +180,7 @@ def restore(engine: Engine, source: Path) -> None:
     engine.dispose()
     if kind == "sqlite":
         target = sqlite3.connect(sqlite_path(engine.url))
-        backup_file = sqlite3.connect(f"file:{source.resolve()}?mode=ro", uri=True)
+        backup_file = sqlite3.connect(read_only(source.resolve()), uri=True)
         try:
             backup_file.backup(target)
         finally:
