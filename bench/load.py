@@ -131,7 +131,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--think", default="3-10", help="seconds between a user's clicks")
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--logs", default=None, help="keep the server's and Locust's logs here")
     args = parser.parse_args(argv)
     think_min, think_max = (float(v) for v in args.think.split("-"))
