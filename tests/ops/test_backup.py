@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from app.extensions import db as _db
@@ -98,6 +99,7 @@ def _restore(tmp_path, target_url: str, backup_file):
     app = make_app(tmp_path / f"r{uuid.uuid4().hex[:6]}", target_url)
     with app.app_context():  # the target's, even inside another app's context
         result = app.test_cli_runner().invoke(args=["restore", str(backup_file)])
+        _db.session.remove()  # its connection back to the pool, then the pool closed
         _db.engine.dispose()
     return result
 
@@ -110,7 +112,7 @@ def test_sqlite_backup_during_transitions_restores_a_consistent_database(tmp_pat
     url = f"sqlite:///{tmp_path / 'live.db'}"
     app = make_app(tmp_path, url)
     with app.app_context():
-        _db.create_all()
+        upgrade(directory="migrations")  # a city's database is migrated, not created
     _open_cycles(app)
     backup_file = tmp_path / "nightly.db"
     before, after = _backup_while_streaming(app, url, backup_file)
@@ -134,7 +136,7 @@ def test_restore_refuses_a_database_that_is_not_empty_and_changes_nothing(tmp_pa
     url = f"sqlite:///{tmp_path / 'live.db'}"
     app = make_app(tmp_path, url)
     with app.app_context():
-        _db.create_all()
+        upgrade(directory="migrations")  # a city's database is migrated, not created
         _db.engine.dispose()
     _open_cycles(app, 1)
     backup_file = tmp_path / "b.db"
@@ -149,9 +151,7 @@ def test_restore_refuses_a_database_that_is_not_empty_and_changes_nothing(tmp_pa
     assert _audit_count(app) == before
 
 
-@pytest.fixture
-def empty_pg_database(pg_url):
-    """A new, empty PostgreSQL database (dropped afterwards)."""
+def _new_pg_database(pg_url):
     name = f"kaikaku_restore_{uuid.uuid4().hex[:8]}"
     with _pg_connect() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -160,10 +160,25 @@ def empty_pg_database(pg_url):
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def empty_pg_database(pg_url):
+    """A new, empty PostgreSQL database (dropped afterwards)."""
+    yield from _new_pg_database(pg_url)
+
+
 @pytest.mark.postgres
 def test_pg_dump_during_transitions_restores_with_pg_restore(
     tmp_path, pg_app, pg_url, empty_pg_database
 ):
+    # The suite's schema is the migrations' head: say so, as `kaikaku db stamp` would.
+    subprocess.run(
+        [*KAIKAKU, "db", "stamp", "head", "-d", "migrations"],
+        cwd=ROOT,
+        env=kaikaku_env(pg_url),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     _open_cycles(pg_app)
     backup_file = tmp_path / "nightly.dump"
     before, after = _backup_while_streaming(pg_app, pg_url, backup_file)

@@ -60,7 +60,8 @@ def test_first_sign_in_creates_the_user_with_name_mail_section_and_roles(client,
     assert yamada.directory_dn == f"uid=yamada,ou=people,{SUFFIX}"
     assert yamada.password_hash == ""  # the password stays in the directory
     assert yamada.posts_on(today()) == [sections["digital_post"]]
-    assert yamada.has_role(Role.STAFF, today()) and yamada.granted_roles() == set()
+    assert [p.kind_code for p in yamada.posts_on(today())] == ["staff"]
+    assert yamada.granted_roles() == set()
 
     suzuki_page = sign_in(client, "suzuki", "suzuki-pass")
     assert suzuki_page.status_code == 302
