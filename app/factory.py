@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, render_template, request, session
 from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, ConfigError
 
@@ -53,6 +56,11 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     app.config.update(overrides)
     _use_workflow(app)
 
+    if app.config.get("TRUSTED_PROXIES"):
+        # Only as many X-Forwarded-* values as there are proxies in front are believed.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
@@ -66,8 +74,14 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     from . import models  # noqa: F401  (register the tables)
     from .auth import bp as auth_bp
     from .cli import register_commands
+    from .health import bp as health_bp
     from .main import bp as main_bp
+    from .request_log import init_request_log
     from .templating import register_template_helpers
+
+    init_request_log(app)
+    # Open to monitors without a login: counts and times only (see app/health.py).
+    app.register_blueprint(health_bp)
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
@@ -104,7 +118,13 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
 
     @app.errorhandler(CSRFError)
     def csrf_refused(error):
-        return render_template("errors/400.html", csrf=True, error=error), 400
+        # Back to the page the form was on (same site only); static/js/forms.js puts the
+        # typed text back into it.
+        back = None
+        referrer = urlsplit(request.referrer or "")
+        if referrer.netloc == request.host and referrer.path.startswith("/"):
+            back = referrer.path + (f"?{referrer.query}" if referrer.query else "")
+        return render_template("errors/400.html", csrf=True, error=error, back=back), 400
 
     @app.errorhandler(413)
     def too_large(error):

@@ -2,6 +2,7 @@
 
     python -m bench            # everything, SQLite and (when reachable) PostgreSQL
     python -m bench demo       # one section
+    python -m bench load       # the load a server holds (kaikaku serve + Locust; see load.py)
 
 Each figure is the median of several runs, measured on this machine; nothing asserts.
 """
@@ -26,10 +27,19 @@ PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1
 TODAY = date(2026, 11, 25)
 
 
+# Every folder a run makes lives under one temporary folder, removed when the run ends.
+_work: list[str] = []
+
+
+def scratch() -> str:
+    """A new empty folder inside this run's temporary folder."""
+    return tempfile.mkdtemp(dir=_work[-1] if _work else None)
+
+
 def app_for(url: str):
     class _Config(TestConfig):
         def __init__(self, instance_path, environ=None):
-            super().__init__(tempfile.mkdtemp(), {**os.environ, "TEST_DATABASE_URL": url})
+            super().__init__(scratch(), {**os.environ, "TEST_DATABASE_URL": url})
 
     return create_app(_Config)
 
@@ -38,7 +48,7 @@ def app_for(url: str):
 def database(kind: str):
     """A fresh database of `kind` ("sqlite" or "postgres") with the schema, then dropped."""
     if kind == "sqlite":
-        folder = tempfile.mkdtemp()
+        folder = scratch()
         yield f"sqlite:///{folder}/bench.db"
         return
     import psycopg
@@ -240,13 +250,23 @@ SECTIONS = {
 
 
 def main(argv: list[str]) -> None:
+    if argv[:1] == ["load"]:
+        from .load import main as load
+
+        load(argv[1:])
+        return
     chosen = argv or list(SECTIONS)
     kinds = ["sqlite"] + (["postgres"] if postgres_available() else [])
     print(f"Kaikaku benchmarks on {os.cpu_count()} cores; databases: {', '.join(kinds)}")
-    for name in chosen:
-        print(f"\n{name}")
-        for kind in kinds:
-            SECTIONS[name](kind)
+    with tempfile.TemporaryDirectory(prefix="kaikaku-bench-") as work:
+        _work.append(work)
+        try:
+            for name in chosen:
+                print(f"\n{name}")
+                for kind in kinds:
+                    SECTIONS[name](kind)
+        finally:
+            _work.pop()
 
 
 if __name__ == "__main__":

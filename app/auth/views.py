@@ -5,19 +5,37 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import (
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired
 
+from app.calendar import local_date
 from app.extensions import db, login_manager
 from app.models import User
 
 from . import bp
+from .directory import (
+    DirectorySettings,
+    DirectoryUnavailable,
+    authenticate,
+    sync_user,
+    uses_directory,
+)
 from .throttle import clear_failures, is_throttled, record_failure
 
 
@@ -70,7 +88,23 @@ def login():
             )
             return render_template("auth/login.html", form=form), 429
         user = db.session.scalar(select(User).where(User.login == login_name))
-        if user is None or not user.active or not user.check_password(form.password.data):
+        directory = DirectorySettings.from_config(current_app.config)
+        if directory is not None and uses_directory(user):
+            try:
+                user = directory_sign_in(directory, login_name, form.password.data, now)
+            except DirectoryUnavailable as exc:
+                current_app.logger.warning("directory unavailable: %s", exc)
+                flash(
+                    _(
+                        "ディレクトリサーバーに接続できないため、ログインできません。しばらくしてからお試しください。"
+                    ),
+                    "error",
+                )
+                return render_template("auth/login.html", form=form), 503
+            password_ok = user is not None
+        else:
+            password_ok = user is not None and user.check_password(form.password.data)
+        if not password_ok or not user.active:
             record_failure(db.session, login_name, address, now)
             db.session.commit()
             flash(_("ログインIDまたはパスワードが正しくありません。"), "error")
@@ -83,12 +117,31 @@ def login():
     return render_template("auth/login.html", form=form)
 
 
+def directory_sign_in(
+    directory: DirectorySettings, login_name: str, password: str, now: datetime
+) -> User | None:
+    """The user the directory vouches for, created or updated from it; None if refused."""
+    account = authenticate(directory, login_name, password)
+    if account is None:
+        return None
+    return sync_user(db.session, directory, account, local_date(now))
+
+
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
     logout_user()
     flash(_("ログアウトしました。"), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/csrf-token")
+@login_required
+def csrf_token():
+    """A fresh form token, for a page whose forms are about to expire (static/js/forms.js)."""
+    response = jsonify(token=generate_csrf())
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/locale/<code>", methods=["POST"])

@@ -120,7 +120,9 @@ def dashboard():
             [r.department.name] + [v for c in columns() for v in (r.counts[c], r.overdue[c])]
             for r in rows
         ]
-        return export_response(_("所管部別進捗"), headers, data, fmt)
+        return export_response(
+            _("所管部別進捗"), headers, data, fmt, fiscal_year=filters.fiscal_year
+        )
     stuck_filters = Filters(**{**filters.__dict__, "stuck": True, "page": 1})
     stuck, stuck_total = list_cycles(
         db.session, stuck_filters, deadlines, states, now, limit=STUCK_ON_DASHBOARD
@@ -155,8 +157,12 @@ def items():
         states = states_of_year(db.session, filters.fiscal_year)
         rows = export_rows(db.session, filters, deadlines, states, now, current_locale())
         if fmt == "csv":
-            return stream_csv(_("改革項目一覧"), _listed_headers(), rows)
-        return export_response(_("改革項目一覧"), _listed_headers(), rows, fmt)
+            return stream_csv(
+                _("改革項目一覧"), _listed_headers(), rows, fiscal_year=filters.fiscal_year
+            )
+        return export_response(
+            _("改革項目一覧"), _listed_headers(), rows, fmt, fiscal_year=filters.fiscal_year
+        )
     return _items_page(filters)
 
 
