@@ -18,11 +18,14 @@ from app.models import (
     DeadlineExtension,
     NotificationDispatch,
     OutboxMessage,
+    OutboxStatus,
     OverdueSnapshot,
     Substitution,
     bulk,
 )
+from app.outbox import enqueue_rows, outbox_row
 from notifications import reminders
+from notifications.delivery import deliver_outbox
 from notifications.jobs import tick
 from tests.factories import Factory
 from tests.secretariat.helpers import bulk_cycles
@@ -234,3 +237,72 @@ def test_a_failing_job_is_loud(app, db, make, login_as, monkeypatch):
     page = login_as(sec).get("/secretariat/notifications")
     assert "スケジューラの処理が失敗しています" in page.get_data(as_text=True)
     assert "the snapshot table is gone" in page.get_data(as_text=True)
+
+
+def _queue(session, count: int) -> None:
+    make = Factory(session)
+    user = make.user("tanaka", name="田中 花子")
+    session.commit()
+    context = {
+        "item_id": 1,
+        "item_number": "1-1",
+        "item_title": "窓口の改善",
+        "fiscal_year_label": "令和8年度",
+        "state_label": "計画作成中",
+        "stage_label": "計画",
+    }
+    enqueue_rows(
+        session,
+        [
+            outbox_row(
+                kind="nudge",
+                recipient_id=user.id,
+                name=user.name,
+                email=user.email,
+                context=context,
+                now=at("2026-06-01"),
+                dedupe_key=f"many:{n}",
+            )
+            for n in range(count)
+        ],
+    )
+    session.commit()
+
+
+def test_one_tick_delivers_the_whole_queue(app, smtp):
+    """Not 200 a tick: 450 queued messages go out in one pass, each once."""
+    _queue(_db.session, 450)
+    report = deliver_outbox(_db.session, at("2026-06-01", 10), smtp.settings())
+    assert report.sent == 450 and report.errors == []
+    assert len(smtp.message_ids()) == 450 and set(smtp.message_ids().values()) == {1}
+
+
+@pytest.mark.postgres
+def test_parallel_senders_and_two_schedulers_send_each_message_once(pg_app, smtp):
+    _queue(_db.session, 400)
+    engine = _db.engine
+    settings = smtp.settings(senders=3)
+    reports, failures = [], []
+    barrier = threading.Barrier(2)
+
+    def run() -> None:
+        try:
+            with Session(engine) as own:
+                own.execute(select(1))
+                barrier.wait()
+                reports.append(deliver_outbox(own, at("2026-06-01", 10), settings))
+        except Exception as exc:  # noqa: BLE001 - the test reports any failure
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sum(r.sent for r in reports) == 400
+    received = smtp.message_ids()
+    assert len(received) == 400 and set(received.values()) == {1}
+    _db.session.expire_all()
+    statuses = Counter(_db.session.scalars(select(OutboxMessage.status)))
+    assert statuses == {OutboxStatus.SENT: 400}
