@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from app.models import AuditEntry, Cycle, ReformItem, User
+from app.models import AuditEntry, Cycle, Indicator, IndicatorValue, ReformItem
 from app.models.bulk import chunks, insert_new
-from tests.factories import Factory, Org
+from tests.factories import Factory
 from workflows import audit
 from workflows.registry import get_definition
 
@@ -28,8 +28,9 @@ BATCH = 5000
 
 @dataclass
 class World:
-    orgs: list[Org]
-    secretariat: User
+    """What the benchmark needs to act as people: per owning section, (staff, head) ids."""
+
+    people: dict[int, tuple[int, int]]
     items: int
 
 
@@ -38,7 +39,7 @@ def build(session: Session, items: int, departments: int = 50) -> World:
     make = Factory(session)
     plan = make.plan()
     orgs = [make.org(f"部局{n:03d}") for n in range(departments)]
-    secretariat = make.user("jimukyoku", roles=["secretariat"], name="事務局 一郎")
+    make.user("jimukyoku", roles=["secretariat"], name="事務局 一郎")
     session.commit()
     definition = get_definition()
     viewpoints = [v.id for v in plan.outline.viewpoints]
@@ -80,7 +81,7 @@ def build(session: Session, items: int, departments: int = 50) -> World:
                     "last_activity_at": sent if submitted else opened,
                     "submitted_by_id": org.staff.id if submitted else None,
                     "submitted_at": sent if submitted else None,
-                    "goal": "目標" if submitted else "",
+                    "goal": "オンライン申請の拡大",
                     **dict.fromkeys(
                         (
                             "schedule_q1",
@@ -97,12 +98,37 @@ def build(session: Session, items: int, departments: int = 50) -> World:
                 }
             )
         cycle_ids = _insert(session, Cycle.__table__, rows)
+        # One indicator per item with this year's target: what a plan needs to be submitted.
+        indicator_ids = _insert(
+            session,
+            Indicator.__table__,
+            [
+                {
+                    "item_id": item_id,
+                    "position": 1,
+                    "name": "電子申請件数",
+                    "unit": "件",
+                    "baseline_value": 100,
+                    "baseline_fy": 2021,
+                    "higher_is_better": True,
+                }
+                for item_id in item_ids
+            ],
+        )
+        _insert(
+            session,
+            IndicatorValue.__table__,
+            [
+                {"indicator_id": ident, "fiscal_year": 2026, "target": 150, "actual": None}
+                for ident in indicator_ids
+            ],
+        )
         entries = []
         for cycle_id, row in zip(cycle_ids, rows, strict=True):
             entries += _history(cycle_id, row, definition, transition)
         _insert(session, AuditEntry.__table__, entries)
         session.commit()
-    return World(orgs, secretariat, items)
+    return World({o.section.id: (o.staff.id, o.head.id) for o in orgs}, items)
 
 
 def _insert(session: Session, table, rows: list[dict]) -> list[int]:

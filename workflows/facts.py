@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy import select
@@ -138,7 +139,7 @@ def _row(**values) -> list:
     return columns
 
 
-def _scope(role: Role, cycle: Cycle):
+def _scope(role: Role, cycle):
     """Posts (of `role`'s kinds) whose holders play it for the cycle's item."""
     item = cycle.item_id
     if role.of == "owning_section":
@@ -159,7 +160,7 @@ def _scope(role: Role, cycle: Cycle):
     return sa.true()  # city
 
 
-def _posts_of(role: Role, today: date, cycle: Cycle, only: int | None) -> list:
+def _posts_of(role: Role, today, cycle, only) -> list:
     holder, holder_user = aliased(PostAssignment), aliased(User)
     covers = sa.and_(
         PostAssignment.starts_on <= today,
@@ -230,20 +231,28 @@ def _posts_of(role: Role, today: date, cycle: Cycle, only: int | None) -> list:
     return [held, substituting]
 
 
-def read(
-    session: Session,
-    definition: Definition,
-    cycle: Cycle,
-    actor: User,
-    today: date,
-    transition: Transition | None,
-) -> Facts:
-    """Everything `engine.fire` asks before moving `cycle`, in one statement."""
+class _Params:
+    """The cycle as the statement sees it: bound parameters, filled in at each firing."""
+
+    id = sa.bindparam("cycle_id", type_=sa.Integer)
+    item_id = sa.bindparam("item_id", type_=sa.Integer)
+    fiscal_year = sa.bindparam("fiscal_year", type_=sa.Integer)
+    submitted_by_id = sa.bindparam("author_id", type_=sa.Integer)
+
+
+@lru_cache(maxsize=256)
+def _statement(
+    definition: Definition, transition: Transition | None, with_author: bool
+) -> sa.CompoundSelect:
+    """The facts' UNION ALL for a transition, built once: the cycle, the actor and the day
+    are parameters, so each firing only binds them (and hits the compiled-SQL cache)."""
+    cycle, actor = _Params, sa.bindparam("actor_id", type_=sa.Integer)
+    today = sa.bindparam("today", type_=sa.Date)
     rosters = roster_roles(definition, transition)
     parts = []
     for role in definition.roles.values():
         if role.post_based:
-            parts += _posts_of(role, today, cycle, None if role.name in rosters else actor.id)
+            parts += _posts_of(role, today, cycle, None if role.name in rosters else actor)
         elif role.granted and role.name in rosters:
             parts.append(
                 select(
@@ -260,8 +269,8 @@ def read(
                 .join(UserRole, UserRole.user_id == User.id)
                 .where(UserRole.role == GrantedRole(role.granted), User.active.is_(True))
             )
-    parts.append(select(*_row(tag="grant", text=UserRole.role)).where(UserRole.user_id == actor.id))
-    if cycle.submitted_by_id is not None:
+    parts.append(select(*_row(tag="grant", text=UserRole.role)).where(UserRole.user_id == actor))
+    if with_author:
         parts.append(
             select(
                 *_row(
@@ -286,8 +295,31 @@ def read(
         if transition.report:
             number, text = report_fact(cycle, transition.report)
             parts.append(select(*_row(tag="guard", role="@report", number=number, text=text)))
-    rows = session.execute(sa.union_all(*parts)).all()
-    facts = _sort(definition, actor, rosters, rows)
+    return sa.union_all(*parts)
+
+
+def read(
+    session: Session,
+    definition: Definition,
+    cycle: Cycle,
+    actor: User,
+    today: date,
+    transition: Transition | None,
+) -> Facts:
+    """Everything `engine.fire` asks before moving `cycle`, in one statement."""
+    statement = _statement(definition, transition, cycle.submitted_by_id is not None)
+    rows = session.execute(
+        statement,
+        {
+            "cycle_id": cycle.id,
+            "item_id": cycle.item_id,
+            "fiscal_year": cycle.fiscal_year,
+            "author_id": cycle.submitted_by_id,
+            "actor_id": actor.id,
+            "today": today,
+        },
+    ).all()
+    facts = _sort(definition, actor, roster_roles(definition, transition), rows)
     if actor.active and cycle.submitted_by_id == actor.id:
         for name, role in definition.roles.items():
             if role.submitter:

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 # Rows per statement: far below either driver's limit on bound parameters (PostgreSQL
 # 65,535; SQLite 32,766) for tables of up to ~30 columns.
 CHUNK = 1000
+# Up to this many rows (a transition's mails) a plain multi-row VALUES is the cheaper form.
+SMALL = 20
 
 
 def chunks(rows: Iterable, size: int | None = None) -> Iterator[list]:
@@ -46,9 +48,11 @@ def insert_new(
     """
     if not rows:
         return []
-    if session.get_bind().dialect.name == "postgresql":
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres and len(rows) > SMALL:
         return _insert_unnest(session, table, rows, returning)
-    statement = sqlite.insert(table).on_conflict_do_nothing().returning(*returning)
+    module = postgresql if postgres else sqlite
+    statement = module.insert(table).on_conflict_do_nothing().returning(*returning)
     found: list[sa.Row] = []
     for batch in chunks(rows, 10 * CHUNK):
         found.extend(
