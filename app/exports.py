@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -73,6 +74,17 @@ def _cell(value):
 
 
 def _text(value) -> str:
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is str and value and not value.startswith(_FORMULA_START):
+        return ILLEGAL_CHARACTERS_RE.sub("", value) if _CONTROL.search(value) else value
+    if value is None:
+        return ""
+    if kind is datetime:
+        return (value.astimezone(TOKYO) if value.tzinfo else value).strftime("%Y-%m-%d %H:%M")
+    if kind is date:
+        return value.isoformat()
     value = _cell(value)
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
@@ -82,6 +94,9 @@ def _text(value) -> str:
     if text.startswith(_FORMULA_START) and not _is_number(text):
         return "'" + text
     return text
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def _is_number(text: str) -> bool:

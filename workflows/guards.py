@@ -32,29 +32,14 @@ def _targets_of_year(session: Session, cycle: Cycle) -> list[IndicatorValue]:
 
 
 def plan_complete(session: Session, cycle: Cycle) -> None:
-    if not (cycle.goal or "").strip():
-        raise GuardFailed(N_("今年度の目標を入力してください。"), field="goal")
-    if not _targets_of_year(session, cycle):
-        raise GuardFailed(
-            N_("%(year)s年度の目標値を設定した指標が1つ以上必要です。"),
-            field="indicators",
-            year=cycle.fiscal_year,
-        )
+    _plan_judge(cycle, len(_targets_of_year(session, cycle)), "")
 
 
 def check_complete(session: Session, cycle: Cycle) -> None:
-    if cycle.grade is None:
-        raise GuardFailed(N_("達成度（A〜D）を選択してください。"), field="grade")
-    if cycle.progress_status is None:
-        raise GuardFailed(N_("着手状況を選択してください。"), field="progress_status")
-    for value in _targets_of_year(session, cycle):
-        if value.actual is None:
-            raise GuardFailed(
-                N_("指標「%(name)s」の%(year)s年度の実績値を入力してください。"),
-                field="indicators",
-                name=value.indicator.name,
-                year=cycle.fiscal_year,
-            )
+    missing = next(
+        (v.indicator.name for v in _targets_of_year(session, cycle) if v.actual is None), None
+    )
+    _check_judge(cycle, 0, missing)
 
 
 def act_complete(session: Session, cycle: Cycle) -> None:
@@ -69,10 +54,7 @@ def report_filed(session: Session, cycle: Cycle, kind: str, label: str) -> None:
     found = session.scalar(
         select(exists().where(ProgressReport.cycle_id == cycle.id, ProgressReport.kind == kind))
     )
-    if not found:
-        raise GuardFailed(
-            N_("%(report)sを作成してから提出してください。"), field="reports", report=label
-        )
+    report_judge(1 if found else 0, label)
 
 
 GUARDS: dict[str, Callable[[Session, Cycle], None]] = {
@@ -139,7 +121,7 @@ def _check_judge(cycle: Cycle, count: int, text: str | None) -> None:
     if cycle.grade is None:
         raise GuardFailed(N_("達成度（A〜D）を選択してください。"), field="grade")
     if cycle.progress_status is None:
-        raise GuardFailed(N_("取組の実施状況を選択してください。"), field="progress_status")
+        raise GuardFailed(N_("着手状況を選択してください。"), field="progress_status")
     if text is not None:
         raise GuardFailed(
             N_("指標「%(name)s」の%(year)s年度の実績値を入力してください。"),

@@ -35,9 +35,16 @@ class Deadlines:
     year: int
     by_stage: dict[str, date]
     extended: dict[int, date] = field(default_factory=dict)  # cycle id -> due of its stage
+    _plain: dict[tuple[str, str], date | None] = field(default_factory=dict)
 
     def stage_due(self, version: str, state: str) -> date | None:
         """The (business-day) deadline of the state's stage, before extensions."""
+        key = (version, state)
+        if key not in self._plain:
+            self._plain[key] = self._stage_due(version, state)
+        return self._plain[key]
+
+    def _stage_due(self, version: str, state: str) -> date | None:
         definition = versions_in().get(version)
         stage = definition.stage_of(state) if definition else None
         if stage is None:

@@ -260,14 +260,18 @@ class ListedCycle:
 
 
 def escalation_label(
-    cycle: Cycle, due: date | None, today: date, schedule: FiscalYearSchedule
+    cycle: Cycle,
+    due: date | None,
+    today: date,
+    schedule: FiscalYearSchedule,
+    known: dict | None = None,
 ) -> str:
     """Which level an overdue item has reached under the year's escalation offsets: the
     role it has been escalated to, as the scheduler counts (business days from
     max(deadline, the day the state began))."""
     if due is None or today <= due:
         return ""
-    definition = versions_in().get(cycle.definition_version) or get_definition()
+    definition = (known or versions_in()).get(cycle.definition_version) or get_definition()
     state = definition.state(cycle.state)
     clock = max(due, local_date(cycle.state_since))
     days = business_days_between(clock, today)
@@ -449,6 +453,17 @@ def export_rows(
     )
     names = _Acting(session, deadlines.today)
     labels: dict[tuple, str] = {}
+    known = versions_in()
+    escalated: dict[tuple, str] = {}
+
+    def escalation(cycle: _Row, due: date | None) -> str:
+        key = (cycle.definition_version, cycle.state, due, local_date(cycle.state_since))
+        if key not in escalated:
+            escalated[key] = escalation_label(
+                cycle, due, deadlines.today, deadlines.schedule, known
+            )
+        return escalated[key]
+
     result = session.execute(query.execution_options(yield_per=2000))
     for row in result:
         (ident, version, state, since, fy, last, grade, submitter, item_id, number, title) = row[
@@ -470,7 +485,7 @@ def export_rows(
             since,
             due,
             days_overdue(due, deadlines.today) if due else 0,
-            escalation_label(cycle, due, deadlines.today, deadlines.schedule),
+            escalation(cycle, due),
             names.of(version, state, item_id, section_id, department_id, submitter, author_name),
             last,
             grade.ja if grade else "",
@@ -491,11 +506,12 @@ class _Acting:
         self.players: dict[tuple[str, str], list[tuple]] = {}
         self.related: dict[int, set[int]] | None = None
         self.cache: dict[tuple, str] = {}
+        self.known = versions_in()
 
     def _players(self, version: str, role_name: str) -> list[tuple]:
         key = (version, role_name)
         if key not in self.players:
-            role = versions_in()[version].roles[role_name]
+            role = self.known[version].roles[role_name]
             if role.granted:
                 query = (
                     select(sa.null(), sa.null(), User.id, User.name)
@@ -518,7 +534,7 @@ class _Acting:
         return self.related
 
     def of(self, version, state, item_id, section_id, department_id, submitter, author_name):
-        definition = versions_in().get(version)
+        definition = self.known.get(version)
         found = definition.state(state) if definition else None
         if found is None or not found.actor or not found.stage:
             return ""
