@@ -30,6 +30,8 @@ def _env() -> Environment:
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
+        # Templates ship with the code: no stat of the file for each of many mails.
+        auto_reload=False,
     )
     # Years as the pages write them (令和8年度), not as stored (2026).
     env.filters["fy"] = wareki_fiscal_year

@@ -293,7 +293,14 @@ class Pass:
             if key in seen:  # one person reached through two posts
                 continue
             seen.add(key)
-            context = {**contexts[row[0]], **dict.fromkeys(numbered, row.step)}
+            status = status_of(row)
+            # A held reminder waits for the digest, which reads its context; a queued one
+            # has it in its outbox row.
+            context = (
+                {**contexts[row[0]], **dict.fromkeys(numbered, row.step)}
+                if status is DispatchStatus.HELD
+                else {}
+            )
             values.append(
                 {
                     "cycle_id": row[0],
@@ -302,7 +309,7 @@ class Pass:
                     "due_on": row.due_on,
                     "recipient_id": row.user_id,
                     "state": row.state,
-                    "status": status_of(row),
+                    "status": status,
                     "decided_at": self.now,
                     "outbox_id": None,
                     "digest_outbox_id": None,

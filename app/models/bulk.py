@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -50,7 +52,7 @@ def insert_new(
         return []
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres and len(rows) > SMALL:
-        return _insert_unnest(session, table, rows, returning)
+        return _insert_json(session, table, rows, returning)
     module = postgresql if postgres else sqlite
     statement = module.insert(table).on_conflict_do_nothing().returning(*returning)
     found: list[sa.Row] = []
@@ -63,42 +65,38 @@ def insert_new(
     return found
 
 
-def _insert_unnest(
+def _insert_json(
     session: Session, table: sa.Table, rows: Sequence[dict], returning: Sequence[sa.Column]
 ) -> list[sa.Row]:
-    """PostgreSQL: INSERT ... SELECT FROM unnest(one array per column) -- a handful of
-    parameters per statement however many rows, and a short statement the driver caches."""
+    """PostgreSQL: INSERT ... SELECT FROM json_to_recordset(one JSON parameter) -- a batch
+    of rows is one JSON text that the server parses into typed records."""
+    dialect = session.get_bind().dialect
     columns = list(rows[0])
+    names = ", ".join(f'"{name}"' for name in columns)
+    typed = ", ".join(f'"{name}" {table.c[name].type.compile(dialect=dialect)}' for name in columns)
+    statement = sa.text(
+        f'INSERT INTO "{table.name}" ({names}) SELECT {names} '
+        f"FROM json_to_recordset(CAST(:rows AS json)) AS r({typed}) "
+        f"ON CONFLICT DO NOTHING RETURNING {', '.join(f'{c.name}' for c in returning)}"
+    ).columns(*returning)
     found: list[sa.Row] = []
     for batch in chunks(rows, 10 * CHUNK):
-        arrays = []
-        for name in columns:
-            kind = table.c[name].type
-            values = [row[name] for row in batch]
-            if isinstance(kind, sa.JSON):
-                values = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
-                element = sa.Text()
-            elif isinstance(kind, sa.Enum):
-                values = [None if v is None else getattr(v, "value", v) for v in values]
-                element = sa.String()
-            else:
-                element = kind
-            arrays.append(sa.bindparam(f"c_{name}", values, type_=postgresql.ARRAY(element)))
-        source = sa.func.unnest(*arrays).table_valued(*columns).render_derived()
-        select_columns = [
-            sa.cast(source.c[name], table.c[name].type)
-            if isinstance(table.c[name].type, sa.JSON)
-            else source.c[name]
-            for name in columns
-        ]
-        statement = (
-            postgresql.insert(table)
-            .from_select(columns, sa.select(*select_columns))
-            .on_conflict_do_nothing()
-            .returning(*returning)
+        payload = json.dumps(
+            [{name: row[name] for name in columns} for row in batch],
+            ensure_ascii=False,
+            default=_plain,
         )
-        found.extend(session.execute(statement).all())
+        found.extend(session.execute(statement, {"rows": payload}).all())
     return found
+
+
+def _plain(value):
+    """JSON for what `json` does not know: times (ISO, with their offset), amounts."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot write {value!r} as JSON")
 
 
 def set_column(
