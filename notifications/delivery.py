@@ -220,6 +220,10 @@ def _temporary(exc: smtplib.SMTPException) -> bool:
     return code is not None and 400 <= code < 500
 
 
+# Messages waiting per sender before another sender joins.
+PER_SENDER = 50
+
+
 class _Pass:
     """What the senders of one delivery share: the report, the deadline, a stop flag."""
 
@@ -331,6 +335,19 @@ def deliver_outbox(
     run = _Pass(settings, report)
     bind = session.get_bind()
     senders = settings.senders if bind.dialect.name == "postgresql" else 1
+    if senders > 1:
+        # A second sender pays for its connection only when there is a queue to share.
+        due = (
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now
+            )
+            .limit(PER_SENDER * senders)
+            .subquery()
+        )
+        waiting = session.scalar(select(sa.func.count()).select_from(due)) or 0
+        session.commit()
+        senders = max(1, min(senders, waiting // PER_SENDER))
     failures: list[BaseException] = []
 
     def side_sender() -> None:

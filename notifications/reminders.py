@@ -57,11 +57,12 @@ from app.models import (
     MissedWindow,
     MissedWindowKind,
     NotificationDispatch,
+    OutboxMessage,
     ReformItem,
     Section,
     User,
 )
-from app.models.bulk import insert_new, set_column
+from app.models.bulk import insert_new, insert_new_with_children, set_column
 from app.outbox import enqueue_rows, outbox_row
 from workflows.deadlines import adjusted, default_schedule
 from workflows.definition import Definition, Role
@@ -317,41 +318,55 @@ class Pass:
                 }
             )
         table = NotificationDispatch.__table__
-        taken = insert_new(
-            self.session,
-            table,
-            values,
-            (table.c.id, table.c.cycle_id, table.c.recipient_id, table.c.status),
-        )
+        returning = (table.c.id, table.c.cycle_id, table.c.recipient_id, table.c.status)
         by_key = {(r[0], r.user_id): r for r in rows}
+
+        def mail(cycle_id: int, user_id: int) -> dict:
+            row = by_key[(cycle_id, user_id)]
+            return outbox_row(
+                kind=kind,
+                recipient_id=user_id,
+                name=row.user_name,
+                email=row.email,
+                context={**contexts[cycle_id], **dict.fromkeys(numbered, row.step)},
+                now=self.now,
+                cycle_id=cycle_id,
+                dedupe_key=f"{rule}:{cycle_id}:{row.step}:{row.due_on}:{user_id}",
+            )
+
+        if self.dialect == "postgresql":
+            # The keys and the mails of the keys taken, in one statement per batch.
+            mails = [
+                mail(v["cycle_id"], v["recipient_id"])
+                if v["status"] is DispatchStatus.QUEUED
+                else None
+                for v in values
+            ]
+            taken = insert_new_with_children(
+                self.session, table, values, returning, OutboxMessage.__table__, mails, "outbox_id"
+            )
+        else:
+            taken = insert_new(self.session, table, values, returning)
+            queued_rows = [t for t in taken if DispatchStatus(t[3]) is DispatchStatus.QUEUED]
+            mails = [mail(cycle_id, user_id) for _i, cycle_id, user_id, _s in queued_rows]
+            added = enqueue_rows(self.session, mails)
+            set_column(
+                self.session,
+                table,
+                "outbox_id",
+                {
+                    t[0]: added[m["dedupe_key"]]
+                    for t, m in zip(queued_rows, mails, strict=True)
+                    if m["dedupe_key"] in added
+                },
+            )
         queued, other = [], []
-        mails = []
         for ident, cycle_id, user_id, status in taken:
             row = by_key[(cycle_id, user_id)]
             if DispatchStatus(status) is DispatchStatus.QUEUED:
                 queued.append((ident, row))
-                mails.append(
-                    outbox_row(
-                        kind=kind,
-                        recipient_id=user_id,
-                        name=row.user_name,
-                        email=row.email,
-                        context={**contexts[cycle_id], **dict.fromkeys(numbered, row.step)},
-                        now=self.now,
-                        cycle_id=cycle_id,
-                        dedupe_key=f"{rule}:{cycle_id}:{row.step}:{row.due_on}:{user_id}",
-                    )
-                )
             else:
                 other.append((ident, row, DispatchStatus(status)))
-        if mails:
-            added = enqueue_rows(self.session, mails)
-            links = {
-                ident: added[mail["dedupe_key"]]
-                for (ident, _row), mail in zip(queued, mails, strict=True)
-                if mail["dedupe_key"] in added
-            }
-            set_column(self.session, table, "outbox_id", links)
         return queued, other
 
     def missed(self, entries: list[tuple[sa.Row, str, int, date, date, dict, str]]) -> int:

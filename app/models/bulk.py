@@ -90,6 +90,70 @@ def _insert_json(
     return found
 
 
+def insert_new_with_children(
+    session: Session,
+    table: sa.Table,
+    rows: list[dict],
+    returning: Sequence[sa.Column],
+    children: sa.Table,
+    child_rows: list[dict | None],
+    link: str,
+) -> list[sa.Row]:
+    """`insert_new` for `rows`, each pointing (`link`) at its row of `child_rows` (or at
+    none), and the children of exactly the rows inserted, in one statement per batch
+    (PostgreSQL only: the children's ids are drawn beforehand, and the foreign key holds at
+    the end of the statement)."""
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect
+    sequence = f"{children.name}_id_seq"
+    ids = list(
+        session.scalars(
+            sa.text(f"SELECT nextval('{sequence}') FROM generate_series(1, :n)"),
+            {"n": sum(1 for c in child_rows if c is not None)},
+        )
+    )
+    drawn = iter(ids)
+    for row, child in zip(rows, child_rows, strict=True):
+        if child is not None:
+            child["id"] = row[link] = next(drawn)
+        else:
+            row[link] = None
+
+    def typed(target: sa.Table, names: list[str]) -> str:
+        return ", ".join(f'"{n}" {target.c[n].type.compile(dialect=dialect)}' for n in names)
+
+    names = list(rows[0])
+    child_names = list(next(c for c in child_rows if c is not None)) if ids else []
+    columns = ", ".join(f'"{n}"' for n in names)
+    out = ", ".join(c.name for c in returning)
+    parts = [
+        f'WITH parent AS (INSERT INTO "{table.name}" ({columns}) SELECT {columns} '
+        f"FROM json_to_recordset(CAST(:rows AS json)) AS r({typed(table, names)}) "
+        f'ON CONFLICT DO NOTHING RETURNING {out}, "{link}")'
+    ]
+    if child_names:
+        child_columns = ", ".join(f'"{n}"' for n in child_names)
+        parts.append(
+            f', child AS (INSERT INTO "{children.name}" ({child_columns}) SELECT {child_columns} '
+            f"FROM json_to_recordset(CAST(:children AS json)) AS c({typed(children, child_names)}) "
+            f'WHERE c.id IN (SELECT "{link}" FROM parent) RETURNING id)'
+        )
+    parts.append(f" SELECT {out} FROM parent")
+    statement = sa.text("".join(parts)).columns(*returning)
+    found: list[sa.Row] = []
+    pairs = list(zip(rows, child_rows, strict=True))
+    for batch in chunks(pairs, 10 * CHUNK):
+        params = {
+            "rows": json.dumps([r for r, _c in batch], ensure_ascii=False, default=_plain),
+            "children": json.dumps(
+                [c for _r, c in batch if c is not None], ensure_ascii=False, default=_plain
+            ),
+        }
+        found.extend(session.execute(statement, params).all())
+    return found
+
+
 def _plain(value):
     """JSON for what `json` does not know: times (ISO, with their offset), amounts."""
     if isinstance(value, datetime | date):
