@@ -31,7 +31,8 @@ class NotificationDispatch(Base):
     __table_args__ = (sa.UniqueConstraint("cycle_id", "rule", "step", "due_on", "recipient_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    cycle_id: Mapped[int] = mapped_column(sa.ForeignKey("cycle.id"), index=True)
+    # Found by the unique key, which leads with it.
+    cycle_id: Mapped[int] = mapped_column(sa.ForeignKey("cycle.id"))
     rule: Mapped[str] = mapped_column(sa.String(40))
     step: Mapped[int]
     due_on: Mapped[date]

@@ -29,14 +29,19 @@ def upgrade():
     )
     with op.batch_alter_table('notification_dispatch', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notification_dispatch_status'), ['status'], unique=False)
+        # The unique key leads with cycle_id: a second index on it only slows the inserts.
+        batch_op.drop_index('ix_notification_dispatch_cycle_id')
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_message_due', ['status', 'next_attempt_at', 'id'], unique=False)
+        batch_op.drop_index('ix_outbox_message_status')
 
 
 def downgrade():
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_message_status', ['status'], unique=False)
         batch_op.drop_index('ix_outbox_message_due')
     with op.batch_alter_table('notification_dispatch', schema=None) as batch_op:
+        batch_op.create_index('ix_notification_dispatch_cycle_id', ['cycle_id'], unique=False)
         batch_op.drop_index(batch_op.f('ix_notification_dispatch_status'))
     with op.batch_alter_table('cycle', schema=None) as batch_op:
         batch_op.drop_index('ix_cycle_year_state')
