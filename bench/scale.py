@@ -30,7 +30,9 @@ import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
+
+from tests.statements import statements
 
 TICK = datetime(2026, 5, 19, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo
 STEPS = 300  # transitions per measured round
@@ -56,18 +58,6 @@ def peak(found: dict, key: str):
     start = _rss_mb("VmRSS")
     yield
     found[key] = round(max(0.0, _rss_mb("VmHWM") - start), 1)
-
-
-@contextmanager
-def counting(engine, sink: list):
-    def listen(conn, cursor, statement, parameters, context, executemany):
-        sink.append(statement)
-
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        yield sink
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
 
 
 def _pgbench(admin_url: str, seconds: int = 5) -> float:
@@ -135,8 +125,7 @@ def _transitions(app, world, offset: int) -> tuple[float, int]:
             item = session.get(ReformItem, cycle.item_id)
             staff, head = world.people[item.owning_section_id]
             by = session.get(User, staff if trigger == submit.trigger else head)
-            seen: list[str] = []
-            with counting(db.engine, seen):
+            with statements(db.engine) as seen:
                 operations.fire(cycle, trigger, by=by, now=TICK)
                 session.commit()
             statements.append(len(seen))
@@ -287,8 +276,7 @@ def _tick(app, now, found: dict, prefix: str) -> None:
     from notifications.jobs import tick
 
     with app.app_context():
-        seen: list[str] = []
-        with peak(found, f"{prefix}_peak_mb"), counting(db.engine, seen):
+        with peak(found, f"{prefix}_peak_mb"), statements(db.engine) as seen:
             start = time.perf_counter()
             report = tick(db.session, now, deliver=False)
             found[f"{prefix}_s"] = round(time.perf_counter() - start, 3)

@@ -172,7 +172,13 @@ def fire(
         data={"definition": definition.version},
     )
     effects(cycle, definition, from_state, dest, by=by, now=now)
-    _notify(cycle, transition, entry, definition, facts, by=by, on_behalf_of=on_behalf_of, now=now)
+    # The transition's mails, in one insert.
+    enqueue_rows(
+        session,
+        mails(
+            cycle, transition, entry, definition, facts, by=by, on_behalf_of=on_behalf_of, now=now
+        ),
+    )
     return entry
 
 
@@ -267,26 +273,6 @@ def _next_people(
     if cycle.state in definition.deciding_states:
         users = [u for u in users if u.id != cycle.submitted_by_id]
     return users
-
-
-def _notify(
-    cycle: Cycle,
-    transition: Transition,
-    entry: AuditEntry,
-    definition: Definition,
-    facts: Facts,
-    *,
-    by: User,
-    on_behalf_of: Person | None,
-    now: datetime,
-) -> None:
-    """Queue the transition's mails in one insert."""
-    enqueue_rows(
-        session_of(cycle),
-        mails(
-            cycle, transition, entry, definition, facts, by=by, on_behalf_of=on_behalf_of, now=now
-        ),
-    )
 
 
 def mails(

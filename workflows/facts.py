@@ -124,6 +124,10 @@ _COLUMNS = (
 )
 
 
+# The person columns of a row: who it is about.
+_PERSON = {"user_id": User.id, "name": User.name, "email": User.email, "active": User.active}
+
+
 def _row(**values) -> list:
     """One UNION ALL member's columns, typed alike in every member."""
     columns = []
@@ -171,10 +175,7 @@ def _posts_of(role: Role, today, cycle, only) -> list:
             *_row(
                 tag="held",
                 role=role.name,
-                user_id=User.id,
-                name=User.name,
-                email=User.email,
-                active=User.active,
+                **_PERSON,
                 k1=0,
                 k2=Post.id,
             )
@@ -259,10 +260,7 @@ def _statement(
                     *_row(
                         tag="granted",
                         role=role.name,
-                        user_id=User.id,
-                        name=User.name,
-                        email=User.email,
-                        active=User.active,
+                        **_PERSON,
                         k2=User.id,
                     )
                 )
@@ -275,10 +273,7 @@ def _statement(
             select(
                 *_row(
                     tag="author",
-                    user_id=User.id,
-                    name=User.name,
-                    email=User.email,
-                    active=User.active,
+                    **_PERSON,
                 )
             ).where(User.id == cycle.submitted_by_id)
         )

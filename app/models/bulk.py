@@ -73,7 +73,7 @@ def _insert_json(
     dialect = session.get_bind().dialect
     columns = list(rows[0])
     names = ", ".join(f'"{name}"' for name in columns)
-    typed = ", ".join(f'"{name}" {table.c[name].type.compile(dialect=dialect)}' for name in columns)
+    typed = _typed(table, columns, dialect)
     statement = sa.text(
         f'INSERT INTO "{table.name}" ({names}) SELECT {names} '
         f"FROM json_to_recordset(CAST(:rows AS json)) AS r({typed}) "
@@ -120,23 +120,21 @@ def insert_new_with_children(
         else:
             row[link] = None
 
-    def typed(target: sa.Table, names: list[str]) -> str:
-        return ", ".join(f'"{n}" {target.c[n].type.compile(dialect=dialect)}' for n in names)
-
     names = list(rows[0])
     child_names = list(next(c for c in child_rows if c is not None)) if ids else []
     columns = ", ".join(f'"{n}"' for n in names)
     out = ", ".join(c.name for c in returning)
     parts = [
         f'WITH parent AS (INSERT INTO "{table.name}" ({columns}) SELECT {columns} '
-        f"FROM json_to_recordset(CAST(:rows AS json)) AS r({typed(table, names)}) "
+        f"FROM json_to_recordset(CAST(:rows AS json)) AS r({_typed(table, names, dialect)}) "
         f'ON CONFLICT DO NOTHING RETURNING {out}, "{link}")'
     ]
     if child_names:
         child_columns = ", ".join(f'"{n}"' for n in child_names)
+        record = _typed(children, child_names, dialect)
         parts.append(
             f', child AS (INSERT INTO "{children.name}" ({child_columns}) SELECT {child_columns} '
-            f"FROM json_to_recordset(CAST(:children AS json)) AS c({typed(children, child_names)}) "
+            f"FROM json_to_recordset(CAST(:children AS json)) AS c({record}) "
             f'WHERE c.id IN (SELECT "{link}" FROM parent) RETURNING id)'
         )
     parts.append(f" SELECT {out} FROM parent")
@@ -152,6 +150,11 @@ def insert_new_with_children(
         }
         found.extend(session.execute(statement, params).all())
     return found
+
+
+def _typed(table: sa.Table, names: list[str], dialect) -> str:
+    """The record type of `json_to_recordset`: each column with its SQL type."""
+    return ", ".join(f'"{n}" {table.c[n].type.compile(dialect=dialect)}' for n in names)
 
 
 def _plain(value):

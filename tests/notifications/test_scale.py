@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.extensions import db as _db
@@ -29,24 +28,9 @@ from notifications.delivery import deliver_outbox
 from notifications.jobs import tick
 from tests.factories import Factory
 from tests.secretariat.helpers import bulk_cycles
+from tests.statements import statements
 
 from .helpers import at
-
-
-@contextmanager
-def counted(engine):
-    """The statements sent to the database meanwhile, with their number of parameters."""
-    seen: list[tuple[str, int]] = []
-
-    def listen(conn, cursor, statement, parameters, context, executemany):
-        size = len(parameters) if isinstance(parameters, dict | tuple | list) else 0
-        seen.append((statement, 0 if executemany else size))
-
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
 
 
 def fresh() -> None:
@@ -99,7 +83,7 @@ def _ticks(session, days: list[str]):
     found = []
     for day in days:
         for hour in (9, 10):
-            with counted(session.get_bind()) as seen:
+            with statements(session.get_bind()) as seen:
                 report = tick(session, at(day, hour), deliver=False)
             assert not report.errors
             found.append((day, hour, report, seen))

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event
 
 from app.extensions import db as _db
 from tests.factories import Factory
 from tests.secretariat.helpers import bulk_cycles
+from tests.statements import statements
 
 PAGES = [
     ("sec", "/secretariat/?fy=2026"),
@@ -23,20 +22,6 @@ PAGES = [
     ("head", "/"),
     ("head", "/plan"),
 ]
-
-
-@contextmanager
-def statements(engine):
-    seen: list[str] = []
-
-    def listen(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
 
 
 def _city(session, per_department: int):

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.extensions import db as _db
 from app.models import AuditEntry, Cycle, OutboxMessage, ReformItem
 from tests.factories import Factory
 from tests.secretariat.helpers import bulk_cycles
+from tests.statements import statements
 from workflows import audit, batch, operations
 
 NOW = datetime(2026, 4, 10, 1, tzinfo=UTC)
-
-
-@contextmanager
-def statements(engine):
-    seen: list[str] = []
-
-    def listen(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
 
 
 def _world(session, others: int):
