@@ -118,7 +118,7 @@ def _transitions(app, world, offset: int) -> tuple[float, int]:
         work += [(c, approve.trigger) for c in waiting_in(submit.dest)]
         session.commit()
         work.sort()
-        statements: list[int] = []
+        counts: list[int] = []
         start = time.perf_counter()
         for cycle_id, trigger in work:
             cycle = session.get(Cycle, cycle_id)
@@ -128,10 +128,10 @@ def _transitions(app, world, offset: int) -> tuple[float, int]:
             with statements(db.engine) as seen:
                 operations.fire(cycle, trigger, by=by, now=TICK)
                 session.commit()
-            statements.append(len(seen))
+            counts.append(len(seen))
         elapsed = time.perf_counter() - start
         session.remove()
-    return elapsed * 1000 / len(work), statistics.median(statements)
+    return elapsed * 1000 / len(work), statistics.median(counts)
 
 
 SPIFF_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
@@ -391,19 +391,19 @@ def run(items: int, as_json: bool) -> dict:
             f"(+{found['export_peak_mb']} MB)"
         )
 
-        kaikaku_ms, pgbench_tps, statements = [], [], []
+        kaikaku_ms, pgbench_tps, counts = [], [], []
         for n in range(ROUNDS):
             pgbench_tps.append(_pgbench(PG_ADMIN))
             ms, count = _transitions(app, world, n * STEPS // 2)
             kaikaku_ms.append(ms)
-            statements.append(count)
+            counts.append(count)
         with app.app_context():
             spiff = _spiff(db.engine)
         found["pgbench_tps"] = round(statistics.median(pgbench_tps))
         found["transition_ms"] = round(statistics.median(kaikaku_ms), 2)
         found["transitions_per_s"] = round(1000 / found["transition_ms"])
         found["transition_vs_pgbench"] = round(found["transitions_per_s"] / found["pgbench_tps"], 2)
-        found["transition_statements"] = statistics.median(statements)
+        found["transition_statements"] = statistics.median(counts)
         decide, raw = _deciding_in_memory()
         found["decide_us"], found["transitions_trigger_us"] = round(decide, 1), round(raw, 1)
         say(
