@@ -1,0 +1,367 @@
+"""Input rules shared by every form and every spreadsheet upload.
+
+One number parser, one date parser and one text check, so a value the forms accept is
+accepted by the Excel imports too: full-width digits (１２３) and thousands separators
+(1,234) everywhere; other Unicode digits (², ٣) nowhere. Lengths come from the column
+sizes; control characters are refused; numbers and fiscal years have ranges. On top of
+them sit the WTForms fields the form classes use; each refusal names its field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import Field, StringField
+from wtforms.validators import StopValidation, ValidationError
+from wtforms.widgets import TextInput
+
+from app.text import _
+
+# Integer primary keys are 32-bit on PostgreSQL: a larger id can name nothing.
+ID_MAX = 2**31 - 1
+# The fiscal years the calendar, the schedule and the pages work with.
+FISCAL_YEAR_MIN, FISCAL_YEAR_MAX = 2000, 2100
+EARLIEST_DATE, LATEST_DATE = date(FISCAL_YEAR_MIN, 1, 1), date(FISCAL_YEAR_MAX + 1, 12, 31)
+# Long free text (goals, analyses, reasons, opinions) is a Text column; this is its limit.
+TEXT_MAX = 4000
+# Indicator values are Numeric(18, 3): 15 digits before the point, 3 after.
+NUMBER_PLACES = 3
+NUMBER_LIMIT = Decimal(10) ** 15
+
+# Full-width digits, signs and separators as typed with a Japanese input method.
+_WIDE = str.maketrans("０１２３４５６７８９＋－−，．／　", "0123456789+--,./ ")
+_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?", re.ASCII)
+_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?", re.ASCII)
+# Control characters; tab, line feed and carriage return are allowed in multi-line text.
+_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+_CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+class Invalid(ValueError):
+    """A value that breaks a rule; `message(label)` says which, naming the field."""
+
+    def __init__(self, reason: str, **details):
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
+
+    def message(self, label: str) -> str:
+        d = self.details
+        if self.reason == "number":
+            return _("%(label)sは数値で入力してください。", label=label)
+        if self.reason == "integer":
+            return _("%(label)sは整数で入力してください。", label=label)
+        if self.reason == "too_large":
+            return _("%(label)sの値が大きすぎます。", label=label)
+        if self.reason == "places":
+            return _("%(label)sは小数点以下%(n)d桁までで入力してください。", label=label, n=d["n"])
+        if self.reason == "range":
+            return _(
+                "%(label)sは%(low)s〜%(high)sの範囲で入力してください。",
+                label=label,
+                low=d["low"],
+                high=d["high"],
+            )
+        if self.reason == "date":
+            return _("%(label)sは「2026-09-30」の形式で入力してください。", label=label)
+        if self.reason == "date_range":
+            return _(
+                "%(label)sは%(low)s〜%(high)sの日付にしてください。",
+                label=label,
+                low=d["low"],
+                high=d["high"],
+            )
+        if self.reason == "control":
+            return _("%(label)sに使えない文字（制御文字）が含まれています。", label=label)
+        if self.reason == "length":
+            return _("%(label)sは%(n)d文字以内で入力してください。", label=label, n=d["n"])
+        return _("%(label)sの値が正しくありません。", label=label)
+
+
+def narrow(text: str) -> str:
+    """Full-width digits, signs and separators as ASCII; other characters unchanged."""
+    return text.translate(_WIDE).strip()
+
+
+def parse_number(
+    raw,
+    *,
+    integer: bool = False,
+    places: int = NUMBER_PLACES,
+    limit: Decimal = NUMBER_LIMIT,
+    low: int | Decimal | None = None,
+    high: int | Decimal | None = None,
+) -> Decimal | int | None:
+    """A number typed in a form or read from a cell; None when blank. Raises Invalid.
+
+    Accepts 1234, １２３４, 1,234, -0.5 and spreadsheet numbers; refuses other digits
+    (²), exponents, NaN, more than `places` decimals and magnitudes of `limit` or more.
+    """
+    if raw is None or isinstance(raw, bool):
+        if isinstance(raw, bool):
+            raise Invalid("number")
+        return None
+    if isinstance(raw, int | float | Decimal):
+        try:
+            value = Decimal(str(raw)) if isinstance(raw, float) else Decimal(raw)
+        except (InvalidOperation, ValueError):
+            raise Invalid("number") from None
+        if not value.is_finite():
+            raise Invalid("number")
+    else:
+        text = narrow(str(raw))
+        if not text:
+            return None
+        if not _NUMBER.fullmatch(text):
+            raise Invalid("number")
+        value = Decimal(text.replace(",", ""))
+    if abs(value) >= limit:
+        raise Invalid("too_large")
+    if integer:
+        if value != value.to_integral_value():
+            raise Invalid("integer")
+    elif value != value.quantize(Decimal(1).scaleb(-places)):
+        raise Invalid("places", n=places)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise Invalid("range", low=low, high=high)
+    return int(value) if integer else value
+
+
+def parse_int(raw, *, low: int | None = None, high: int | None = None) -> int | None:
+    """An integer (ids, years, counts); None when blank. Raises Invalid."""
+    value = parse_number(raw, integer=True, low=low, high=high)
+    return None if value is None else int(value)
+
+
+def parse_id(raw) -> int | None:
+    """A record id from a form or a query string: None unless a whole number 1..ID_MAX."""
+    try:
+        return parse_int(raw, low=1, high=ID_MAX)
+    except Invalid:
+        return None
+
+
+def parse_fiscal_year(raw) -> int | None:
+    """A fiscal year (西暦) within the calendar's range, or None."""
+    try:
+        return parse_int(raw, low=FISCAL_YEAR_MIN, high=FISCAL_YEAR_MAX)
+    except Invalid:
+        return None
+
+
+def parse_date(raw, *, low: date = EARLIEST_DATE, high: date = LATEST_DATE) -> date | None:
+    """A date typed (2026-09-30, 2026/9/30, 2026年9月30日, full-width digits) or read from a
+    cell; None when blank. Raises Invalid."""
+    if raw is None:
+        return None
+    if isinstance(raw, datetime):
+        value = raw.date()
+    elif isinstance(raw, date):
+        value = raw
+    else:
+        text = narrow(str(raw))
+        if not text:
+            return None
+        match = _DATE.fullmatch(text)
+        if not match:
+            raise Invalid("date")
+        try:
+            value = date(*(int(g) for g in match.groups()))
+        except ValueError:
+            raise Invalid("date") from None
+    if not low <= value <= high:
+        raise Invalid("date_range", low=low.isoformat(), high=high.isoformat())
+    return value
+
+
+def check_text(value, *, max_length: int, multiline: bool = True) -> str:
+    """The text stripped of surrounding spaces; Invalid when too long or with control
+    characters (tab and line breaks are allowed in multi-line text)."""
+    text = "" if value is None else str(value).strip()
+    pattern = _CONTROL_MULTILINE if multiline else _CONTROL_LINE
+    if pattern.search(text):
+        raise Invalid("control")
+    if len(text) > max_length:
+        raise Invalid("length", n=max_length)
+    return text
+
+
+def column_length(attribute) -> int:
+    """The length of a String column (its size in the database)."""
+    return attribute.property.columns[0].type.length
+
+
+# --- WTForms ---------------------------------------------------------------------------
+
+
+class Form(FlaskForm):
+    """The base of the app's forms: values as typed and errors by field, for the templates."""
+
+    def errors_by_field(self) -> dict[str, str]:
+        """The first error of each field, in field order (and `_form` for the form's own)."""
+        out = {name: field.errors[0] for name, field in self._fields.items() if field.errors}
+        out.pop("csrf_token", None)
+        if self.form_errors:
+            out.setdefault("_form", self.form_errors[0])
+        return out
+
+
+def _label(field) -> str:
+    return str(field.label.text)
+
+
+class Required:
+    """The field must have a value: "<label>を入力してください。" (or a message given)."""
+
+    def __init__(self, message=None, choose: bool = False):
+        self.message = message
+        self.choose = choose
+        self.field_flags = {"required": True}
+
+    def __call__(self, form, field):
+        if field.data in (None, "", []):
+            if self.message is not None:
+                raise StopValidation(str(self.message))
+            if self.choose:
+                raise StopValidation(_("%(label)sを選んでください。", label=_label(field)))
+            raise StopValidation(_("%(label)sを入力してください。", label=_label(field)))
+
+
+class _Parsed(Field):
+    """A text input whose value is parsed on the way in; a parse error names the field."""
+
+    widget = TextInput()
+
+    def __init__(self, label=None, validators=None, message=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.message = message
+
+    def parse(self, text):  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def process_formdata(self, valuelist):
+        self.text = valuelist[0] if valuelist else ""
+        try:
+            self.data = self.parse(self.text)
+        except Invalid as exc:
+            self.data = None
+            raise ValueError(
+                str(self.message) if self.message is not None else exc.message(_label(self))
+            ) from None
+
+    def pre_validate(self, form):
+        if self.process_errors:
+            raise StopValidation()
+
+    def _value(self):
+        return getattr(self, "text", "") or ("" if self.data is None else str(self.data))
+
+
+class TextField(StringField):
+    """Text with the column's length and no control characters (single-line unless told)."""
+
+    def __init__(self, label=None, validators=None, *, max_length=TEXT_MAX, multiline=False, **kw):
+        super().__init__(label, validators, **kw)
+        self.max_length = max_length
+        self.multiline = multiline
+
+    def process_formdata(self, valuelist):
+        self.data = (valuelist[0] if valuelist else "").strip()
+
+    def pre_validate(self, form):
+        try:
+            check_text(self.data, max_length=self.max_length, multiline=self.multiline)
+        except Invalid as exc:
+            raise StopValidation(exc.message(_label(self))) from None
+
+
+class NumberField(_Parsed):
+    """A decimal number (or an integer with `integer=True`); see parse_number."""
+
+    def __init__(self, label=None, validators=None, *, integer=False, low=None, high=None, **kw):
+        super().__init__(label, validators, **kw)
+        self.options = {"integer": integer, "low": low, "high": high}
+
+    def parse(self, text):
+        return parse_number(text, **self.options)
+
+
+class DateInput(_Parsed):
+    """A date; see parse_date."""
+
+    def parse(self, text):
+        return parse_date(text)
+
+
+class IdField(_Parsed):
+    """A record id (1..ID_MAX); anything else is "<label>を選んでください。"."""
+
+    def parse(self, text):
+        if not narrow(text or ""):
+            return None
+        value = parse_id(text)
+        if value is None:
+            raise Invalid("choice")
+        return value
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(
+                str(self.message)
+                if self.message is not None
+                else _("%(label)sを選んでください。", label=_label(self))
+            ) from None
+
+
+class EnumField(_Parsed):
+    """One member of a LabeledEnum by its value; another value is refused by name."""
+
+    def __init__(self, label=None, validators=None, *, enum, **kw):
+        super().__init__(label, validators, **kw)
+        self.enum = enum
+
+    def parse(self, text):
+        text = (text or "").strip()
+        if not text:
+            return None
+        try:
+            return self.enum(text)
+        except ValueError:
+            raise Invalid("choice") from None
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(
+                _("%(label)sの選択肢が正しくありません。", label=_label(self))
+            ) from None
+
+
+class CheckField(Field):
+    """A checkbox: on when sent with one of the usual values."""
+
+    def process_formdata(self, valuelist):
+        self.data = bool(valuelist) and valuelist[0] in ("1", "on", "true", "y", "yes")
+
+
+def not_after(other: str, message):
+    """A validator: this date must not be before the date field `other`."""
+
+    def check(form, field):
+        before = form[other].data
+        if field.data is not None and before is not None and field.data < before:
+            raise ValidationError(str(message))
+
+    return check
+
+
+# Labels used by several forms, in one place.
+LABEL_COMMENT = _l("コメント")
+LABEL_REASON = _l("理由")
