@@ -75,6 +75,8 @@ class Invalid(ValueError):
                 low=d["low"],
                 high=d["high"],
             )
+        if self.reason == "email":
+            return _("%(label)sの形式が正しくありません。", label=label)
         if self.reason == "control":
             return _("%(label)sに使えない文字（制御文字）が含まれています。", label=label)
         if self.reason == "length":
@@ -190,6 +192,20 @@ def check_text(value, *, max_length: int, multiline: bool = True) -> str:
     return text
 
 
+def parse_email(raw) -> str:
+    """A mail address as stored (domain in lower case); Invalid("email") when a mail server
+    would refuse it: no line breaks, no display names, one @, a real-looking domain."""
+    from email_validator import EmailNotValidError, validate_email
+
+    text = check_text(raw, max_length=200, multiline=False) if raw is not None else ""
+    if not text:
+        return ""
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise Invalid("email") from None
+
+
 def column_length(attribute) -> int:
     """The length of a String column (its size in the database)."""
     return attribute.property.columns[0].type.length
@@ -199,7 +215,13 @@ def column_length(attribute) -> int:
 
 
 class Form(FlaskForm):
-    """The base of the app's forms: values as typed and errors by field, for the templates."""
+    """The base of the app's forms: values as typed and errors by field, for the templates.
+
+    The CSRF token is checked for every POST of the app by CSRFProtect, before any form.
+    """
+
+    class Meta:
+        csrf = False
 
     def errors_by_field(self) -> dict[str, str]:
         """The first error of each field, in field order (and `_form` for the form's own)."""
@@ -342,6 +364,18 @@ class EnumField(_Parsed):
             raise ValueError(
                 _("%(label)sの選択肢が正しくありません。", label=_label(self))
             ) from None
+
+
+class EmailField(TextField):
+    """A mail address; see parse_email. The stored form is in `.data` once validated."""
+
+    def pre_validate(self, form):
+        try:
+            self.data = parse_email(self.data)
+        except Invalid as exc:
+            if exc.reason == "email":
+                raise StopValidation(_("メールアドレスの形式が正しくありません。")) from None
+            raise StopValidation(exc.message(_label(self))) from None
 
 
 class CheckField(Field):
