@@ -13,8 +13,8 @@ import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+import wtforms
+from werkzeug.datastructures import MultiDict
 from wtforms import Field, StringField
 from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import TextInput
@@ -155,6 +155,42 @@ def parse_fiscal_year(raw) -> int | None:
         return None
 
 
+def fiscal_year_arg(args, default: int, name: str = "fy") -> int:
+    """The fiscal year asked for in a query string, `default` when absent; 404 when it is not
+    a year the calendar knows."""
+    from flask import abort
+
+    raw = args.get(name)
+    if raw is None or not str(raw).strip():
+        return default
+    value = parse_fiscal_year(raw)
+    if value is None:
+        abort(404)
+    return value
+
+
+def id_arg(args, name: str) -> int | None:
+    """A record id asked for in a query string (None when absent); 404 when malformed."""
+    from flask import abort
+
+    raw = args.get(name)
+    if raw is None or not str(raw).strip():
+        return None
+    value = parse_id(raw)
+    if value is None:
+        abort(404)
+    return value
+
+
+def require_fiscal_year(value: int) -> int:
+    """A fiscal year from a route; 404 outside the calendar's range."""
+    from flask import abort
+
+    if not FISCAL_YEAR_MIN <= value <= FISCAL_YEAR_MAX:
+        abort(404)
+    return value
+
+
 def parse_date(raw, *, low: date = EARLIEST_DATE, high: date = LATEST_DATE) -> date | None:
     """A date typed (2026-09-30, 2026/9/30, 2026年9月30日, full-width digits) or read from a
     cell; None when blank. Raises Invalid."""
@@ -214,14 +250,24 @@ def column_length(attribute) -> int:
 # --- WTForms ---------------------------------------------------------------------------
 
 
-class Form(FlaskForm):
+class Form(wtforms.Form):
     """The base of the app's forms: values as typed and errors by field, for the templates.
 
-    The CSRF token is checked for every POST of the app by CSRFProtect, before any form.
+    The CSRF token of every POST is checked by CSRFProtect before any form sees it; these
+    forms only read and check values, so services and tests use them without a request.
     """
 
-    class Meta:
-        csrf = False
+    def __init__(self, formdata=None, **kwargs):
+        if formdata is not None and not hasattr(formdata, "getlist"):
+            formdata = MultiDict(formdata)
+        super().__init__(formdata=formdata, **kwargs)
+
+    @classmethod
+    def posted(cls, **kwargs):
+        """The form filled from this request's POST body (empty for a GET)."""
+        from flask import request
+
+        return cls(request.form if request.method == "POST" else None, **kwargs)
 
     def errors_by_field(self) -> dict[str, str]:
         """The first error of each field, in field order (and `_form` for the form's own)."""
@@ -394,8 +440,3 @@ def not_after(other: str, message):
             raise ValidationError(str(message))
 
     return check
-
-
-# Labels used by several forms, in one place.
-LABEL_COMMENT = _l("コメント")
-LABEL_REASON = _l("理由")

@@ -40,7 +40,7 @@ def safe_next(target: str | None) -> str | None:
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
-    form = LoginForm()
+    form = LoginForm.posted()
     if request.method == "POST" and not form.validate():
         return render_template("auth/login.html", form=form), 422
     if request.method == "POST":
@@ -77,7 +77,7 @@ def change_password():
     """Change one's own password; every other session of the user ends."""
     from workflows.audit import record
 
-    form = PasswordChangeForm()
+    form = PasswordChangeForm.posted()
     user = current_user._get_current_object()
     if request.method == "GET":
         return render_template("auth/password.html", form=form)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.exports import download
 from app.extensions import db
 from app.models import ExecutionPlan
+from app.validation import id_arg
 
 from . import bp
 from .service import WorkbookError, apply, can_import, read_workbook, template_workbook
@@ -22,7 +23,7 @@ MAX_UPLOAD = 5 * 1024 * 1024
 
 
 def _plan() -> ExecutionPlan:
-    plan_id = request.values.get("plan", type=int)
+    plan_id = id_arg(request.values, "plan")
     if plan_id is not None:
         return db.get_or_404(ExecutionPlan, plan_id)
     plan = db.session.scalar(select(ExecutionPlan).order_by(ExecutionPlan.start_fy.desc()))

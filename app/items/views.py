@@ -32,6 +32,7 @@ from app.models import (
 )
 from app.tasks.queries import my_tasks
 from app.templating import state_label
+from app.validation import parse_fiscal_year
 from workflows import errors as workflow_errors
 from workflows import operations, permissions
 from workflows.deadlines import due_date, stage_of
@@ -174,7 +175,7 @@ def show(item_id: int):
     years = list(item.plan.fiscal_years)
     cycle = None
     if item.cycles:
-        wanted = request.args.get("fy", type=int)
+        wanted = parse_fiscal_year(request.args.get("fy"))
         cycle = next((c for c in item.cycles if c.fiscal_year == wanted), item.cycles[-1])
     day = today()
     form = service.FORM_OF_STATE.get(cycle.state) if cycle else None

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app.exports import export_response
 from app.extensions import db
 from app.models import Direction, ExecutionPlan, Grade, Outline, ProgressStatus, Publication
+from app.validation import require_fiscal_year
 
 from . import bp
 from .service import (
@@ -45,6 +46,7 @@ def index():
 
 @bp.route("/<int:fiscal_year>")
 def year(fiscal_year: int):
+    require_fiscal_year(fiscal_year)
     publication = current(db.session, fiscal_year)
     if publication is None:
         abort(404)
@@ -80,6 +82,7 @@ EXPORT_HEADERS = [
 
 @bp.route("/<int:fiscal_year>.<fmt>")
 def export(fiscal_year: int, fmt: str):
+    require_fiscal_year(fiscal_year)
     publication = current(db.session, fiscal_year)
     if publication is None or fmt not in ("xlsx", "csv"):
         abort(404)
@@ -134,6 +137,7 @@ def manage():
 def manage_year(fiscal_year: int):
     if not can_publish(current_user):
         abort(403)
+    require_fiscal_year(fiscal_year)
     if request.method == "POST":
         try:
             publish(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import re
+from datetime import UTC, datetime
 from functools import wraps
 from urllib.parse import parse_qsl, urlsplit
 
@@ -18,12 +19,14 @@ from app.exports import export_response
 from app.extensions import db
 from app.models import AuditEntry, Cycle, OutboxMessage, OutboxStatus
 from app.text import ActionError
+from app.validation import fiscal_year_arg, narrow, parse_id
 from workflows.deadlines import year_locked
 from workflows.errors import WorkflowError
 from workflows.labels import state_label
 
 from . import actions, bp
 from . import schedule as schedule_rules
+from .forms import ConfirmForm, ExtendForm, LockForm, NudgeForm, ReopenForm
 from .service import (
     COLUMNS,
     PAGE_SIZE,
@@ -81,6 +84,7 @@ def _back(default: str) -> str:
 
 
 def _filters() -> Filters:
+    fiscal_year_arg(request.args, fiscal_year_of(_now()))  # a year out of range is a 404
     return Filters.from_args(request.args, fiscal_year_of(_now()))
 
 
@@ -206,13 +210,18 @@ def _items_page(
 @bp.route("/nudge", methods=["POST"])
 @acting_required
 def nudge():
-    ids = [int(v) for v in request.form.getlist("cycle_id") if v.isdigit()]
+    form = NudgeForm.posted()
+    ids = form.cycle_id.data or []
+    message = request.form.get("message", "")
+    if not form.validate():
+        flash(next(iter(form.errors_by_field().values())), "error")
+        return _refused_nudge(ids, message)
+    message = form.message.data
     cycles = (
         db.session.scalars(select(Cycle).where(Cycle.id.in_(ids)).options(*cycle_loads())).all()
         if ids
         else []
     )
-    message = request.form.get("message", "").strip()
     try:
         sent = actions.nudge(db.session, cycles, by=current_user, now=_now(), message=message)
     except (ActionError, WorkflowError) as exc:
@@ -236,7 +245,9 @@ def _refused_nudge(ids: list[int], message: str):
     back = urlsplit(_back(url_for(".items")))
     single = url_for(".cycle", cycle_id=ids[0]) if len(ids) == 1 else None
     if single is not None and back.path == single:
-        return _cycle_page(_cycle_or_404(ids[0]), {"n-msg": message}, 422)
+        cycle = db.session.scalar(select(Cycle).where(Cycle.id == ids[0]).options(*cycle_loads()))
+        if cycle is not None:
+            return _cycle_page(cycle, {"n-msg": message}, 422)
     filters = Filters.from_args(MultiDict(parse_qsl(back.query)), fiscal_year_of(_now()))
     return _items_page(filters, {"nudge-message": message}, ids, 422)
 
@@ -299,17 +310,20 @@ def _cycle_action(cycle_id: int, run, success: str, typed: dict[str, str]):
 @bp.route("/cycles/<int:cycle_id>/extend", methods=["POST"])
 @acting_required
 def extend(cycle_id: int):
-    raw, reason = request.form.get("due_on", ""), request.form.get("reason", "")
-    typed = {"e-due": raw, "e-reason": reason}
-    try:
-        due_on = date.fromisoformat(raw)
-    except ValueError:
-        flash(_("新しい期限の日付が正しくありません。"), "error")
+    form = ExtendForm.posted()
+    typed = {"e-due": request.form.get("due_on", ""), "e-reason": request.form.get("reason", "")}
+    if not form.validate():
+        flash(next(iter(form.errors_by_field().values())), "error")
         return _cycle_page(_cycle_or_404(cycle_id), typed, 422)
     return _cycle_action(
         cycle_id,
         lambda c: actions.extend_deadline(
-            db.session, c, by=current_user, now=_now(), due_on=due_on, reason=reason
+            db.session,
+            c,
+            by=current_user,
+            now=_now(),
+            due_on=form.due_on.data,
+            reason=form.reason.data,
         ),
         _("期限を延長しました。"),
         typed,
@@ -319,6 +333,11 @@ def extend(cycle_id: int):
 @bp.route("/cycles/<int:cycle_id>/reopen", methods=["POST"])
 @acting_required
 def reopen(cycle_id: int):
+    form = ReopenForm.posted()
+    typed = {"r-reason": request.form.get("reason", "")}
+    if not form.validate():
+        flash(next(iter(form.errors_by_field().values())), "error")
+        return _cycle_page(_cycle_or_404(cycle_id), typed, 422)
     return _cycle_action(
         cycle_id,
         lambda c: actions.reopen(
@@ -326,17 +345,22 @@ def reopen(cycle_id: int):
             c,
             by=current_user,
             now=_now(),
-            reason=request.form.get("reason", ""),
-            expected_version=request.form.get("version", type=int),
+            reason=form.reason.data,
+            expected_version=form.version.data,
         ),
         _("項目を再開しました。"),
-        {"r-reason": request.form.get("reason", "")},
+        typed,
     )
 
 
 @bp.route("/cycles/<int:cycle_id>/confirm", methods=["POST"])
 @acting_required
 def confirm(cycle_id: int):
+    form = ConfirmForm.posted()
+    typed = {"c-comment": request.form.get("comment", "")}
+    if not form.validate():
+        flash(next(iter(form.errors_by_field().values())), "error")
+        return _cycle_page(_cycle_or_404(cycle_id), typed, 422)
     return _cycle_action(
         cycle_id,
         lambda c: actions.confirm(
@@ -344,11 +368,11 @@ def confirm(cycle_id: int):
             c,
             by=current_user,
             now=_now(),
-            comment=request.form.get("comment", ""),
-            expected_version=request.form.get("version", type=int),
+            comment=form.comment.data,
+            expected_version=form.version.data,
         ),
         _("評価結果を確認しました。"),
-        {"c-comment": request.form.get("comment", "")},
+        typed,
     )
 
 
@@ -357,8 +381,9 @@ def confirm(cycle_id: int):
 def lock(fiscal_year: int):
     if not 2000 <= fiscal_year <= 2100:
         abort(404)
+    form = LockForm.posted()
     typed = request.form.get("confirm_year", "")
-    if typed.strip() != str(fiscal_year):
+    if not form.validate() or narrow(form.confirm_year.data) != str(fiscal_year):
         flash(_("確認のため、ロックする年度（西暦）を入力してください。"), "error")
         return _schedule_page(fiscal_year, typed={"lock-year": typed}, status=422)
     try:
@@ -434,7 +459,9 @@ def _schedule_page(
 def notifications():
     status = request.args.get("status") or None
     kind = request.args.get("kind") or None
-    page = max(request.args.get("page", 1, type=int), 1)
+    if kind is not None and not re.fullmatch(r"[a-z_]{1,60}", kind):
+        kind = None  # no kind of mail is named so
+    page = parse_id(request.args.get("page")) or 1
     query = select(OutboxMessage).options(selectinload(OutboxMessage.recipient))
     if status in {s.value for s in OutboxStatus}:
         query = query.where(OutboxMessage.status == OutboxStatus(status))
@@ -486,12 +513,10 @@ def notifications():
     )
 
 
-def _missed_windows() -> list | None:
-    """Missed scheduler runs, when the scheduler records them (None when it does not)."""
-    try:
-        from notifications.jobs import missed_windows
-    except ImportError:
-        return None
+def _missed_windows() -> list:
+    """Missed scheduler runs."""
+    from notifications.jobs import missed_windows
+
     return list(missed_windows(db.session))
 
 
