@@ -15,6 +15,7 @@ from app.models import Direction, ExecutionPlan, Grade, Outline, ProgressStatus,
 from app.validation import require_fiscal_year
 
 from . import bp
+from .forms import PublishForm, WithdrawForm
 from .service import (
     PublicationError,
     can_publish,
@@ -111,6 +112,10 @@ def export(fiscal_year: int, fmt: str):
 def manage():
     if not can_publish(current_user):
         abort(403)
+    return _manage_page()
+
+
+def _manage_page(status: int = 200):
     plan = db.session.scalar(select(ExecutionPlan).order_by(ExecutionPlan.start_fy.desc()))
     rows = []
     for fy in reversed(plan.fiscal_years if plan else []):
@@ -129,7 +134,7 @@ def manage():
     history = db.session.scalars(
         select(Publication).order_by(Publication.published_at.desc())
     ).all()
-    return render_template("public/manage.html", rows=rows, history=history)
+    return render_template("public/manage.html", rows=rows, history=history), status
 
 
 @bp.route("/manage/<int:fiscal_year>", methods=["GET", "POST"])
@@ -138,22 +143,31 @@ def manage_year(fiscal_year: int):
     if not can_publish(current_user):
         abort(403)
     require_fiscal_year(fiscal_year)
-    if request.method == "POST":
-        try:
-            publish(
-                db.session,
-                fiscal_year,
-                by=current_user,
-                now=datetime.now(UTC),
-                note=request.form.get("note", ""),
-            )
-        except PublicationError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return redirect(url_for(".manage_year", fiscal_year=fiscal_year))
-        db.session.commit()
-        flash(_("公表しました。市民向けページに掲載されています。"), "info")
-        return redirect(url_for(".year", fiscal_year=fiscal_year))
+    if request.method == "GET":
+        return _manage_year_page(fiscal_year)
+    form = PublishForm.posted()
+    if not form.validate():
+        flash(next(iter(form.errors_by_field().values())), "error")
+        return _manage_year_page(fiscal_year, request.form.get("note", ""), 422)
+    try:
+        publish(
+            db.session,
+            fiscal_year,
+            by=current_user,
+            now=datetime.now(UTC),
+            note=form.note.data,
+        )
+    except PublicationError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _manage_year_page(fiscal_year, form.note.data, 422)
+    db.session.commit()
+    flash(_("公表しました。市民向けページに掲載されています。"), "info")
+    return redirect(url_for(".year", fiscal_year=fiscal_year))
+
+
+def _manage_year_page(fiscal_year: int, note: str = "", status: int = 200):
+    """The preview of what would be published; `note` keeps what was typed."""
     entries, left_out = preview(db.session, fiscal_year)
     return render_template(
         "public/manage_year.html",
@@ -162,7 +176,8 @@ def manage_year(fiscal_year: int):
         left_out=left_out,
         labels=_labels(),
         publication=current(db.session, fiscal_year),
-    )
+        note=note,
+    ), status
 
 
 @bp.route("/manage/publications/<int:publication_id>/withdraw", methods=["POST"])
@@ -171,18 +186,22 @@ def withdraw_publication(publication_id: int):
     if not can_publish(current_user):
         abort(403)
     publication = db.get_or_404(Publication, publication_id)
+    form = WithdrawForm.posted()
+    if not form.validate():
+        flash(next(iter(form.errors_by_field().values())), "error")
+        return _manage_page(422)
     try:
         withdraw(
             db.session,
             publication,
             by=current_user,
             now=datetime.now(UTC),
-            reason=request.form.get("reason", ""),
+            reason=form.reason.data,
         )
     except PublicationError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return redirect(url_for(".manage"))
+        return _manage_page(422)
     db.session.commit()
     flash(_("公表を取り下げました。"), "info")
     return redirect(url_for(".manage"))
