@@ -40,6 +40,7 @@ from workflows.definition import get_definition
 
 from . import bp, service
 from .charts import indicator_chart
+from .forms import DecideForm, InboxForm, StageMetaForm
 
 STAGES = ("plan", "do", "check", "act")
 FORMS = ("plan", "report", "check", "act")
@@ -292,7 +293,10 @@ def edit(item_id: int, fy: int, form: str):
     values = request.form.to_dict()
     submitting = request.form.get("action") == "submit"
     moment = now()
-    expected = request.form.get("expected_version", type=int)
+    meta = StageMetaForm.posted()
+    if not meta.validate():
+        return render_form(cycle, form, values, meta.errors_by_field(), 422)
+    expected = meta.expected_version.data
     if expected is not None and expected != cycle.version:
         # Someone saved this draft after the page was opened: keep what was typed, say so.
         values["expected_version"] = str(cycle.version)
@@ -316,9 +320,7 @@ def edit(item_id: int, fy: int, form: str):
         return render_form(cycle, form, values, field_errors, 422)
     if submitting:
         try:
-            operations.submit(
-                cycle, by=current_user, now=moment, comment=values.get("comment", "").strip()
-            )
+            operations.submit(cycle, by=current_user, now=moment, comment=meta.comment.data)
         except workflow_errors.WorkflowError as exc:
             db.session.rollback()
             field_errors = form_error(exc, values)
@@ -390,20 +392,19 @@ def decide(cycle_id: int):
     status = 200
     if request.method == "POST":
         values = request.form.to_dict()
-        trigger = request.form.get("trigger", "")
-        comment = values.get("comment", "").strip()
-        expected = request.form.get("expected_version", type=int)
-        if expected is not None and expected != cycle.version:
-            return conflict_page(cycle)
-        if trigger not in triggers:
-            abort(403)
-        if needs_reason(cycle, trigger) and not comment:
+        form = DecideForm.posted()
+        form.validate()
+        field_errors = form.errors_by_field()
+        trigger, comment = form.trigger.data or "", form.comment.data or ""
+        expected = form.expected_version.data
+        if "trigger" not in field_errors and "expected_version" not in field_errors:
+            if expected is not None and expected != cycle.version:
+                return conflict_page(cycle)
+            if trigger not in triggers:
+                abort(403)
+        if not field_errors and needs_reason(cycle, trigger) and not comment:
             field_errors["comment"] = _(
                 "理由を入力してください（差戻し・休止などには理由が必要です）。"
-            )
-        elif len(comment) > service.TEXT_MAX:
-            field_errors["comment"] = _(
-                "コメントは%(n)d文字以内で入力してください。", n=service.TEXT_MAX
             )
         if not field_errors:
             try:
@@ -460,11 +461,9 @@ def inbox():
     if request.method == "GET":
         return render_template("items/inbox.html", tasks=waiting, step="select", selected=[])
 
-    chosen: dict[int, int] = {}
-    for raw in request.form.getlist("cycle"):
-        ident, _sep, version = raw.partition(":")
-        if ident.isdigit() and version.isdigit():
-            chosen[int(ident)] = int(version)
+    form = InboxForm.posted()
+    form.validate()
+    chosen: dict[int, int] = form.cycle.data or {}
     if not chosen:
         flash(_("承認する項目を選んでください。"), "error")
         return render_template("items/inbox.html", tasks=waiting, step="select", selected=[]), 422
