@@ -63,3 +63,6 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_global(current_locale, "current_locale")
     app.add_template_global(state_label, "state_label")
     app.add_template_global(item_link, "item_link")
+    from .once import once_field
+
+    app.add_template_global(once_field, "once_field")

@@ -14,6 +14,7 @@ from app.calendar import local_date
 from app.exports import download, export_response
 from app.extensions import db
 from app.models import Department, Post, PostKind, Section, User
+from app.once import once
 from app.text import ActionError
 
 from . import bp, service, transfers
@@ -57,6 +58,7 @@ def index():
 
 
 @bp.route("/<any(departments, sections, posts):entity>", methods=["GET", "POST"])
+@once
 def entities(entity: str):
     model, fields = service.specs()[entity]
     values, errors, status = {}, {}, 200
@@ -100,6 +102,7 @@ def entities(entity: str):
 
 
 @bp.route("/<any(departments, sections, posts):entity>/<int:obj_id>", methods=["GET", "POST"])
+@once
 def edit_entity(entity: str, obj_id: int):
     model, fields = service.specs()[entity]
     obj = db.get_or_404(model, obj_id)
@@ -144,6 +147,7 @@ def users():
 
 @bp.route("/users/new", methods=["GET", "POST"])
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@once
 def edit_user(user_id: int | None = None):
     user = db.get_or_404(User, user_id) if user_id else None
     values = {"login": "", "name": "", "email": "", "active": True, "roles": []}
@@ -210,6 +214,7 @@ def transfers_preview():
 
 
 @bp.route("/transfers/apply", methods=["POST"])
+@once
 def transfers_apply():
     try:
         data = _serializer().loads(request.form.get("token", ""))

@@ -14,6 +14,7 @@ from app.calendar import fiscal_year_of, local_date
 from app.exports import export_response
 from app.extensions import db
 from app.models import CommitteeOpinion, CommitteeQuestion, Cycle, Indicator, ReformItem, Section
+from app.once import once
 from app.text import ActionError
 from app.validation import fiscal_year_arg
 
@@ -153,6 +154,7 @@ def _run(cycle: Cycle, form, action, success: str, field: str, text: str):
 
 @bp.route("/cycles/<int:cycle_id>/opinions", methods=["POST"])
 @login_required
+@once
 def add_opinion(cycle_id: int):
     cycle = _cycle(cycle_id)
     if not service.can_give_opinion(current_user):
@@ -171,6 +173,7 @@ def add_opinion(cycle_id: int):
 
 @bp.route("/opinions/<int:opinion_id>/reply", methods=["POST"])
 @login_required
+@once
 def reply(opinion_id: int):
     opinion = db.get_or_404(CommitteeOpinion, opinion_id)
     cycle = _cycle(opinion.cycle_id)
@@ -190,6 +193,7 @@ def reply(opinion_id: int):
 
 @bp.route("/cycles/<int:cycle_id>/questions", methods=["POST"])
 @login_required
+@once
 def ask(cycle_id: int):
     cycle = _cycle(cycle_id)
     if not service.can_give_opinion(current_user):
@@ -208,6 +212,7 @@ def ask(cycle_id: int):
 
 @bp.route("/questions/<int:question_id>/answer", methods=["POST"])
 @login_required
+@once
 def answer(question_id: int):
     question = db.get_or_404(CommitteeQuestion, question_id)
     cycle = _cycle(question.cycle_id)

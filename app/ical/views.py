@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 
 from app.calendar import local_date
 from app.extensions import db
+from app.once import once
 from app.validation import CheckField, Form
 from notifications.ical import calendar_text, feed_token, reset_token, user_for_token
 
@@ -36,6 +37,7 @@ def settings():
 
 @bp.post("/settings/notifications")
 @login_required
+@once
 def save_settings():
     """Save the mail preferences; escalations are always sent, whatever is chosen here."""
     form = NotificationSettingsForm.posted()
@@ -49,6 +51,7 @@ def save_settings():
 
 @bp.post("/settings/notifications/calendar")
 @login_required
+@once
 def reset():
     """Issue a new calendar address; the old one stops working at once."""
     reset_token(db.session, current_user, datetime.now(UTC))

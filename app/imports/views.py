@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.exports import download
 from app.extensions import db
 from app.models import ExecutionPlan
+from app.once import once
 from app.validation import id_arg
 
 from . import bp
@@ -78,6 +79,7 @@ def preview():
 
 
 @bp.route("/apply", methods=["POST"])
+@once
 def apply_import():
     plan = _plan()
     try:

@@ -30,6 +30,7 @@ from app.models import (
     Section,
     UsedDecisionLink,
 )
+from app.once import once
 from app.tasks.queries import my_tasks
 from app.templating import state_label
 from app.validation import parse_fiscal_year
@@ -277,6 +278,7 @@ def render_form(cycle: Cycle, form: str, values: dict, errors: dict, status: int
 
 @bp.route("/items/<int:item_id>/cycles/<int:fy>/<form>", methods=["GET", "POST"])
 @login_required
+@once
 def edit(item_id: int, fy: int, form: str):
     if form not in FORMS:
         abort(404)
@@ -381,6 +383,7 @@ def form_error(exc, fields) -> dict[str, str]:
 
 @bp.route("/cycles/<int:cycle_id>/decide", methods=["GET", "POST"])
 @login_required
+@once
 def decide(cycle_id: int):
     cycle = db.session.get(Cycle, cycle_id)
     if cycle is None:
@@ -448,6 +451,7 @@ def decide(cycle_id: int):
 
 @bp.route("/inbox", methods=["GET", "POST"])
 @login_required
+@once
 def inbox():
     day = today()
     waiting = [

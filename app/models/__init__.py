@@ -48,7 +48,7 @@ from .review import CommitteeOpinion, CommitteeQuestion, OverdueSnapshot
 from .schedule import FiscalYearSchedule
 from .security import LoginFailure
 from .types import LabeledEnum, UTCDateTime, utcnow
-from .ui import UsedDecisionLink
+from .ui import SubmissionKey, UsedDecisionLink
 
 __all__ = [
     "AuditEntry",
@@ -90,6 +90,7 @@ __all__ = [
     "SchedulerState",
     "Section",
     "Stage",
+    "SubmissionKey",
     "Substitution",
     "UsedDecisionLink",
     "User",

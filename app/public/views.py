@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app.exports import export_response
 from app.extensions import db
 from app.models import Direction, ExecutionPlan, Grade, Outline, ProgressStatus, Publication
+from app.once import once
 from app.validation import require_fiscal_year
 
 from . import bp
@@ -139,6 +140,7 @@ def _manage_page(status: int = 200):
 
 @bp.route("/manage/<int:fiscal_year>", methods=["GET", "POST"])
 @login_required
+@once
 def manage_year(fiscal_year: int):
     if not can_publish(current_user):
         abort(403)
@@ -182,6 +184,7 @@ def _manage_year_page(fiscal_year: int, note: str = "", status: int = 200):
 
 @bp.route("/manage/publications/<int:publication_id>/withdraw", methods=["POST"])
 @login_required
+@once
 def withdraw_publication(publication_id: int):
     if not can_publish(current_user):
         abort(403)

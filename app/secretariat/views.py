@@ -18,6 +18,7 @@ from app.calendar import fiscal_year_of, local_date
 from app.exports import export_response
 from app.extensions import db
 from app.models import AuditEntry, Cycle, OutboxMessage, OutboxStatus
+from app.once import once
 from app.text import ActionError
 from app.validation import fiscal_year_arg, narrow, parse_id
 from workflows.deadlines import year_locked
@@ -209,6 +210,7 @@ def _items_page(
 
 @bp.route("/nudge", methods=["POST"])
 @acting_required
+@once
 def nudge():
     form = NudgeForm.posted()
     ids = form.cycle_id.data or []
@@ -309,6 +311,7 @@ def _cycle_action(cycle_id: int, run, success: str, typed: dict[str, str]):
 
 @bp.route("/cycles/<int:cycle_id>/extend", methods=["POST"])
 @acting_required
+@once
 def extend(cycle_id: int):
     form = ExtendForm.posted()
     typed = {"e-due": request.form.get("due_on", ""), "e-reason": request.form.get("reason", "")}
@@ -332,6 +335,7 @@ def extend(cycle_id: int):
 
 @bp.route("/cycles/<int:cycle_id>/reopen", methods=["POST"])
 @acting_required
+@once
 def reopen(cycle_id: int):
     form = ReopenForm.posted()
     typed = {"r-reason": request.form.get("reason", "")}
@@ -355,6 +359,7 @@ def reopen(cycle_id: int):
 
 @bp.route("/cycles/<int:cycle_id>/confirm", methods=["POST"])
 @acting_required
+@once
 def confirm(cycle_id: int):
     form = ConfirmForm.posted()
     typed = {"c-comment": request.form.get("comment", "")}
@@ -378,6 +383,7 @@ def confirm(cycle_id: int):
 
 @bp.route("/years/<int:fiscal_year>/lock", methods=["POST"])
 @acting_required
+@once
 def lock(fiscal_year: int):
     if not 2000 <= fiscal_year <= 2100:
         abort(404)
@@ -399,6 +405,7 @@ def lock(fiscal_year: int):
 
 @bp.route("/schedule/<int:fiscal_year>", methods=["GET", "POST"])
 @console_required
+@once
 def schedule(fiscal_year: int):
     if not 2000 <= fiscal_year <= 2100:
         abort(404)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app.calendar import local_date
 from app.extensions import db
 from app.models import Post, PostKind, Substitution, User
+from app.once import once
 from workflows import errors, operations
 
 from . import bp
@@ -65,6 +66,7 @@ def render_page(posts, values, errors, status=200):
 
 @bp.route("/", methods=["GET", "POST"])
 @login_required
+@once
 def index():
     today = local_date(now())
     posts = head_posts_of(current_user, today)
@@ -122,6 +124,7 @@ def index():
 
 @bp.route("/<int:substitution_id>/revoke", methods=["POST"])
 @login_required
+@once
 def revoke(substitution_id: int):
     substitution = db.session.get(Substitution, substitution_id)
     if substitution is None:
