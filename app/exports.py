@@ -17,8 +17,9 @@ from openpyxl.utils import get_column_letter
 from .calendar import TOKYO
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# Characters a spreadsheet would read as the start of a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Characters a spreadsheet would read as the start of a formula (CSV injection); Excel with
+# a Japanese input method takes the full-width signs (＝＋－＠) for their ASCII forms.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 
 
 def _cell(value):

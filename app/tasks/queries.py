@@ -31,7 +31,6 @@ from app.models import (
 from workflows.deadlines import due_date
 from workflows.definition import get_definition
 
-SOON_DAYS = 14
 UPCOMING_DAYS = 60
 
 
@@ -136,10 +135,6 @@ class Task:
     @property
     def overdue(self) -> bool:
         return self.due is not None and self.due < self.today
-
-    @property
-    def due_soon(self) -> bool:
-        return self.due is not None and 0 <= (self.due - self.today).days <= SOON_DAYS
 
 
 def _load_cycles(session: Session, *conditions) -> list[Cycle]:
