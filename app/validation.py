@@ -419,9 +419,9 @@ class EmailField(TextField):
         try:
             self.data = parse_email(self.data)
         except Invalid as exc:
-            if exc.reason == "email":
-                raise StopValidation(_("メールアドレスの形式が正しくありません。")) from None
-            raise StopValidation(exc.message(_label(self))) from None
+            if exc.reason == "length":
+                raise StopValidation(exc.message(_label(self))) from None
+            raise StopValidation(_("メールアドレスの形式が正しくありません。")) from None
 
 
 class CheckField(Field):

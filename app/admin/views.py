@@ -200,11 +200,11 @@ def transfers_preview():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         flash(_("アップロードするExcelファイルを選んでください。"), "error")
-        return redirect(url_for(".transfers_form"))
+        return render_template("admin/transfers.html"), 422
     data = upload.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         flash(_("ファイルが大きすぎます（5MBまで）。"), "error")
-        return redirect(url_for(".transfers_form"))
+        return render_template("admin/transfers.html"), 422
     rows, file_errors = transfers.read_workbook(data)
     result = transfers.plan(db.session, rows, file_errors)
     token = _serializer().dumps(result.serialise()) if result.ok and result.changed else ""
@@ -222,7 +222,7 @@ def transfers_apply():
         flash(
             _("プレビューの内容を確認できませんでした。もう一度アップロードしてください。"), "error"
         )
-        return redirect(url_for(".transfers_form"))
+        return render_template("admin/transfers.html"), 400
     result = transfers.plan(db.session, transfers.rows_from_serialised(data))
     try:
         count = transfers.apply(db.session, result, by=current_user, now=_now())

@@ -130,9 +130,12 @@ def test_exported_cells_that_would_start_a_formula_are_quoted(start):
 
     from app.exports import to_csv, to_xlsx
 
-    cell = f"{start}HYPERLINK(\"http://evil.example\")"
-    assert to_csv(["目標"], [[cell]]).decode("utf-8-sig").splitlines()[1].startswith(
-        ("'" + start, "\"'" + start)
+    cell = f'{start}HYPERLINK("http://evil.example")'
+    assert (
+        to_csv(["目標"], [[cell]])
+        .decode("utf-8-sig")
+        .splitlines()[1]
+        .startswith(("'" + start, "\"'" + start))
     )
     stored = load_workbook(io.BytesIO(to_xlsx("一覧", ["目標"], [[cell]]))).active["A2"].value
     assert stored == "'" + cell
