@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -20,7 +21,7 @@ from .passwords import password_problem
 from .sessions import sign_in, sign_out, verify_password
 from .throttle import clear_failures, is_throttled, record_failure
 
-THROTTLED = (
+THROTTLED = _l(
     "ログインの失敗が続いたため、しばらくログインできません。15分ほど待ってからお試しください。"
 )
 
@@ -49,7 +50,7 @@ def login():
         address = request.remote_addr or ""
         now = datetime.now(UTC)
         if is_throttled(db.session, login_name, address, now):
-            flash(_(THROTTLED), "error")
+            flash(str(THROTTLED), "error")
             return render_template("auth/login.html", form=form), 429
         user = db.session.scalar(select(User).where(User.login == login_name))
         if not verify_password(user, form.password.data):
@@ -87,7 +88,7 @@ def change_password():
         return render_template("auth/password.html", form=form), 422
     address, now = request.remote_addr or "", datetime.now(UTC)
     if is_throttled(db.session, user.login, address, now):
-        flash(_(THROTTLED), "error")
+        flash(str(THROTTLED), "error")
         return render_template("auth/password.html", form=form), 429
     if not verify_password(user, form.current_password.data):
         record_failure(db.session, user.login, address, now)
