@@ -84,6 +84,8 @@ def once(view):
             row.result_url = (_same_site(response.location) or "")[:500]
             db.session.execute(delete(SubmissionKey).where(SubmissionKey.created_at < now - KEPT))
             db.session.commit()
+        elif not committed:
+            db.session.rollback()  # a refusal keeps nothing, its key included
         return response
 
     return wrapped

@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import User
-from app.once import once
 
 from . import bp
 from .forms import LoginForm, PasswordChangeForm
@@ -75,7 +74,6 @@ def logout():
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
-@once
 def change_password():
     """Change one's own password; every other session of the user ends."""
     from workflows.audit import record
