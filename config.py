@@ -109,6 +109,8 @@ class Config:
         # Development only: mail is caught locally and listed at /dev/mailbox.
         self.MAIL_CATCHER = _bool(env.get("MAIL_CATCHER"))
         self.MAILBOX_DIR = env.get("MAILBOX_DIR") or str(instance / "mailbox")
+        # The workflow definition file (default: workflows/definitions/pdca.yaml).
+        self.WORKFLOW_DEFINITION = env.get("WORKFLOW_DEFINITION") or None
 
     @staticmethod
     def default_database(instance: Path) -> str:

@@ -1,155 +1,16 @@
-"""Kaikaku: the application factory."""
+"""Kaikaku's web application.
+
+`create_app` lives in `app/factory.py`; importing the package itself loads nothing else, so
+the engine (`workflows`) and the scheduler jobs can use the models without loading Flask.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request, session
-from flask_babel import gettext
-from flask_login import current_user
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import BadRequest
-from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter
-
-from config import Config
-
-from .extensions import babel, csrf, db, login_manager, migrate
+from typing import Any
 
 
-def N_(text: str) -> str:
-    """Mark a message for the catalogue; it is translated where it is shown."""
-    return text
+def create_app(*args: Any, **kwargs: Any):
+    """Build the Flask app (see app/factory.py)."""
+    from .factory import create_app as build
 
-
-def select_locale() -> str:
-    """The session's choice, then the user's, then Japanese."""
-    chosen = session.get("locale")
-    if chosen in ("ja", "en"):
-        return chosen
-    if current_user and current_user.is_authenticated:
-        return current_user.locale or "ja"
-    return "ja"
-
-
-class BoundedIntConverter(IntegerConverter):
-    """`<int:...>` in every route: ids and years beyond a 32-bit column are simply not found."""
-
-    def __init__(self, map, *args, **kwargs):
-        from .validation import ID_MAX
-
-        kwargs.setdefault("max", ID_MAX)
-        super().__init__(map, *args, **kwargs)
-
-
-def client_identifier() -> str:
-    """What binds a session to its browser: the client address and the user agent.
-
-    The address is werkzeug's `remote_addr`, which comes from X-Forwarded-For only when
-    TRUSTED_PROXIES says how many proxies stand in front (ProxyFix); a client cannot set it.
-    """
-    import hashlib
-
-    agent = request.headers.get("User-Agent", "")
-    text = f"{request.remote_addr or ''}|{agent}"
-    return hashlib.sha512(text.encode("utf-8", "replace")).hexdigest()
-
-
-def _error_page(code: int):
-    def handler(error):
-        return render_template(f"errors/{code}.html", error=error), code
-
-    return handler
-
-
-def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
-    app = Flask(__name__, instance_relative_config=False)
-    app.config.from_object(config_class(app.instance_path))
-    app.config.update(overrides)
-    app.url_map.converters["int"] = BoundedIntConverter
-    proxies = app.config.get("TRUSTED_PROXIES", 0)
-    if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
-
-    db.init_app(app)
-    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
-    csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Tokyo")
-    login_manager.init_app(app)
-    login_manager.login_view = "auth.login"
-    login_manager.login_message = N_("ログインしてください。")
-    login_manager.localize_callback = gettext
-    login_manager.session_protection = "strong"
-    login_manager._session_identifier_generator = client_identifier
-
-    from . import models  # noqa: F401  (register the tables)
-    from .auth import bp as auth_bp
-    from .cli import register_commands
-    from .main import bp as main_bp
-    from .templating import register_template_helpers
-
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(main_bp)
-    from .workflow_pages import bp as workflow_pages_bp
-
-    app.register_blueprint(workflow_pages_bp)
-    from .public import bp as public_bp
-
-    app.register_blueprint(public_bp)
-    from .imports import bp as imports_bp
-
-    app.register_blueprint(imports_bp)
-    from .items import bp as items_bp
-    from .substitutes import bp as substitutes_bp
-    from .tasks import bp as tasks_bp
-
-    app.register_blueprint(tasks_bp)
-    app.register_blueprint(items_bp)
-    app.register_blueprint(substitutes_bp)
-    from .admin import bp as admin_bp
-    from .committee import bp as committee_bp
-    from .secretariat import bp as secretariat_bp
-
-    app.register_blueprint(secretariat_bp)
-    app.register_blueprint(committee_bp)
-    app.register_blueprint(admin_bp)
-    from .ical import bp as ical_bp
-    from .mailbox import bp as mailbox_bp
-
-    app.register_blueprint(ical_bp)
-    app.register_blueprint(mailbox_bp)
-    for code in (403, 404, 409):
-        app.register_error_handler(code, _error_page(code))
-
-    @app.errorhandler(CSRFError)
-    def csrf_refused(error):
-        return render_template("errors/400.html", csrf=True, error=error), 400
-
-    @app.errorhandler(BadRequest)
-    def bad_request(error):
-        return render_template("errors/400.html", error=error), 400
-
-    @app.errorhandler(413)
-    def too_large(error):
-        return render_template("errors/400.html", too_large=True, error=error), 413
-
-    register_template_helpers(app)
-    register_commands(app)
-
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-        )
-        if request.path.startswith("/static/"):
-            response.cache_control.max_age = 3600
-        elif current_user and current_user.is_authenticated:
-            # A signed-in page or export may hold what others must not see: never kept by a
-            # browser or a proxy, so "back" after logout shows nothing.
-            response.headers["Cache-Control"] = "no-store"
-        return response
-
-    return app
+    return build(*args, **kwargs)

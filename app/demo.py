@@ -23,9 +23,9 @@ from werkzeug.security import generate_password_hash
 from app.calendar import TOKYO, fiscal_year_of, local_date
 from app.extensions import db
 from app.models import (
+    DEFAULT_POST_KINDS,
     Department,
     ExecutionPlan,
-    FiscalYearSchedule,
     Indicator,
     IndicatorValue,
     Outline,
@@ -41,6 +41,8 @@ from app.models import (
     UserRole,
     Viewpoint,
 )
+from workflows.deadlines import default_schedule
+from workflows.registry import get_definition
 
 DATA = Path(__file__).parent / "demo_data"
 DEMO_PASSWORD = "kaikaku-demo"
@@ -117,6 +119,14 @@ def load_org(session: Session, password: str, today: date) -> DemoOrg:
     # Every demo user shares the demo password: hash it once (scrypt is slow on purpose).
     password = generate_password_hash(password)
     org = DemoOrg()
+    for code, name, name_en in DEFAULT_POST_KINDS:
+        PostKind.ensure(session, code, name, name_en)
+    for city in data["city_posts"]:
+        PostKind.ensure(session, city["kind"], city["kind_name"], city["kind_en"])
+        post = Post(code=city["code"], name=city["name"], kind_code=city["kind"])
+        session.add(post)
+        user = _user(org, session, city["login"], city["person"], password)
+        _hold(org, session, user, post, SINCE)
     for d_pos, dept_data in enumerate(data["departments"], start=1):
         dept = Department(
             code=dept_data["code"], name=dept_data["name"], name_en=dept_data["en"], position=d_pos
@@ -124,7 +134,7 @@ def load_org(session: Session, password: str, today: date) -> DemoOrg:
         org.departments[dept.code] = dept
         head_login, head_name = dept_data["head"]
         head_post = Post(
-            code=f"{dept.code}-HEAD", name=f"{dept.name}長", kind=PostKind.HEAD, department=dept
+            code=f"{dept.code}-HEAD", name=f"{dept.name}長", kind_code="head", department=dept
         )
         org.head_posts[dept.code] = head_post
         session.add_all([dept, head_post])
@@ -137,7 +147,7 @@ def load_org(session: Session, password: str, today: date) -> DemoOrg:
             post = Post(
                 code=f"{code}-STAFF",
                 name=f"{name} 担当",
-                kind=PostKind.STAFF,
+                kind_code="staff",
                 department=dept,
                 section=section,
             )
@@ -172,7 +182,7 @@ def load_org(session: Session, password: str, today: date) -> DemoOrg:
         chief_post = Post(
             code=f"{section.code}-CHIEF",
             name=f"{section.name}長",
-            kind=PostKind.CHIEF,
+            kind_code="chief",
             department=section.department,
             section=section,
         )
@@ -250,7 +260,7 @@ def load_demo(session: Session, *, today: date, password: str = DEMO_PASSWORD) -
     org = load_org(session, password, today)
     session.flush()
     for fy in range(plan.start_fy, fiscal_year_of(today) + 1):
-        session.add(FiscalYearSchedule.defaults(fy))
+        session.add(default_schedule(fy))
     items = load_items(session, plan, outline, org)
     session.flush()
     from .demo_history import play_history
@@ -261,7 +271,13 @@ def load_demo(session: Session, *, today: date, password: str = DEMO_PASSWORD) -
 
 def logins() -> list[tuple[str, str]]:
     """(login, who) for the demo users worth trying, in the order a newcomer would."""
-    return [
+    kinds = {kind for role in get_definition().roles.values() for kind in role.posts}
+    city = [
+        (c["login"], f"{c['name']}（{c['person']}）")
+        for c in _read("org.yaml")["city_posts"]
+        if c["kind"] in kinds
+    ]
+    return city + [
         ("staff_digital", "担当職員（企画部 デジタル行政推進課）"),
         ("staff_shimin", "担当職員（市民生活部 市民課）"),
         ("head_kikaku", "所管部長（企画部長）"),

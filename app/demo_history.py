@@ -1,15 +1,18 @@
-"""The demo's history: every item's PDCA years, played through the real workflow operations.
+"""The demo's history: every item's years, played through the real workflow operations.
 
-All events of all items are put on one timeline and played in date order (the 1 April
-rollover included), each by the person who held the post on that day. Where an item stops
-in the current fiscal year (and in the previous one) is chosen so that the demo shows
-every state: overdue drafts, send-backs, decisions waiting for a head or for the
-secretariat.
+Whatever the workflow definition says, a year is played by walking its normal path (from
+the first state to the one that closes the year, moving forward only) and firing each
+transition as someone who plays its role on that day. Where an item stops in the current
+fiscal year (and in the previous one) is said by meaning -- "waiting for a decision in the
+plan stage", "after the evaluation was confirmed" -- so that a changed definition (a
+hearing, a 副市長 approval) still loads, and the demo shows every kind of state: overdue
+drafts, send-backs, decisions waiting for a head or for the secretariat.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -18,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.calendar import TOKYO, fiscal_year_of, previous_business_day
 from app.models import (
+    PROGRESS_REPORT,
     CommitteeOpinion,
     CommitteeQuestion,
     Cycle,
@@ -26,58 +30,65 @@ from app.models import (
     Grade,
     OutboxMessage,
     OutboxStatus,
-    Post,
     ProgressReport,
     ProgressStatus,
     ProgressValue,
     ReformItem,
-    ReportKind,
     User,
 )
 from app.public.service import publish
-from app.secretariat.actions import snapshot_overdue
+from notifications.snapshots import snapshot_overdue
 from workflows import operations
+from workflows.definition import Definition, Transition
+from workflows.registry import definition_of, get_definition
+from workflows.roles import people
+from workflows.rules import evaluation_confirmed
 
-# The normal year: (step, month, day, year offset from the cycle's fiscal year).
-NORMAL_YEAR = [
-    ("submit_plan", 4, 10, 0),
-    ("approve_plan", 4, 20, 0),
-    ("progress_report", 7, 15, 0),
-    ("submit_midyear", 10, 6, 0),
-    ("approve_midyear", 10, 20, 0),
-    ("start_check", 4, 8, 1),
-    ("submit_check", 5, 11, 1),
-    ("approve_check", 5, 19, 1),
-    ("confirm_check", 5, 26, 1),
-    ("submit_act", 6, 9, 1),
-    ("approve_act", 6, 18, 1),
-]
-STEP_NAMES = [name for name, *_ in NORMAL_YEAR]
 
-# Where the current fiscal year's cycle stops, by item number (the rest: mid-year approved).
+@dataclass(frozen=True)
+class Stop:
+    """Where a year stops, said by meaning.
+
+    kind: "open" (nothing done), "waiting" (a decision waits in `stage`), "after" (the
+    year has moved past `stage`), "role" (waits for `role` in `stage`), "confirmed" (just
+    after the evaluation was confirmed), "closed" (the whole year).
+    then: "send_back" (the waiting decision sends it back) or "late" (submitted after the
+    deadline).
+    """
+
+    kind: str
+    stage: str | None = None
+    role: str | None = None
+    then: str | None = None
+
+
+# Where the current fiscal year's cycle stops, by item number (the rest: after Do).
 CURRENT_YEAR_STOPS = {
-    "1-2": "open",
-    "4-5": "send_back_plan",
-    "3-3": "submit_plan_late",
-    "2-1": "approve_plan",
-    "4-6": "approve_plan",
-    "5-4": "send_back_midyear",
-    "1-4": "submit_midyear",
-    "1-5": "submit_midyear",
-    "3-4": "submit_midyear",
-    "4-7": "submit_midyear",
+    "1-2": Stop("open"),
+    "4-5": Stop("waiting", "plan", then="send_back"),
+    "3-3": Stop("waiting", "plan", then="late"),
+    "2-1": Stop("after", "plan"),
+    "4-6": Stop("after", "plan"),
+    "5-4": Stop("waiting", "do", then="send_back"),
+    "1-4": Stop("waiting", "do"),
+    "1-5": Stop("waiting", "do"),
+    "3-4": Stop("waiting", "do"),
+    "4-7": Stop("waiting", "do"),
 }
+CURRENT_DEFAULT = Stop("after", "do")
 # Where the previous fiscal year's cycle stops (the rest: closed).
 PREVIOUS_YEAR_STOPS = {
-    "2-4": "approve_check",
-    "4-3": "approve_check",
-    "5-5": "confirm_check",
-    "1-3": "submit_act",
+    "2-4": Stop("role", "check", role="secretariat"),
+    "4-3": Stop("role", "check", role="secretariat"),
+    "5-5": Stop("confirmed"),
+    "1-3": Stop("waiting", "act"),
 }
+CLOSED = Stop("closed")
 SEND_BACK_REASONS = {
     "plan": "目標値の根拠が不明確です。前年度の実績を踏まえて再設定してください。",
-    "midyear": "指標の実績値（9月末時点）が記入されていません。追記のうえ再提出してください。",
+    "do": "指標の実績値（9月末時点）が記入されていません。追記のうえ再提出してください。",
 }
+SEND_BACK_DEFAULT = "内容を確認し、修正のうえ再提出してください。"
 # Achievement of the targets, by the last digit of the item number, over the years.
 ACHIEVEMENT = {
     "1": [1.05, 1.02, 0.98, 1.01],
@@ -88,26 +99,63 @@ ACHIEVEMENT = {
     "6": [1.00, 1.00, 1.03, 1.00],
     "7": [0.97, 0.99, 0.93, 1.01],
 }
+# Days between the steps of one stage, counted back from its deadline.
+STEP_GAP = 10
 
 
 @dataclass(order=True)
 class Event:
     when: datetime
     order: int
-    item_number: str
-    fiscal_year: int
-    step: str
+    item_number: str = ""
+    fiscal_year: int = 0
+    run: Callable[[datetime], None] | None = field(default=None, compare=False)
 
 
 def at(day: date, hour: int = 10) -> datetime:
     return datetime(day.year, day.month, day.day, hour, tzinfo=TOKYO).astimezone(UTC)
 
 
-def holder(post: Post, day: date) -> User:
-    holders = post.holders(day)
-    if not holders:
-        raise LookupError(f"nobody holds {post.name} on {day}")
-    return holders[0]
+def stop_index(definition: Definition, path: list[Transition], stop: Stop) -> int:
+    """How many transitions of the normal path to fire to reach `stop`."""
+    states = [definition.initial] + [t.dest for t in path]
+    order = list(definition.stages)
+
+    def stage_rank(state: str) -> int:
+        stage = definition.stage_of(state)
+        return order.index(stage) if stage else len(order)
+
+    for k, name in enumerate(states):
+        state = definition.states[name]
+        if stop.kind == "open":
+            return 0
+        if stop.kind == "waiting" and state.stage == stop.stage:
+            if name in definition.deciding_states:
+                return k
+        elif stop.kind == "after" and stop.stage in order:
+            if stage_rank(name) > order.index(stop.stage):
+                return k
+        elif stop.kind == "role" and state.stage == stop.stage and state.actor == stop.role:
+            return k
+        elif stop.kind == "confirmed" and k > 0 and path[k - 1].confirms:
+            return k
+    return len(path)
+
+
+def schedule_path(definition: Definition, path: list[Transition], fiscal_year: int) -> list[date]:
+    """A plausible day for each transition: a stage's steps spaced before its deadline."""
+    days: list[date] = []
+    by_stage: dict[str, list[int]] = {}
+    for i, t in enumerate(path):
+        stage = definition.stage_of(t.sources[0]) or ""
+        by_stage.setdefault(stage, []).append(i)
+    for stage, indexes in by_stage.items():
+        due = definition.stages[stage].default_due(fiscal_year) if stage else None
+        for j, i in enumerate(indexes):
+            back = STEP_GAP * (len(indexes) - j)
+            day = (due - timedelta(days=back)) if due else date(fiscal_year + 1, 3, 1)
+            days.append((i, day))
+    return [day for _i, day in sorted(days)]
 
 
 class History:
@@ -119,109 +167,165 @@ class History:
         self.today = today
         self.current_fy = fiscal_year_of(today)
         self.secretariat = org.users["jimukyoku"]
+        self.definition = get_definition()
+        self.path = self.definition.normal_path()
 
     # -- who acts --------------------------------------------------------------------
     def staff(self, item: ReformItem, day: date) -> User:
-        return holder(self.org.staff_posts[item.owning_section.code], day)
+        return self.org.staff_posts[item.owning_section.code].holders(day)[0]
 
-    def head(self, item: ReformItem, day: date) -> User:
-        return holder(self.org.head_posts[item.owning_section.department.code], day)
+    def actor(self, cycle: Cycle, transition: Transition, day: date) -> User:
+        """Someone who plays the transition's role on the day, the post holder first."""
+        definition = definition_of(cycle)
+        for role in transition.roles:
+            found = [
+                u
+                for u in people(definition.roles[role], cycle.item, day, cycle.submitted_by)
+                if not (transition.decides and u.id == cycle.submitted_by_id)
+            ]
+            if found:
+                return found[0]
+        raise LookupError(f"nobody may fire {transition.trigger} for {cycle.item.number} on {day}")
 
     # -- the timeline ----------------------------------------------------------------
-    def steps_for(self, number: str, raw: dict, fy: int) -> list[str]:
+    def stop_for(self, number: str, fy: int) -> Stop:
+        if fy == self.current_fy:
+            return CURRENT_YEAR_STOPS.get(number, CURRENT_DEFAULT)
+        if fy == self.current_fy - 1:
+            return PREVIOUS_YEAR_STOPS.get(number, CLOSED)
+        return CLOSED
+
+    def year_events(self, number: str, raw: dict, fy: int, jitter: int) -> list[Event]:
         end = raw.get("end")
         if end and fy > end[0]:
             return []
-        if fy == self.current_fy:
-            stop = CURRENT_YEAR_STOPS.get(number, "approve_midyear")
-        elif fy == self.current_fy - 1:
-            stop = PREVIOUS_YEAR_STOPS.get(number, "approve_act")
-        else:
-            stop = "approve_act"
-        if stop == "open":
-            return []
-        if stop == "send_back_plan":
-            return ["submit_plan", "send_back_plan"]
-        if stop == "submit_plan_late":
-            return ["submit_plan_late"]
-        if stop == "send_back_midyear":
-            return [*STEP_NAMES[: STEP_NAMES.index("submit_midyear") + 1], "send_back_midyear"]
-        return STEP_NAMES[: STEP_NAMES.index(stop) + 1]
+        stop = self.stop_for(number, fy)
+        k = stop_index(self.definition, self.path, stop)
+        days = schedule_path(self.definition, self.path, fy)
+        events = []
+        for i, transition in enumerate(self.path[:k]):
+            day = days[i] + timedelta(days=jitter)
+            if stop.then == "late" and i == k - 1:
+                stage = self.definition.stage_of(transition.sources[0])
+                day = self.definition.stages[stage].default_due(fy) + timedelta(days=12)
+            day = previous_business_day(day)
+            events.append(self._event(day, i + 1, number, fy, self._fire(number, fy, transition)))
+            form = self.definition.states[transition.dest].form
+            if form == "report" and i + 1 < len(self.path):
+                # A progress report during Do, before the mid-year report.
+                report_day = previous_business_day(date(fy, 7, 15) + timedelta(days=jitter))
+                events.append(
+                    self._event(report_day, i + 1, number, fy, self._progress(number, fy))
+                )
+        if stop.then == "send_back" and k:
+            waiting = self.path[k - 1].dest
+            back = self.definition.of_kind(waiting, "send_back")
+            if back is not None:
+                day = previous_business_day(days[k - 1] + timedelta(days=5 + jitter))
+                events.append(self._event(day, k + 1, number, fy, self._fire(number, fy, back)))
+        return events
+
+    @staticmethod
+    def _event(
+        day: date, order: int, number: str, fy: int, run: Callable[[datetime], None]
+    ) -> Event:
+        return Event(at(day, 9 + order % 8), order, number, fy, run)
 
     def timeline(self) -> list[Event]:
         events: list[Event] = []
         for fy in range(self.plan.start_fy, self.current_fy + 1):
-            events.append(Event(at(date(fy, 4, 1), 6), 0, "", fy, "rollover"))
+            events.append(Event(at(date(fy, 4, 1), 6), 0, "", fy, self._rollover(fy)))
         # The secretariat's weekly overdue count, taken as the year went (for its chart).
         monday = date(self.current_fy - 1, 4, 1)
         monday += timedelta(days=(7 - monday.weekday()) % 7)
         while monday < self.today:
-            events.append(Event(at(monday, 7), 0, "", fiscal_year_of(monday), "snapshot"))
+            events.append(Event(at(monday, 7), 0, "", fiscal_year_of(monday), self._snapshot()))
             monday += timedelta(days=7)
         for index, (number, (_item, raw)) in enumerate(sorted(self.items.items())):
-            jitter = index % 5
             for fy in range(self.plan.start_fy, self.current_fy + 1):
-                dates = {name: date(fy + off, m, d) for name, m, d, off in NORMAL_YEAR}
-                dates["send_back_plan"] = dates["submit_plan"] + timedelta(days=5)
-                dates["submit_plan_late"] = date(fy, 5, 12)
-                dates["send_back_midyear"] = dates["submit_midyear"] + timedelta(days=8)
-                for order, step in enumerate(self.steps_for(number, raw, fy), start=1):
-                    day = previous_business_day(dates[step] + timedelta(days=jitter))
-                    events.append(Event(at(day, 9 + order % 8), order, number, fy, step))
+                events += self.year_events(number, raw, fy, index % 5)
         return sorted(e for e in events if e.when.astimezone(TOKYO).date() < self.today)
 
     def play(self) -> None:
         for event in self.timeline():
-            if event.step == "rollover":
-                operations.open_next_cycles(self.session, event.fiscal_year, now=event.when)
-                continue
-            if event.step == "snapshot":
-                self.session.flush()
-                snapshot_overdue(self.session, event.when.astimezone(TOKYO).date())
-                continue
-            item, raw = self.items[event.item_number]
-            cycle = next(c for c in item.cycles if c.fiscal_year == event.fiscal_year)
-            handler = getattr(self, f"do_{event.step}", None)
-            if handler is not None:
-                handler(cycle, item, raw, event.when)
-            else:
-                self.fire_step(cycle, item, event.step, event.when)
+            event.run(event.when)
         self.session.flush()
 
-    # -- steps -----------------------------------------------------------------------
-    def actor_for(self, step: str, item: ReformItem, day: date) -> User:
-        if step.startswith(("approve", "send_back")):
-            return self.head(item, day)
-        if step == "confirm_check":
-            return self.secretariat
-        return self.staff(item, day)
+    # -- what each event does ----------------------------------------------------------
+    def _rollover(self, fy: int) -> Callable[[datetime], None]:
+        def run(now: datetime) -> None:
+            operations.open_next_cycles(self.session, fy, now=now)
 
-    def fire_step(
-        self, cycle: Cycle, item: ReformItem, trigger: str, now: datetime, comment: str = ""
-    ) -> None:
-        day = now.astimezone(TOKYO).date()
-        operations.fire(
-            cycle, trigger, by=self.actor_for(trigger, item, day), now=now, comment=comment
-        )
+        return run
 
-    def do_submit_plan(self, cycle, item, raw, now) -> None:
+    def _snapshot(self) -> Callable[[datetime], None]:
+        def run(now: datetime) -> None:
+            self.session.flush()
+            snapshot_overdue(self.session, now.astimezone(TOKYO).date())
+
+        return run
+
+    def cycle(self, number: str, fy: int) -> Cycle:
+        item, _raw = self.items[number]
+        return next(c for c in item.cycles if c.fiscal_year == fy)
+
+    def _fire(self, number: str, fy: int, transition: Transition) -> Callable[[datetime], None]:
+        """Fill in what the submission needs, then fire the transition as its role."""
+
+        def run(now: datetime) -> None:
+            cycle = self.cycle(number, fy)
+            day = now.astimezone(TOKYO).date()
+            if transition.submits:
+                self.fill(cycle, self.definition.states[cycle.state].form, day)
+            if transition.report:
+                self.report(
+                    cycle,
+                    transition.report,
+                    now,
+                    0.55,
+                    "上半期は概ね計画どおり進捗している。下半期に向けて関係課と課題を共有した。",
+                )
+            comment = ""
+            if transition.needs_reason:
+                stage = self.definition.stage_of(cycle.state) or ""
+                comment = SEND_BACK_REASONS.get(stage, SEND_BACK_DEFAULT)
+            operations.fire(
+                cycle,
+                transition.trigger,
+                by=self.actor(cycle, transition, day),
+                now=now,
+                comment=comment,
+            )
+
+        return run
+
+    def _progress(self, number: str, fy: int) -> Callable[[datetime], None]:
+        def run(now: datetime) -> None:
+            self.report(
+                self.cycle(number, fy),
+                PROGRESS_REPORT,
+                now,
+                0.3,
+                "第1四半期の取組を計画どおり実施した。",
+            )
+
+        return run
+
+    # -- the contents staff write ------------------------------------------------------
+    def fill(self, cycle: Cycle, form: str | None, day: date) -> None:
+        item = cycle.item
         fy = cycle.fiscal_year
-        if not cycle.goal:
+        raw = self.items[item.number][1]
+        if form == "plan" and not cycle.goal:
             cycle.goal = f"{item.title}を計画どおり進め、{fy}年度の目標値を達成する。"
             cycle.schedule_q1 = "前年度の評価を踏まえた実施方針の決定、関係課との調整"
             cycle.schedule_q2 = "事業の実施、上半期の進捗確認"
             cycle.schedule_q3 = "事業の実施、中間報告を踏まえた見直し"
             cycle.schedule_q4 = "実績の取りまとめ、次年度に向けた課題整理"
-        self.fire_step(cycle, item, "submit_plan", now)
-
-    def do_submit_plan_late(self, cycle, item, raw, now) -> None:
-        self.do_submit_plan(cycle, item, raw, now)
-
-    def do_send_back_plan(self, cycle, item, raw, now) -> None:
-        self.fire_step(cycle, item, "send_back_plan", now, SEND_BACK_REASONS["plan"])
-
-    def do_send_back_midyear(self, cycle, item, raw, now) -> None:
-        self.fire_step(cycle, item, "send_back_midyear", now, SEND_BACK_REASONS["midyear"])
+        elif form == "check":
+            self.evaluate(cycle)
+        elif form == "act":
+            self.improve(cycle, raw)
 
     def actual(self, item: ReformItem, indicator, fy: int, fraction: float = 1.0) -> Decimal:
         """A plausible actual: the year's target times the item's achievement so far."""
@@ -235,15 +339,8 @@ class History:
         reached = base + (target - base) * Decimal(str(ratio)) * Decimal(str(fraction))
         return reached.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
-    def report(
-        self,
-        cycle: Cycle,
-        item: ReformItem,
-        kind: ReportKind,
-        now: datetime,
-        fraction: float,
-        body: str,
-    ) -> None:
+    def report(self, cycle: Cycle, kind: str, now: datetime, fraction: float, body: str) -> None:
+        item = cycle.item
         day = now.astimezone(TOKYO).date()
         report = ProgressReport(
             cycle=cycle,
@@ -258,26 +355,10 @@ class History:
             for ind in item.indicators
         ]
         self.session.add(report)
-
-    def do_progress_report(self, cycle, item, raw, now) -> None:
-        self.report(
-            cycle, item, ReportKind.PROGRESS, now, 0.3, "第1四半期の取組を計画どおり実施した。"
-        )
-
-    def do_submit_midyear(self, cycle, item, raw, now) -> None:
-        self.report(
-            cycle,
-            item,
-            ReportKind.MIDYEAR,
-            now,
-            0.55,
-            "上半期は概ね計画どおり進捗している。下半期に向けて関係課と課題を共有した。",
-        )
         self.session.flush()
-        self.fire_step(cycle, item, "submit_midyear", now)
 
-    def do_start_check(self, cycle, item, raw, now) -> None:
-        self.fire_step(cycle, item, "start_check", now)
+    def evaluate(self, cycle: Cycle) -> None:
+        item = cycle.item
         ratios = []
         for indicator in item.indicators:
             value = indicator.value_for(cycle.fiscal_year)
@@ -308,7 +389,7 @@ class History:
         if item.number in ("2-5", "4-4", "5-2", "5-3"):
             cycle.effect_amount = 1_000_000 * (int(item.number[-1]) + cycle.fiscal_year % 7)
 
-    def do_submit_act(self, cycle, item, raw, now) -> None:
+    def improve(self, cycle: Cycle, raw: dict) -> None:
         end = raw.get("end")
         if end and end[0] == cycle.fiscal_year:
             cycle.direction = Direction(end[1])
@@ -327,7 +408,6 @@ class History:
             cycle.improvement = (
                 "評価で明らかになった課題を踏まえ、次年度の実施方法を見直して継続する。"
             )
-        self.fire_step(cycle, item, "submit_act", now)
 
 
 COMMITTEE_REVIEW = [
@@ -365,14 +445,13 @@ def review_and_publish(session: Session, history: History) -> None:
     """The committee's opinions on last year's results and the yearly publications."""
     year = history.current_fy - 1
     members = history.org.users
-    confirmed = ("act_draft", "act_submitted", "closed")
     asked_on, replied_on = at(date(year + 1, 7, 14)), at(date(year + 1, 8, 4))
     if asked_on.astimezone(TOKYO).date() < history.today:
         for rows, model in ((COMMITTEE_REVIEW, CommitteeOpinion), (QUESTIONS, CommitteeQuestion)):
             for number, login, text, reply in rows:
                 item, _raw = history.items[number]
                 cycle = next((c for c in item.cycles if c.fiscal_year == year), None)
-                if cycle is None or cycle.state not in confirmed:
+                if cycle is None or not evaluation_confirmed(cycle):
                     continue
                 answered = replied_on.astimezone(TOKYO).date() < history.today
                 by = history.staff(item, replied_on.astimezone(TOKYO).date())

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from flask import Flask, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from flask_login import current_user
 from markupsafe import Markup, escape
 
-import workflows
+from workflows import labels as workflow_labels
 from workflows.permissions import can_view_item
+from workflows.registry import get_definition
 
 from .calendar import TOKYO, format_date, local_date, wareki_date, wareki_fiscal_year
+from .text import N_
 
 
 def current_locale() -> str:
@@ -43,8 +45,53 @@ def date_label(value: date | datetime | None, with_time: bool = False) -> str:
     return format_date(value, current_locale())
 
 
-def state_label(state: str) -> str:
-    return workflows.state_label(state, current_locale())
+def state_label(state, version: str | None = None) -> str:
+    """A state's name in the reader's language: pass a cycle (its own definition version is
+    used) or a state name and, where known, the version it belongs to."""
+    if hasattr(state, "definition_version"):
+        state, version = state.state, state.definition_version
+    return workflow_labels.state_label(state, current_locale(), version)
+
+
+def transition_label(transition) -> str:
+    """A transition's button words (承認する) in the reader's language."""
+    return transition.label(current_locale())
+
+
+# Recorded actions that are not transitions of a definition (edits, consequences, console).
+ACTION_LABELS = {
+    "open": N_("年度のサイクルを開始"),
+    "save_draft": N_("下書き保存"),
+    "carry_over": N_("次年度へ引継ぎ"),
+    "end_with_item": N_("取組の終了に伴い廃止"),
+    "resume_with_item": N_("取組の再開に伴い再開"),
+    "nudge": N_("督促"),
+    "extend_deadline": N_("期限延長"),
+    "lock_fiscal_year": N_("年度の確定"),
+    "register_substitute": N_("代理者の登録"),
+    "revoke_substitute": N_("代理の取消し"),
+}
+
+
+def action_label(entry) -> str:
+    """The history's words for an audit entry: the transition's, else the action's own."""
+    action = entry.action
+    if action in ACTION_LABELS:
+        return gettext(ACTION_LABELS[action])
+    version = (entry.data or {}).get("definition")
+    try:
+        found = workflow_labels.transition_label(action, current_locale(), version)
+    except Exception:  # noqa: BLE001 - an unknown version still shows the record
+        found = None
+    return found or action
+
+
+def stage_label(stage: str, version: str | None = None) -> str:
+    """A stage's name in the reader's language (from the given or current definition)."""
+    for definition in (get_definition(version), get_definition()):
+        if stage in definition.stages:
+            return definition.stages[stage].label(current_locale())
+    return stage
 
 
 def item_link(item) -> Markup:
@@ -62,6 +109,9 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(wareki_date, "wareki")
     app.add_template_global(current_locale, "current_locale")
     app.add_template_global(state_label, "state_label")
+    app.add_template_global(transition_label, "transition_label")
+    app.add_template_global(action_label, "action_label")
+    app.add_template_global(stage_label, "stage_label")
     app.add_template_global(item_link, "item_link")
     from .once import once_field
 

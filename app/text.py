@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import has_request_context
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
+
+from workflows.errors import localized
+
+
+def N_(text: str) -> str:
+    """Mark a message for the catalogue; it is translated where it is shown."""
+    return text
 
 
 def _(text: str, **values) -> str:
@@ -11,6 +20,19 @@ def _(text: str, **values) -> str:
     if has_request_context():
         return gettext(text, **values)
     return text % values if values else text
+
+
+def current_locale() -> str:
+    """The reader's language in a request; Japanese anywhere else."""
+    return str(get_locale() or "ja") if has_request_context() else "ja"
+
+
+def translate_values(msgid: str, values: dict[str, Any]) -> str:
+    """An engine message in the reader's language; labelled values (a state) localised."""
+    if not has_request_context():
+        return msgid % localized(values, "ja") if values else msgid
+    locale = str(get_locale() or "ja")
+    return gettext(msgid, **localized(values, locale))
 
 
 class ActionError(Exception):

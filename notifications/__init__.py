@@ -1,5 +1,5 @@
-"""Everything that leaves the building: the outbox, mail templates, delivery, scheduler jobs."""
+"""Everything that leaves the building: mail templates, delivery, the scheduler's jobs.
 
-from .outbox import enqueue
-
-__all__ = ["enqueue"]
+Mail is queued by `app.outbox.enqueue` in the transaction of the change that causes it
+(the engine's transitions, these jobs) and delivered here after commit.
+"""

@@ -51,14 +51,6 @@ def _settings(app: Flask) -> Settings:
     return settings
 
 
-def app_jobs() -> tuple:
-    """The app's own daily jobs the scheduler runs with its own (idempotent, like them)."""
-    from app.calendar import local_date
-    from app.secretariat.actions import snapshot_overdue
-
-    return (("overdue snapshot", lambda session, now: snapshot_overdue(session, local_date(now))),)
-
-
 def _parse_now(value: str | None) -> datetime:
     if not value:
         return datetime.now(UTC)
@@ -91,7 +83,6 @@ def tick_command(now_text: str | None, no_deliver: bool) -> None:
         _parse_now(now_text),
         _settings(app),
         deliver=not no_deliver,
-        extra_jobs=app_jobs(),
     )
     _echo_report(report)
 
@@ -148,7 +139,7 @@ def run_command(interval: int | None) -> None:
                     lost.set()
                     return
                 try:
-                    report = tick(db.session, datetime.now(UTC), settings, extra_jobs=app_jobs())
+                    report = tick(db.session, datetime.now(UTC), settings)
                     if any(
                         (
                             report.reminders,
@@ -184,7 +175,7 @@ def run_command(interval: int | None) -> None:
 @scheduler_cli.command("status")
 def status_command() -> None:
     """Show the last tick, the mail server's state and the missed windows."""
-    from .jobs import missed_windows, scheduler_status
+    from .state import missed_windows, scheduler_status
 
     state = scheduler_status(db.session)
     if state is None:

@@ -37,10 +37,10 @@ from sqlalchemy.orm import Session
 
 from app.links import make_decision_token
 from app.models import Cycle, OutboxMessage, OutboxStatus
+from app.outbox import render
 
-from .jobs import TickReport, _state
-from .outbox import render
 from .settings import Settings
+from .state import TickReport, scheduler_state
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +251,7 @@ def deliver_outbox(
     if _claim(session, now, set()) is None:
         session.commit()
         return report
-    state = _state(session, settings.scheduler_name, now)
+    state = scheduler_state(session, settings.scheduler_name, now)
     if state.smtp_retry_at is not None and state.smtp_retry_at > now:
         session.commit()
         return report
@@ -316,7 +316,7 @@ def deliver_outbox(
     finally:
         connection.close()
 
-    state = _state(session, settings.scheduler_name, now)
+    state = scheduler_state(session, settings.scheduler_name, now)
     if server_error:
         state.smtp_failures += 1
         pause = min(

@@ -6,14 +6,16 @@ import re
 import secrets
 from datetime import date, datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import CalendarFeed, Cycle, PostKind, Stage, User
+from app.models import CalendarFeed, Cycle, User
 from workflows.deadlines import schedule_for, stage_due
-from workflows.labels import state_info, state_label
+from workflows.registry import all_definitions, definition_of
+from workflows.roles import reach_of
 
-from .jobs import open_cycles
+from .reminders import open_cycles
 
 # secrets.token_urlsafe(32): 43 characters of the URL-safe alphabet.
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
@@ -76,21 +78,29 @@ def fold(line: str) -> str:
 
 
 def cycles_for(session: Session, user: User, today: date) -> list[Cycle]:
-    """Open cycles the user must act on, or whose item the user's section/department owns."""
-    from workflows.permissions import who_must_act
-
-    sections = user.sections_on(today)
-    head_of = {p.department_id for p in user.posts_on(today) if p.kind is PostKind.HEAD}
-    chosen = []
-    for cycle in open_cycles(session):
-        section = cycle.item.owning_section
-        if section.id in sections or section.department_id in head_of:
-            chosen.append(cycle)
-        elif state_info(cycle.state).get("actor") in ("head", "secretariat") and any(
-            u.id == user.id for u in who_must_act(cycle, today)
-        ):
-            chosen.append(cycle)
-    return chosen
+    """Open cycles of the items the user plays a post-based role for (owning or related
+    section's staff, the deciders and their substitutes), and those waiting for a role
+    granted to the user (the secretariat's confirmations)."""
+    reach = reach_of(session, user, today)
+    clauses = []
+    for definition in all_definitions():
+        for role in definition.roles.values():
+            if role.post_based:
+                states = list(definition.waiting_states)
+            elif role.granted:
+                states = [
+                    s for s in definition.waiting_states if definition.states[s].actor == role.name
+                ]
+            else:
+                continue
+            clauses.append(
+                sa.and_(
+                    Cycle.definition_version == definition.version,
+                    Cycle.state.in_(states),
+                    reach.clause(role),
+                )
+            )
+    return open_cycles(session, sa.or_(*clauses)) if clauses else []
 
 
 def calendar_text(session: Session, user: User, now: datetime, base_url: str, today: date) -> str:
@@ -108,20 +118,21 @@ def calendar_text(session: Session, user: User, now: datetime, base_url: str, to
     ]
     schedules: dict[int, object] = {}
     for cycle in cycles_for(session, user, today):
-        stage = Stage(state_info(cycle.state)["stage"])
+        definition = definition_of(cycle)
+        stage = definition.stage_of(cycle.state)
         if cycle.fiscal_year not in schedules:
             schedules[cycle.fiscal_year] = schedule_for(session, cycle.fiscal_year)
         due = stage_due(cycle, stage, schedules[cycle.fiscal_year])
         item = cycle.item
         url = f"{base_url}/items/{item.id}"
-        summary = f"【期限】{item.number} {item.title}（{stage.ja}）"
+        summary = f"【期限】{item.number} {item.title}（{definition.stages[stage].ja}）"
         description = (
             f"{cycle.fiscal_year}年度 {item.number} {item.title}\n"
-            f"状態：{state_label(cycle.state)}\n所管：{item.owning_section.name}\n{url}"
+            f"状態：{definition.state_label(cycle.state)}\n所管：{item.owning_section.name}\n{url}"
         )
         lines += [
             "BEGIN:VEVENT",
-            f"UID:kaikaku-cycle-{cycle.id}-{stage.value}@{host}",
+            f"UID:kaikaku-cycle-{cycle.id}-{stage}@{host}",
             f"DTSTAMP:{stamp}",
             f"DTSTART;VALUE=DATE:{due:%Y%m%d}",
             f"DTEND;VALUE=DATE:{due + timedelta(days=1):%Y%m%d}",

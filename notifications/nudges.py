@@ -6,27 +6,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.calendar import local_date
-from app.models import Cycle, OutboxMessage, Stage, User
-from workflows.deadlines import schedule_for, stage_due
-from workflows.labels import state_info
+from app.models import Cycle, OutboxMessage, User
+from app.outbox import enqueue
 
-from .jobs import _context
-from .outbox import enqueue
-
-
-def cycle_context(session: Session, cycle: Cycle, now: datetime) -> dict:
-    """What the mail templates know about a cycle: item, FY (和暦), state, deadline."""
-    stage = state_info(cycle.state).get("stage")
-    today = local_date(now)
-    if stage is None:
-        context = _context(cycle, "plan", today, today)
-        context.update(
-            stage="", stage_label="", due_on="", due_label="", days_left=0, days_overdue=0
-        )
-        return context
-    due = stage_due(cycle, Stage(stage), schedule_for(session, cycle.fiscal_year))
-    return _context(cycle, stage, due, today)
+from .context import cycle_context
 
 
 def nudge(

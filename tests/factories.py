@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 import itertools
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from app.models import (
+    DEFAULT_POST_KINDS,
     Cycle,
     Department,
     ExecutionPlan,
@@ -29,6 +30,8 @@ from app.models import (
     UserRole,
     Viewpoint,
 )
+from workflows.deadlines import default_schedule
+from workflows.registry import get_definition
 
 _seq = itertools.count(1)
 
@@ -95,16 +98,22 @@ class Factory:
         self.session.flush()
         return assignment
 
+    def post_kinds(self) -> None:
+        """The kinds every organisation has (部長, 課長, 職員)."""
+        for code, name, name_en in DEFAULT_POST_KINDS:
+            PostKind.ensure(self.session, code, name, name_en)
+
     def org(self, name: str | None = None, since: date = date(2020, 4, 1)) -> Org:
+        self.post_kinds()
         n = next(_seq)
         name = name or f"部署{n}"
         dept = Department(code=f"D{n}", name=f"{name}部", position=n)
         section = Section(department=dept, code=f"S{n}", name=f"{name}課", position=1)
-        head_post = Post(code=f"P{n}H", name=f"{name}部長", kind=PostKind.HEAD, department=dept)
+        head_post = Post(code=f"P{n}H", name=f"{name}部長", kind_code="head", department=dept)
         staff_post = Post(
             code=f"P{n}S",
             name=f"{name}課職員",
-            kind=PostKind.STAFF,
+            kind_code="staff",
             department=dept,
             section=section,
         )
@@ -114,6 +123,30 @@ class Factory:
         self.assign(head, head_post, since)
         self.assign(staff, staff_post, since)
         return Org(dept, section, head_post, staff_post, head, staff)
+
+    def chief_post(self, org: Org) -> Post:
+        """A section chief's post (課長) in another section of the org's department: its
+        holder is eligible as 代理 for the head, and no staff of the org's items."""
+        n = next(_seq)
+        section = Section(
+            department=org.department, code=f"S{n}", name=f"{org.department.name}次課", position=2
+        )
+        post = Post(
+            code=f"P{n}C",
+            name=f"{section.name}長",
+            kind_code="chief",
+            department=org.department,
+            section=section,
+        )
+        self.session.add(post)
+        self.session.flush()
+        return post
+
+    def deputy(self, org: Org, login: str | None = None, **kwargs) -> User:
+        """A user holding a chief post in the org: eligible to be named 代理 for its head."""
+        user = self.user(login, **kwargs)
+        self.assign(user, self.chief_post(org))
+        return user
 
     def plan(self, start_fy: int = 2022, end_fy: int = 2026) -> ExecutionPlan:
         if self._plan is not None:
@@ -172,19 +205,31 @@ class Factory:
     def cycle(
         self, item: ReformItem, fiscal_year: int = 2026, state: str = "plan_draft", **fields
     ) -> Cycle:
+        """A cycle put straight into `state`; one made in a state where the evaluation counts
+        as confirmed is confirmed, as it would be had it got there by its transitions."""
+        version = fields.pop("definition_version", None) or get_definition().version
+        if "confirmed_at" not in fields:
+            known = get_definition(version).state(state)
+            if known is not None and known.confirmed:
+                fields["confirmed_at"] = datetime(fiscal_year + 1, 5, 20, tzinfo=UTC)
         cycle = Cycle(
             item=item,
             fiscal_year=fiscal_year,
             state=state,
-            definition_version=fields.pop("definition_version", "2026.1"),
+            definition_version=version,
             **fields,
         )
         self.session.add(cycle)
         self.session.flush()
         return cycle
 
-    def schedule(self, fiscal_year: int = 2026, **fields) -> FiscalYearSchedule:
-        schedule = FiscalYearSchedule.defaults(fiscal_year)
+    def schedule(
+        self, fiscal_year: int = 2026, due: dict[str, date] | None = None, **fields
+    ) -> FiscalYearSchedule:
+        """The year's schedule: the definition's defaults, `due` dates by stage, `fields`."""
+        schedule = default_schedule(fiscal_year)
+        for stage, day in (due or {}).items():
+            schedule.set_due(stage, day)
         for key, value in fields.items():
             setattr(schedule, key, value)
         self.session.add(schedule)

@@ -1,5 +1,6 @@
-"""The workflow engine: definitions as data, one shared state machine, the operations."""
+"""The workflow engine: definitions as data, one shared state machine per version, the
+operations, roles resolved on the day, and the business rules every page and job asks.
 
-from .labels import state_label
-
-__all__ = ["state_label"]
+It imports the models and the calendar only; nothing here loads Flask or reads the
+request, and the acting user, the time and the settings come in as arguments.
+"""

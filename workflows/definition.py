@@ -1,40 +1,93 @@
-"""Workflow definitions: a YAML file read, checked, and compiled into one shared machine.
+"""A workflow definition: roles, stages, states and transitions, compiled into one machine.
 
-The current definition is `definitions/<name>.yaml`; definitions that running cycles still
-use are kept as `definitions/archive/<name>-<version>.yaml`. A cycle names its version in
-`Cycle.definition_version` and is always moved by that version's machine.
+Everything the code needs to know about the workflow is an attribute here, read from the
+definition file (`workflows/loader.py` checks it); no state or trigger name is written in
+Python. The code asks questions such as "which transition of kind `approve` leaves this
+state", "does this state count as confirmed", "which role must act".
 """
 
 from __future__ import annotations
 
-import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from transitions import Machine, MachineError
 
-DEFINITIONS = Path(__file__).parent / "definitions"
-MAIL_TEMPLATES = Path(__file__).parent.parent / "notifications" / "templates" / "mail"
-
-ROLES = ("staff", "author", "head", "secretariat", "committee")
-ACTORS = ("staff", "head", "secretariat")
-STAGES = ("plan", "do", "check", "act")
-GUARDS = ("plan_complete", "midyear_report", "check_complete", "act_complete")
-RECIPIENTS = ("next", "author", "deciders")
 PREVIOUS = "@previous"
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+# What a role resolves to, relative to the cycle's item (`of:` in the definition).
+SCOPES = ("owning_section", "related_sections", "owning_department", "city")
+# Roles granted to users outright (app.models.Role values).
+GRANTED = ("secretariat", "committee", "admin")
+# The kinds of transition the code offers in its own places (stage forms, decision page,
+# bulk approval, the secretariat's console). Labels are defaults a transition may override.
+KINDS: dict[str, tuple[str, str, str, str]] = {
+    # kind: (button ja, button en, history ja, history en)
+    "submit": ("提出する", "Submit", "提出", "Submitted"),
+    "approve": ("承認する", "Approve", "承認", "Approved"),
+    "send_back": ("差し戻す", "Send back", "差戻し", "Sent back"),
+    "withdraw": ("提出を取り下げる", "Withdraw", "取下げ", "Withdrawn"),
+    "start": ("始める", "Start", "開始", "Started"),
+    "reopen": ("前の段階に戻す", "Reopen", "前の段階に戻す", "Reopened"),
+    "suspend": ("休止する", "Suspend", "休止", "Suspended"),
+    "resume": ("再開する", "Resume", "再開", "Resumed"),
+    "abolish": ("廃止する", "Abolish", "廃止", "Abolished"),
+}
+# The stage forms of the item page; a state names the one it edits (`form:`).
+FORMS = ("plan", "report", "check", "act")
+# Escalation levels; their delays (business days after the deadline) are in the schedule.
+LEVELS = ("first", "second")
+# Item statuses a state may set on entry (`item_status:`).
+ITEM_STATUSES = ("suspended", "abolished")
 
 
-class DefinitionError(Exception):
-    """A definition that cannot be used: '<file>: <place>: <reason>'."""
+def _pick(locale: str, ja: str, en: str) -> str:
+    return en if str(locale).startswith("en") else ja
 
-    def __init__(self, file: str, place: str, reason: str):
-        self.file, self.place, self.reason = file, place, reason
-        super().__init__(f"{file}: {place}: {reason}")
+
+@dataclass(frozen=True)
+class Role:
+    """Who plays a part, resolved on a given day for a given item."""
+
+    name: str
+    ja: str
+    en: str
+    posts: tuple[str, ...] = ()  # post kind codes
+    of: str | None = None  # one of SCOPES, for post-based roles
+    granted: str | None = None  # one of GRANTED
+    submitter: bool = False  # who submitted the waiting submission
+
+    @property
+    def post_based(self) -> bool:
+        return bool(self.posts)
+
+    def label(self, locale: str = "ja") -> str:
+        return _pick(locale, self.ja, self.en)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A deadline the cycle works towards; its default is a day of the fiscal year."""
+
+    name: str
+    ja: str
+    en: str
+    month: int
+    day: int
+    next_year: bool = False  # in the following fiscal year (the year-end evaluation)
+
+    def default_due(self, fiscal_year: int) -> date:
+        """The default deadline in `fiscal_year` (April to March)."""
+        year = fiscal_year + (1 if self.next_year else 0) + (1 if self.month < 4 else 0)
+        return date(year, self.month, self.day)
+
+    def label(self, locale: str = "ja") -> str:
+        return _pick(locale, self.ja, self.en)
 
 
 @dataclass(frozen=True)
@@ -42,27 +95,56 @@ class State:
     name: str
     ja: str
     en: str
-    stage: str | None = None
-    actor: str | None = None
+    stage: str | None = None  # the deadline this state waits on
+    actor: str | None = None  # the role that must act
+    form: str | None = None  # the stage form the actor edits here
     final: bool = False
+    confirmed: bool = False  # the year's evaluation stands confirmed in this state
+    closes_year: bool = False  # entering it closes the year and rolls over
+    item_status: str | None = None  # entering it sets the item's status
+    escalate: tuple[str, ...] = LEVELS  # the escalation levels that apply while overdue
 
     def label(self, locale: str = "ja") -> str:
-        return self.en if str(locale).startswith("en") else self.ja
+        return _pick(locale, self.ja, self.en)
+
+    @property
+    def waiting(self) -> bool:
+        """Someone must act before a deadline."""
+        return bool(self.stage and self.actor)
 
 
 @dataclass(frozen=True)
 class Transition:
     trigger: str
+    kind: str | None
     sources: tuple[str, ...]
-    dest: str  # a state name, or "@previous" (back to where the cycle was suspended)
+    dest: str  # a state name, or "@previous" (back to where the cycle was halted)
     roles: tuple[str, ...]
     guards: tuple[str, ...] = ()
     needs_reason: bool = False
-    decides: bool = False
+    decides: bool = False  # the author of the waiting submission may not fire it
+    confirms: bool = False  # it confirms the year's evaluation
+    report: str | None = None  # it submits a report of this kind (one must be filed)
     notify: dict[str, str] = field(default_factory=dict)
+    ja: str = ""
+    en: str = ""
+    done_ja: str = ""
+    done_en: str = ""
 
     def __hash__(self) -> int:
         return hash((self.trigger, self.sources, self.dest))
+
+    def label(self, locale: str = "ja") -> str:
+        """The button's words (承認する)."""
+        return _pick(locale, self.ja, self.en)
+
+    def done_label(self, locale: str = "ja") -> str:
+        """The history's words (承認)."""
+        return _pick(locale, self.done_ja, self.done_en)
+
+    @property
+    def submits(self) -> bool:
+        return self.kind == "submit"
 
 
 class _Token:
@@ -73,13 +155,22 @@ class _Token:
 
 
 class Definition:
-    """One version of a workflow: states, transitions and the compiled machine."""
+    """One version of a workflow, with its compiled `transitions` machine.
+
+    `fire(state, trigger, check=...)` runs the machine: `check(transition)` is the condition
+    of every transition (the engine's rights, reason, year lock and guards, which refuse by
+    raising); the machine decides the destination.
+    """
 
     def __init__(
         self,
         name: str,
         version: str,
         initial: str,
+        roles: dict[str, Role],
+        stages: dict[str, Stage],
+        reports: dict[str, tuple[str, str]],
+        escalation: dict[str, str],
         states: dict[str, State],
         transitions: list[Transition],
         path: Path | None = None,
@@ -87,10 +178,15 @@ class Definition:
         self.name = name
         self.version = version
         self.initial = initial
+        self.roles = roles
+        self.stages = stages
+        self.reports = reports
+        self.escalation = escalation
         self.states = states
         self.transitions = transitions
         self.path = path
-        self._lock = threading.Lock()
+        self._tokens: list[_Token] = []  # idle models attached to the machine
+        self._tokens_lock = threading.Lock()
         self.machine = Machine(
             model=None,
             states=list(states),
@@ -103,9 +199,12 @@ class Definition:
     def __repr__(self) -> str:
         return f"<Definition {self.name} {self.version}>"
 
-    def _machine_transitions(self) -> list[dict[str, Any]]:
+    # -- the machine -----------------------------------------------------------------
+
+    def _machine_transitions(self, *, with_conditions: bool = True) -> list[dict[str, Any]]:
         compiled = []
         for t in self.transitions:
+            conditions = [self._condition(t)] if with_conditions else []
             if t.dest == PREVIOUS:
                 for state in self.states:
                     if state in t.sources or self.states[state].final:
@@ -115,39 +214,132 @@ class Definition:
                             "trigger": t.trigger,
                             "source": list(t.sources),
                             "dest": state,
-                            "conditions": [_previous_is(state)],
+                            # The checks first: a refusal is told before "nowhere to go".
+                            "conditions": [*conditions, _previous_is(state)],
                         }
                     )
             else:
-                compiled.append({"trigger": t.trigger, "source": list(t.sources), "dest": t.dest})
+                compiled.append(
+                    {
+                        "trigger": t.trigger,
+                        "source": list(t.sources),
+                        "dest": t.dest,
+                        "conditions": conditions,
+                    }
+                )
         return compiled
 
-    def triggers_from(self, state: str) -> list[str]:
-        """The triggers that leave `state`, in definition order."""
-        seen: list[str] = []
-        for t in self.transitions:
-            if state in t.sources and t.trigger not in seen:
-                seen.append(t.trigger)
-        return seen
+    @staticmethod
+    def _condition(transition: Transition) -> Callable:
+        def condition(event) -> bool:
+            check = event.kwargs.get("check")
+            return check(transition) if check is not None else True
+
+        condition.__name__ = f"may_{transition.trigger}"
+        return condition
+
+    def _borrow(self) -> _Token:
+        with self._tokens_lock:
+            if self._tokens:
+                return self._tokens.pop()
+        token = _Token(self.initial)
+        self.machine.add_model(token, initial=self.initial)
+        return token
+
+    def _give_back(self, token: _Token) -> None:
+        with self._tokens_lock:
+            self._tokens.append(token)
+
+    def fire(
+        self,
+        state: str,
+        trigger: str,
+        *,
+        check: Callable[[Transition], bool] | None = None,
+        previous: str | None = None,
+    ) -> str:
+        """Run the machine from `state`: the destination (MachineError if it cannot fire).
+
+        A few models stay attached to the shared machine (one per transition running at the
+        same moment) and are reused; a model's state is set from the row before each
+        trigger, as the database is the truth.
+        """
+        token = self._borrow()
+        try:
+            token.state = state
+            moved = token.trigger(trigger, check=check, previous=previous)
+            dest = token.state
+        finally:
+            self._give_back(token)
+        if not moved:
+            raise MachineError(f"{trigger} cannot fire from {state} (previous={previous})")
+        return dest
+
+    # -- questions the code asks -----------------------------------------------------
 
     def transition(self, state: str, trigger: str) -> Transition | None:
         """The transition `trigger` fires from `state`, or None."""
-        return next(
-            (t for t in self.transitions if t.trigger == trigger and state in t.sources), None
-        )
+        return self._by_source.get((trigger, state))
 
-    def next_state(self, state: str, trigger: str, previous: str | None = None) -> str:
-        """Run the shared machine: where `trigger` leads from `state` (MachineError if nowhere)."""
-        token = _Token(state)
-        with self._lock:
-            self.machine.add_model(token, initial=state)
-            try:
-                moved = token.trigger(trigger, previous=previous)
-            finally:
-                self.machine.remove_model(token)
-        if not moved:
-            raise MachineError(f"{trigger} cannot fire from {state} (previous={previous})")
-        return token.state
+    @cached_property
+    def _by_source(self) -> dict[tuple[str, str], Transition]:
+        return {(t.trigger, s): t for t in self.transitions for s in t.sources}
+
+    def leaving(self, state: str) -> list[Transition]:
+        """The transitions that leave `state`, in definition order."""
+        return [t for t in self.transitions if state in t.sources]
+
+    def triggers_from(self, state: str) -> list[str]:
+        """The triggers that leave `state`, in definition order, each once."""
+        return list(dict.fromkeys(t.trigger for t in self.leaving(state)))
+
+    def of_kind(self, state: str, kind: str) -> Transition | None:
+        """The first transition of `kind` that leaves `state`."""
+        return next((t for t in self.leaving(state) if t.kind == kind), None)
+
+    def by_trigger(self, trigger: str) -> Transition | None:
+        """Any transition fired by `trigger` (for labels of recorded actions)."""
+        return next((t for t in self.transitions if t.trigger == trigger), None)
+
+    def state(self, name: str) -> State | None:
+        return self.states.get(name)
+
+    def state_label(self, name: str, locale: str = "ja") -> str:
+        state = self.states.get(name)
+        return state.label(locale) if state else name
+
+    def stage_of(self, state: str) -> str | None:
+        found = self.states.get(state)
+        return found.stage if found else None
+
+    def states_where(self, test: Callable[[State], bool]) -> tuple[str, ...]:
+        return tuple(name for name, state in self.states.items() if test(state))
+
+    @cached_property
+    def waiting_states(self) -> tuple[str, ...]:
+        """States in which someone must act before a deadline."""
+        return self.states_where(lambda s: s.waiting)
+
+    @cached_property
+    def deciding_states(self) -> frozenset[str]:
+        """States that wait for a decision (a transition with `decides` leaves them)."""
+        return frozenset(s for s in self.states if any(t.decides for t in self.leaving(s)))
+
+    def final_or_halted(self, state: str) -> bool:
+        found = self.states.get(state)
+        return found is None or found.final or found.item_status is not None
+
+    def state_with_status(self, status: str) -> str | None:
+        """The state that sets the item's `status` on entry (abolished, suspended)."""
+        return next((n for n, s in self.states.items() if s.item_status == status), None)
+
+    @cached_property
+    def confirming_transitions(self) -> tuple[Transition, ...]:
+        return tuple(t for t in self.transitions if t.confirms)
+
+    def report_label(self, kind: str, locale: str = "ja") -> str:
+        ja, en = self.reports.get(kind, (kind, kind))
+        return _pick(locale, ja, en)
 
     @cached_property
     def global_triggers(self) -> tuple[str, ...]:
@@ -160,12 +352,36 @@ class Definition:
                 found.append(t.trigger)
         return tuple(found)
 
+    def normal_path(self) -> list[Transition]:
+        """The shortest way from the initial state to closing the year, moving forward only.
+
+        Forward means submitting, deciding to approve and starting: what a year looks like
+        when nothing is sent back (the demo plays it).
+        """
+        forward = ("submit", "approve", "start", None)
+        goal = {n for n, s in self.states.items() if s.closes_year}
+        frontier: list[tuple[str, list[Transition]]] = [(self.initial, [])]
+        seen = {self.initial}
+        while frontier:
+            state, path = frontier.pop(0)
+            if state in goal:
+                return path
+            for t in self.leaving(state):
+                if t.kind in forward and t.dest != PREVIOUS and t.dest not in seen:
+                    seen.add(t.dest)
+                    frontier.append((t.dest, [*path, t]))
+        return []
+
+    # -- the diagram -------------------------------------------------------------------
+
     def _graph(self, full: bool) -> str:
         transitions = [
-            {k: v for k, v in t.items() if k != "conditions"}
-            for t in self._machine_transitions()
+            t
+            for t in self._machine_transitions(with_conditions=False)
             if full or t["trigger"] not in self.global_triggers
         ]
+        for t in transitions:
+            t.pop("conditions")
         shown = {self.initial} | {t["dest"] for t in transitions}
         shown |= {s for t in transitions for s in t["source"]}
         token = _Token(self.initial)
@@ -226,257 +442,9 @@ def _previous_is(state: str):
     return condition
 
 
-# --- loading and validation -------------------------------------------------------------
+class DefinitionError(Exception):
+    """A definition that cannot be used: '<file>: <place>: <reason>'."""
 
-
-def _fail(path: Path, place: str, reason: str) -> DefinitionError:
-    return DefinitionError(str(path), place, reason)
-
-
-def _names(value: Any) -> list[Any]:
-    if isinstance(value, str):
-        return [value]
-    return list(value) if isinstance(value, list) else [value]
-
-
-def load_definition(path: str | Path) -> Definition:
-    """Read and check one definition file; DefinitionError names the file, place and reason."""
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise _fail(path, "file", f"cannot be read ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        place = f"line {mark.line + 1}" if mark else "file"
-        raise _fail(path, place, f"not valid YAML ({getattr(exc, 'problem', exc)})") from exc
-    if not isinstance(raw, dict):
-        raise _fail(
-            path, "file", "must be a mapping with name, version, initial, states, transitions"
-        )
-    lines = _line_index(path)
-    for key in ("name", "version", "initial", "states", "transitions"):
-        if key not in raw:
-            raise _fail(path, key, "missing")
-    states = _load_states(path, raw["states"], lines)
-    initial = raw["initial"]
-    if initial not in states:
-        raise _fail(path, "initial", f"unknown state {initial!r}")
-    transitions = _load_transitions(path, raw["transitions"], states, lines)
-    _check_reachable(path, initial, states, transitions)
-    try:
-        return Definition(str(raw["name"]), str(raw["version"]), initial, states, transitions, path)
-    except Exception as exc:  # noqa: BLE001 - anything the library refuses is a bad definition
-        raise _fail(path, "transitions", f"the state machine refuses it ({exc})") from exc
-
-
-def _line_index(path: Path) -> dict[str, int]:
-    """Line numbers of the state names and transition entries, for error messages."""
-    index: dict[str, int] = {}
-    try:
-        node = yaml.compose(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
-        return index
-    for key, value in getattr(node, "value", []):
-        if key.value == "states" and isinstance(value, yaml.MappingNode):
-            for name, sub in value.value:
-                index[f"states.{name.value}"] = sub.start_mark.line + 1
-        if key.value == "transitions" and isinstance(value, yaml.SequenceNode):
-            for i, sub in enumerate(value.value):
-                index[f"transitions[{i}]"] = sub.start_mark.line + 1
-    return index
-
-
-def _place(lines: dict[str, int], key: str, detail: str = "") -> str:
-    line = lines.get(key)
-    where = f"{key}{detail}"
-    return f"{where} (line {line})" if line else where
-
-
-def _load_states(path: Path, raw: Any, lines: dict[str, int]) -> dict[str, State]:
-    if not isinstance(raw, dict) or not raw:
-        raise _fail(path, "states", "must be a non-empty mapping of state names")
-    states: dict[str, State] = {}
-    for name, spec in raw.items():
-        place = _place(lines, f"states.{name}")
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise _fail(path, place, f"state name {name!r} must be lower_snake_case")
-        if not isinstance(spec, dict):
-            raise _fail(path, place, "must be a mapping with ja and en labels")
-        unknown = set(spec) - {"ja", "en", "stage", "actor", "final"}
-        if unknown:
-            raise _fail(path, place, f"unknown key(s) {', '.join(sorted(unknown))}")
-        for key in ("ja", "en"):
-            if not spec.get(key):
-                raise _fail(path, place, f"the {key} label is missing")
-        stage, actor = spec.get("stage"), spec.get("actor")
-        if stage is not None and stage not in STAGES:
-            raise _fail(path, place, f"stage must be one of {', '.join(STAGES)}, not {stage!r}")
-        if actor is not None and actor not in ACTORS:
-            raise _fail(path, place, f"actor must be one of {', '.join(ACTORS)}, not {actor!r}")
-        final = bool(spec.get("final", False))
-        if final and (stage or actor):
-            raise _fail(path, place, "a final state waits on no stage and no actor")
-        states[name] = State(name, str(spec["ja"]), str(spec["en"]), stage, actor, final)
-    return states
-
-
-def _load_transitions(
-    path: Path, raw: Any, states: dict[str, State], lines: dict[str, int]
-) -> list[Transition]:
-    if not isinstance(raw, list) or not raw:
-        raise _fail(path, "transitions", "must be a non-empty list")
-    result: list[Transition] = []
-    seen: dict[tuple[str, str], int] = {}
-    allowed = {"trigger", "from", "to", "by", "guards", "reason", "decides", "notify"}
-    for i, spec in enumerate(raw):
-        key = f"transitions[{i}]"
-        place = _place(lines, key)
-        if not isinstance(spec, dict):
-            raise _fail(path, place, "must be a mapping")
-        unknown = set(spec) - allowed
-        if unknown:
-            raise _fail(path, place, f"unknown key(s) {', '.join(sorted(unknown))}")
-        for required in ("trigger", "from", "to", "by"):
-            if required not in spec:
-                raise _fail(path, place, f"{required} is missing")
-        trigger = spec["trigger"]
-        if not isinstance(trigger, str) or not _NAME.match(trigger):
-            raise _fail(
-                path,
-                _place(lines, key, ".trigger"),
-                f"trigger {trigger!r} must be lower_snake_case",
-            )
-        sources = tuple(_names(spec["from"]))
-        for source in sources:
-            if source not in states:
-                raise _fail(path, _place(lines, key, ".from"), f"unknown state {source!r}")
-            if states[source].final and trigger != "reopen":
-                raise _fail(
-                    path,
-                    _place(lines, key, ".from"),
-                    f"{source!r} is final; only reopen may leave it",
-                )
-            if (trigger, source) in seen:
-                raise _fail(
-                    path,
-                    _place(lines, key, ".from"),
-                    f"{trigger!r} from {source!r} is already defined in "
-                    f"transitions[{seen[(trigger, source)]}]",
-                )
-            seen[(trigger, source)] = i
-        dest = spec["to"]
-        if dest != PREVIOUS and dest not in states:
-            raise _fail(path, _place(lines, key, ".to"), f"unknown state {dest!r}")
-        roles = tuple(_names(spec["by"]))
-        if not roles:
-            raise _fail(path, _place(lines, key, ".by"), "nobody may fire it")
-        for role in roles:
-            if role not in ROLES:
-                raise _fail(
-                    path,
-                    _place(lines, key, ".by"),
-                    f"unknown role {role!r} (roles: {', '.join(ROLES)})",
-                )
-        guards = tuple(_names(spec.get("guards", [])))
-        for guard in guards:
-            if guard not in GUARDS:
-                raise _fail(
-                    path,
-                    _place(lines, key, ".guards"),
-                    f"unknown guard {guard!r} (guards: {', '.join(GUARDS)})",
-                )
-        notify = spec.get("notify", {}) or {}
-        if not isinstance(notify, dict):
-            raise _fail(path, _place(lines, key, ".notify"), "must map recipients to mail kinds")
-        for recipient, kind in notify.items():
-            if recipient not in RECIPIENTS:
-                raise _fail(
-                    path,
-                    _place(lines, key, ".notify"),
-                    f"unknown recipients {recipient!r} ({', '.join(RECIPIENTS)})",
-                )
-            if not (MAIL_TEMPLATES / f"{kind}.txt").is_file():
-                raise _fail(
-                    path,
-                    _place(lines, key, ".notify"),
-                    f"no mail template {kind}.txt in notifications/templates/mail",
-                )
-        for flag in ("reason", "decides"):
-            if not isinstance(spec.get(flag, False), bool):
-                raise _fail(path, _place(lines, key, f".{flag}"), "must be true or false")
-        result.append(
-            Transition(
-                trigger=trigger,
-                sources=sources,
-                dest=dest,
-                roles=roles,
-                guards=guards,
-                needs_reason=spec.get("reason", False),
-                decides=spec.get("decides", False),
-                notify=dict(notify),
-            )
-        )
-    return result
-
-
-def _check_reachable(
-    path: Path, initial: str, states: dict[str, State], transitions: list[Transition]
-) -> None:
-    reached, frontier = {initial}, [initial]
-    while frontier:
-        state = frontier.pop()
-        for t in transitions:
-            if state in t.sources and t.dest != PREVIOUS and t.dest not in reached:
-                reached.add(t.dest)
-                frontier.append(t.dest)
-    unreachable = [s for s in states if s not in reached]
-    if unreachable:
-        raise _fail(path, f"states.{unreachable[0]}", "no transition leads to this state")
-    for name, state in states.items():
-        if (
-            not state.final
-            and name != "suspended"
-            and not any(name in t.sources for t in transitions)
-        ):
-            raise _fail(path, f"states.{name}", "no transition leaves this non-final state")
-
-
-# --- lookup by version ------------------------------------------------------------------
-
-
-def current_path(name: str = "pdca") -> Path:
-    return DEFINITIONS / f"{name}.yaml"
-
-
-@lru_cache(maxsize=16)
-def _load_cached(path: str, mtime: float) -> Definition:
-    return load_definition(path)
-
-
-def _load(path: Path) -> Definition:
-    return _load_cached(str(path), path.stat().st_mtime)
-
-
-def get_definition(version: str | None = None, name: str = "pdca") -> Definition:
-    """The definition of `version` (the current one when None)."""
-    current = _load(current_path(name))
-    if version is None or version == current.version:
-        return current
-    archived = DEFINITIONS / "archive" / f"{name}-{version}.yaml"
-    if not archived.is_file():
-        raise DefinitionError(str(archived), "version", f"no definition {name} {version!r}")
-    definition = _load(archived)
-    if definition.version != version:
-        raise DefinitionError(
-            str(archived), "version", f"says {definition.version!r}, expected {version!r}"
-        )
-    return definition
-
-
-def all_definitions(name: str = "pdca") -> list[Definition]:
-    """The current definition and every archived one (each checked)."""
-    found = [get_definition(None, name)]
-    for path in sorted((DEFINITIONS / "archive").glob(f"{name}-*.yaml")):
-        found.append(_load(path))
-    return found
+    def __init__(self, file: str, place: str, reason: str):
+        self.file, self.place, self.reason = file, place, reason
+        super().__init__(f"{file}: {place}: {reason}")

@@ -1,29 +1,27 @@
-"""Labels of workflow states, read from the definition files."""
+"""Labels of workflow states and recorded actions, from the definition a cycle is on."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-
-import yaml
-
-DEFINITIONS = Path(__file__).parent / "definitions"
+from .registry import all_definitions, get_definition
 
 
-@lru_cache(maxsize=8)
-def _states(name: str = "pdca") -> dict[str, dict]:
-    with open(DEFINITIONS / f"{name}.yaml", encoding="utf-8") as fh:
-        return yaml.safe_load(fh)["states"]
+def state_label(state: str, locale: str = "ja", version: str | None = None) -> str:
+    """The Japanese (or English) name of a state in `version` (default: current).
+
+    A state that version does not have is looked up in the other known versions; the raw
+    name is the last resort.
+    """
+    definition = get_definition(version)
+    found = definition.state(state)
+    if found is None:
+        found = next((d.states[state] for d in all_definitions() if state in d.states), None)
+    return found.label(locale) if found else state
 
 
-def state_info(state: str, definition: str = "pdca") -> dict:
-    """The definition's entry for a state (labels, stage, actor), {} when unknown."""
-    return _states(definition).get(state, {})
-
-
-def state_label(state: str, locale: str = "ja", definition: str = "pdca") -> str:
-    """The Japanese (or English) name of a state; the raw name when unknown."""
-    info = _states(definition).get(state)
-    if info is None:
-        return state
-    return info["en"] if locale.startswith("en") else info["ja"]
+def transition_label(trigger: str, locale: str = "ja", version: str | None = None) -> str | None:
+    """The history's words for a trigger (承認, 差戻し ...), None when no version has it."""
+    for definition in (get_definition(version), *all_definitions()):
+        transition = definition.by_trigger(trigger)
+        if transition is not None:
+            return transition.done_label(locale)
+    return None

@@ -10,7 +10,6 @@ from app.models import PostKind, Role, User
 from app.validation import (
     CheckField,
     EmailField,
-    EnumField,
     Form,
     IdField,
     NumberField,
@@ -42,8 +41,8 @@ def entity_form(model, fields) -> type[Form]:
             attrs[f.name] = NumberField(f.label, checks, integer=True, low=0, high=99999)
         elif f.kind in ("department", "section"):
             attrs[f.name] = IdField(f.label, checks)
-        elif f.kind == "post_kind":
-            attrs[f.name] = EnumField(f.label, checks, enum=PostKind)
+        elif f.kind == "post_kind":  # a PostKind's code, checked against the table
+            attrs[f.name] = TextField(f.label, checks, max_length=column_length(PostKind.code))
         else:
             length = column_length(getattr(model, f.name))
             attrs[f.name] = TextField(f.label, checks, max_length=length)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -9,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.calendar import local_date
-from app.models import Department, Post, PostAssignment, Role, Section, User, UserRole
-from app.text import ActionError, _
+from app.models import Department, Post, PostAssignment, PostKind, Role, Section, User, UserRole
+from app.text import ActionError, _, current_locale
 
 from . import owners
 
@@ -54,13 +55,22 @@ def specs() -> dict[str, tuple[type, list[Field]]]:
                 Field("active", _("有効"), "bool", False),
             ],
         ),
+        "post_kinds": (
+            PostKind,
+            [
+                Field("code", _("種類のコード（ワークフロー定義で使う名前）")),
+                Field("name", _("名称")),
+                Field("name_en", _("英語名"), "text", False),
+                Field("position", _("表示順"), "int", False),
+            ],
+        ),
         "posts": (
             Post,
             [
                 Field("code", _("役職コード")),
                 Field("name", _("役職名")),
-                Field("kind", _("種類"), "post_kind"),
-                Field("department_id", _("部"), "department"),
+                Field("kind_code", _("種類"), "post_kind"),
+                Field("department_id", _("部（全庁の役職は空欄）"), "department", False),
                 Field("section_id", _("課"), "section", False),
                 Field("active", _("有効"), "bool", False),
             ],
@@ -69,7 +79,12 @@ def specs() -> dict[str, tuple[type, list[Field]]]:
 
 
 def entity_title(entity: str) -> str:
-    return {"departments": _("部"), "sections": _("課"), "posts": _("役職")}[entity]
+    return {
+        "departments": _("部"),
+        "sections": _("課"),
+        "posts": _("役職"),
+        "post_kinds": _("役職の種類"),
+    }[entity]
 
 
 def display(obj, f: Field):
@@ -78,11 +93,11 @@ def display(obj, f: Field):
     if f.kind == "bool":
         return "○" if value else "×"
     if f.kind == "department":
-        return obj.department.name
+        return obj.department.name if obj.department else _("全庁")
     if f.kind == "section":
         return obj.section.name if obj.section else ""
     if f.kind == "post_kind":
-        return value.ja
+        return obj.kind.label(current_locale())
     return value
 
 
@@ -100,8 +115,15 @@ def parse_fields(session: Session, entity: str, form, current=None) -> tuple[dic
         if f.kind == "text":
             value = value or ""
         values[f.name] = value
-    code = values.get("code")
-    if code and "code" not in errors:
+        if f.kind == "post_kind" and value and f.name not in errors:
+            if session.scalar(select(PostKind.id).where(PostKind.code == value)) is None:
+                errors[f.name] = _("%(field)sを選んでください。", field=f.label)
+    code = values.get("code") if "code" not in errors else None
+    if code and entity == "post_kinds" and not re.fullmatch(r"[a-z][a-z0-9_]*", code):
+        errors["code"] = _(
+            "種類のコードは半角英小文字・数字・_ で入力してください（例: deputy_mayor）。"
+        )
+    elif code:
         clash = session.scalar(select(model).where(model.code == code))
         if clash is not None and clash is not current:
             errors["code"] = _("コード「%(code)s」は既に使われています。", code=code)
@@ -135,7 +157,11 @@ def save_entity(
     session.flush()
     if department_before is not None and obj.department_id != department_before:
         # The section's items now answer to the head of the department it moved to.
-        checks.append((today, {"department_id": obj.department_id}))
+        checks += [
+            (today, {"department_id": obj.department_id, "role": role.name})
+            for role in owners.owner_roles()
+            if role.of == "owning_department"
+        ]
     _refuse_owner_gaps(session, checks)
     record(
         session,
@@ -294,8 +320,8 @@ def post_holders(session: Session, today: date) -> tuple[list[str], list[list]]:
             [
                 post.code,
                 post.name,
-                post.kind.ja,
-                post.department.name,
+                post.kind.name,
+                post.department.name if post.department else _("全庁"),
                 post.section.name if post.section else "",
                 "、".join(a.user.login for a in current),
                 "、".join(a.user.name for a in current),

@@ -14,10 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.exports import to_xlsx
-from app.models import Post, PostAssignment, PostKind, User
+from app.models import Post, PostAssignment, User
 from app.spreadsheets import SpreadsheetError, first_sheet_rows
-from app.text import ActionError, _
+from app.text import ActionError, _, current_locale
 from app.validation import Invalid, check_text, column_length, parse_date
+from workflows.registry import get_definition
 
 from .owners import left_without_owner, scope_of
 
@@ -267,7 +268,7 @@ def _check_owners(session: Session, result: TransferPlan) -> None:
                 _(
                     "この変更で「%(post)s」が空席になり、所管する改革項目の%(what)sがいなくなります。",
                     post=post.name,
-                    what=_("部長") if post.kind is PostKind.HEAD else _("担当職員"),
+                    what=get_definition().roles[scope["role"]].label(current_locale()),
                 )
             )
 

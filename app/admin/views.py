@@ -39,7 +39,7 @@ def _choices() -> dict:
         "sections": db.session.scalars(
             select(Section).order_by(Section.department_id, Section.position)
         ).all(),
-        "post_kinds": list(PostKind),
+        "post_kinds": db.session.scalars(select(PostKind).order_by(PostKind.position)).all(),
     }
 
 
@@ -57,7 +57,10 @@ def index():
     return render_template("admin/index.html", counts=counts)
 
 
-@bp.route("/<any(departments, sections, posts):entity>", methods=["GET", "POST"])
+ENTITIES = "<any(departments, sections, posts, post_kinds):entity>"
+
+
+@bp.route(f"/{ENTITIES}", methods=["GET", "POST"])
 @once
 def entities(entity: str):
     model, fields = service.specs()[entity]
@@ -101,7 +104,9 @@ def entities(entity: str):
     ), status
 
 
-@bp.route("/<any(departments, sections, posts):entity>/<int:obj_id>", methods=["GET", "POST"])
+@bp.route(
+    "/<any(departments, sections, posts, post_kinds):entity>/<int:obj_id>", methods=["GET", "POST"]
+)
 @once
 def edit_entity(entity: str, obj_id: int):
     model, fields = service.specs()[entity]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.calendar import local_date
 from app.models import (
-    AuditEntry,
     CommitteeOpinion,
     CommitteeQuestion,
     Cycle,
@@ -23,6 +22,7 @@ from app.text import ActionError, _
 from app.validation import Invalid, check_text
 from workflows import audit
 from workflows.deadlines import schedule_for
+from workflows.rules import confirmed_clause, evaluation_confirmed
 
 MAX_LENGTH = 4000
 
@@ -61,43 +61,9 @@ def questions_open(session: Session, cycle: Cycle, today: date) -> bool:
     return schedule.committee_from is None or today < schedule.committee_from
 
 
-# The secretariat has confirmed the Check of a cycle in one of these states.
-CONFIRMED_STATES = ("act_draft", "act_submitted", "closed")
-# Cycles stopped part-way: confirmed only if their Check was confirmed before they stopped.
-HALTED_STATES = ("abolished", "suspended")
-
-
-def confirmed_halted(session: Session, cycle_ids) -> set[int]:
-    """Among abolished or suspended cycles, those whose Check the secretariat had confirmed.
-
-    The latest confirmation (confirm_check) must not have been undone by reopening the
-    evaluation (reopen back to check_draft) before the cycle stopped.
-    """
-    ids = set(cycle_ids)
-    if not ids:
-        return set()
-    entries = session.execute(
-        select(AuditEntry.cycle_id, AuditEntry.action)
-        .where(
-            AuditEntry.cycle_id.in_(ids),
-            or_(
-                AuditEntry.action == "confirm_check",
-                (AuditEntry.action == "reopen") & (AuditEntry.to_state == "check_draft"),
-            ),
-        )
-        .order_by(AuditEntry.cycle_id, AuditEntry.seq)
-    )
-    last = {cycle_id: action for cycle_id, action in entries}
-    return {cycle_id for cycle_id, action in last.items() if action == "confirm_check"}
-
-
 def is_confirmed(session: Session, cycle: Cycle) -> bool:
-    """The Check result has been confirmed by the secretariat."""
-    if cycle.grade is None:
-        return False
-    if cycle.state in CONFIRMED_STATES:
-        return True
-    return cycle.state in HALTED_STATES and cycle.id in confirmed_halted(session, [cycle.id])
+    """The year's evaluation counts as confirmed (the one rule, `workflows.rules`)."""
+    return evaluation_confirmed(cycle)
 
 
 def reviewable(session: Session, fiscal_year: int, *, department_ids: set[int] | None = None):
@@ -120,8 +86,7 @@ def reviewable(session: Session, fiscal_year: int, *, department_ids: set[int] |
         .outerjoin(questions, questions.c.cycle_id == Cycle.id)
         .where(
             Cycle.fiscal_year == fiscal_year,
-            Cycle.state.in_(CONFIRMED_STATES + HALTED_STATES),
-            Cycle.grade.is_not(None),
+            confirmed_clause(),
         )
         .order_by(ReformItem.viewpoint_id, ReformItem.number)
         .options(
@@ -132,9 +97,7 @@ def reviewable(session: Session, fiscal_year: int, *, department_ids: set[int] |
     )
     if department_ids is not None:
         query = query.where(Section.department_id.in_(department_ids or {-1}))
-    rows = session.execute(query).all()
-    confirmed = confirmed_halted(session, (c.id for c, *_n in rows if c.state in HALTED_STATES))
-    return [row for row in rows if row[0].state in CONFIRMED_STATES or row[0].id in confirmed]
+    return session.execute(query).all()
 
 
 def _text(value: str, what: str) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from flask_babel import lazy_gettext as _l
 from wtforms import Field
 
-from app.models import Cycle, Direction, Grade, Indicator, ProgressStatus, ReportKind
+from app.models import Cycle, Direction, Grade, Indicator, ProgressStatus
 from app.templating import fy_label
 from app.text import _
 from app.validation import (
@@ -71,7 +71,7 @@ def plan_form(cycle: Cycle, years: list[int], formdata: Mapping) -> type[Form]:
 def report_form(cycle: Cycle) -> type[Form]:
     """A progress report (or the mid-year report) with the indicators' actuals so far."""
     fields = {
-        "kind": EnumField(_l("報告の種類"), enum=ReportKind),
+        "kind": TextField(_l("報告の種類"), max_length=40),  # checked against the definition
         "as_of": DateInput(_l("時点")),
         "body": _text(_l("進捗状況")),
     }

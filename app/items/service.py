@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 
+from flask import has_request_context
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session, object_session
 
@@ -23,36 +25,54 @@ from app.models import (
     ProgressValue,
     User,
 )
-from workflows import audit, permissions
+from app.models.cycle import PROGRESS_REPORT
+from workflows import audit
 from workflows.deadlines import year_locked
+from workflows.registry import definition_of
+from workflows.roles import standing
 
 from .forms import act_form, check_form, plan_form, report_form
-
-# Which draft states each stage form edits (the owning section's staff only).
-EDITABLE_STATES: dict[str, frozenset[str]] = {
-    "plan": frozenset({"plan_draft"}),
-    "report": frozenset({"doing"}),
-    "check": frozenset({"midyear_approved", "check_draft"}),
-    "act": frozenset({"act_draft"}),
-}
-
-# The stage form that belongs to a state, for the item page's "current stage" link.
-FORM_OF_STATE: dict[str, str] = {
-    state: form for form, states in EDITABLE_STATES.items() for state in states
-}
 
 TEXT_MAX = 4000
 
 Errors = dict[str, str]
 
 
+def form_of(cycle: Cycle) -> str | None:
+    """The stage form the cycle's state edits (its definition's `form:`), if any."""
+    state = definition_of(cycle).state(cycle.state)
+    return state.form if state else None
+
+
 def can_edit(user: User, cycle: Cycle, form: str, today: date) -> bool:
-    """Whether `user` may change the `form` contents of `cycle` today."""
-    if cycle.state not in EDITABLE_STATES.get(form, ()):
+    """Whether `user` may change the `form` contents of `cycle` today: the state edits that
+    form, the year is not locked, and the user plays the role that must act now."""
+    definition = definition_of(cycle)
+    state = definition.state(cycle.state)
+    if state is None or state.form != form or state.actor is None:
         return False
     if year_locked(object_session(cycle), cycle.fiscal_year):
         return False
-    return bool(permissions.is_staff_of(user, cycle.item, today))
+    role = definition.roles[state.actor]
+    return standing(user, role, cycle.item, today, cycle.submitted_by_id) is not None
+
+
+def report_kinds(cycle: Cycle) -> list[tuple[str, str]]:
+    """(kind, label) of the reports staff may file: progress reports and the definition's."""
+    definition = definition_of(cycle)
+    locale = str(get_locale() or "ja") if has_request_context() else "ja"
+    kinds = [(PROGRESS_REPORT, _("進捗報告"))]
+    return kinds + [(k, definition.report_label(k, locale)) for k in definition.reports]
+
+
+def waiting_for(cycle: Cycle) -> str:
+    """Who the cycle waits for now, as the role's name (for messages)."""
+    definition = definition_of(cycle)
+    state = definition.state(cycle.state)
+    if state is None or state.actor is None:
+        return ""
+    locale = str(get_locale() or "ja") if has_request_context() else "ja"
+    return definition.roles[state.actor].label(locale)
 
 
 def _record(
@@ -189,8 +209,10 @@ def save_report(
     checked.validate()
     errors: Errors = checked.errors_by_field()
     kind, as_of, body = checked.kind.data, checked.as_of.data, checked.body.data
-    if kind is None and "kind" not in errors:
+    if not kind and "kind" not in errors:
         errors["kind"] = _("%(label)sを選んでください。", label=_("報告の種類"))
+    elif kind and kind not in dict(report_kinds(cycle)) and "kind" not in errors:
+        errors["kind"] = _("%(label)sの選択肢が正しくありません。", label=_("報告の種類"))
     if as_of is None and "as_of" not in errors:
         errors["as_of"] = _("%(label)sを入力してください。", label=_("時点"))
     elif as_of is not None and not (

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +18,7 @@ from app.calendar import local_date
 from app.extensions import db
 from app.links import LinkError, load_decision_token, token_digest
 from app.models import (
+    PROGRESS_REPORT,
     AuditEntry,
     Cycle,
     Direction,
@@ -26,7 +27,6 @@ from app.models import (
     ProgressReport,
     ProgressStatus,
     ReformItem,
-    ReportKind,
     Section,
     UsedDecisionLink,
 )
@@ -36,16 +36,18 @@ from app.templating import state_label
 from app.validation import parse_fiscal_year
 from workflows import errors as workflow_errors
 from workflows import operations, permissions
-from workflows.deadlines import due_date, stage_of
-from workflows.definition import get_definition
+from workflows.deadlines import due_date
+from workflows.definition import Transition
+from workflows.registry import definition_of
 
 from . import bp, service
 from .charts import indicator_chart
 from .forms import DecideForm, InboxForm, StageMetaForm
 
-STAGES = ("plan", "do", "check", "act")
 FORMS = ("plan", "report", "check", "act")
 CONFLICT_MESSAGE = _l("他の人が先に判断しました。最新の状態を確認してください。")
+# Kinds of transition made from the stage forms, not from the decision page.
+FORM_KINDS = ("submit", "start")
 
 
 def now() -> datetime:
@@ -56,59 +58,13 @@ def today() -> date:
     return local_date(now())
 
 
-def trigger_kind(trigger: str) -> str:
-    """submit, approve, send_back, withdraw, or the trigger itself (confirm_check, ...)."""
-    for kind in ("submit", "approve", "send_back", "withdraw"):
-        if trigger.startswith(kind + "_"):
-            return kind
-    return trigger
-
-
-def is_submit(trigger: str) -> bool:
-    """Submissions are made from the stage forms, not from the decision page."""
-    return trigger_kind(trigger) in ("submit", "start_check")
-
-
-def trigger_label(trigger: str) -> str:
-    labels = {
-        "submit": _("提出する"),
-        "approve": _("承認する"),
-        "send_back": _("差し戻す"),
-        "withdraw": _("提出を取り下げる"),
-        "confirm_check": _("事務局として確認する"),
-        "send_back_confirming": _("差し戻す"),
-        "start_check": _("評価を始める"),
-        "reopen": _("前の段階に戻す"),
-        "suspend": _("休止する"),
-        "resume": _("再開する"),
-        "abolish": _("廃止する"),
-    }
-    return labels.get(trigger) or labels.get(trigger_kind(trigger), trigger)
-
-
-def action_label(action: str) -> str:
-    """The history's name for an audit action (a trigger, or an edit)."""
-    labels = {
-        "save_draft": _("下書き保存"),
-        "open": _("年度のサイクルを開始"),
-        "carry_over": _("次年度へ引継ぎ"),
-        "submit": _("提出"),
-        "approve": _("承認"),
-        "send_back": _("差戻し"),
-        "withdraw": _("取下げ"),
-        "confirm_check": _("事務局確認"),
-        "send_back_confirming": _("差戻し（事務局）"),
-        "start_check": _("評価を開始"),
-        "reopen": _("前の段階に戻す"),
-        "suspend": _("休止"),
-        "resume": _("再開"),
-        "abolish": _("廃止"),
-    }
-    return labels.get(action) or labels.get(trigger_kind(action), action)
+def decisions_of(transitions: list[Transition]) -> list[Transition]:
+    """What the decision page offers: everything but submissions (made from the forms)."""
+    return [t for t in transitions if t.kind not in FORM_KINDS]
 
 
 def needs_reason(cycle: Cycle, trigger: str) -> bool:
-    transition = get_definition(cycle.definition_version).transition(cycle.state, trigger)
+    transition = definition_of(cycle).transition(cycle.state, trigger)
     return bool(transition and transition.needs_reason)
 
 
@@ -135,12 +91,15 @@ def get_cycle(item: ReformItem, fiscal_year: int) -> Cycle:
 
 
 def timeline_row(cycle: Cycle) -> list[tuple[str, str]]:
-    """Each stage of the year with its status: done, current or not yet."""
-    current = stage_of(cycle.state)
-    finished = cycle.state in ("closed",)
-    order = STAGES.index(str(current)) if current else None
+    """Each stage of the cycle's definition with its status: done, current or not yet."""
+    definition = definition_of(cycle)
+    stages = list(definition.stages)
+    current = definition.stage_of(cycle.state)
+    state = definition.state(cycle.state)
+    finished = bool(state and state.closes_year)
+    order = stages.index(current) if current else None
     row = []
-    for i, stage in enumerate(STAGES):
+    for i, stage in enumerate(stages):
         if finished or (order is not None and i < order):
             row.append((stage, "done"))
         elif order == i:
@@ -150,9 +109,8 @@ def timeline_row(cycle: Cycle) -> list[tuple[str, str]]:
     return row
 
 
-def decision_triggers(cycle: Cycle) -> list[str]:
-    triggers = permissions.allowed_triggers(cycle, current_user, today())
-    return [t for t in triggers if not is_submit(t)]
+def decision_transitions(cycle: Cycle) -> list[Transition]:
+    return decisions_of(permissions.allowed(cycle, current_user, today()))
 
 
 def history(cycle_ids: list[int]) -> list[AuditEntry]:
@@ -180,9 +138,9 @@ def show(item_id: int):
         wanted = parse_fiscal_year(request.args.get("fy"))
         cycle = next((c for c in item.cycles if c.fiscal_year == wanted), item.cycles[-1])
     day = today()
-    form = service.FORM_OF_STATE.get(cycle.state) if cycle else None
+    form = service.form_of(cycle) if cycle else None
     can_edit = bool(form and service.can_edit(current_user, cycle, form, day))
-    triggers = permissions.allowed_triggers(cycle, current_user, day) if cycle else []
+    transitions = permissions.allowed(cycle, current_user, day) if cycle else []
     page = {
         "item": item,
         "cycle": cycle,
@@ -193,10 +151,9 @@ def show(item_id: int):
         "due": due_date(db.session, cycle) if cycle else None,
         "form": form,
         "can_edit": can_edit,
-        "decisions": [t for t in triggers if not is_submit(t)],
-        "can_submit": any(trigger_kind(t) == "submit" for t in triggers),
-        "trigger_label": trigger_label,
-        "action_label": action_label,
+        "decisions": decisions_of(transitions),
+        "can_submit": any(t.submits for t in transitions),
+        "timeline_stages": list(definition_of(cycle).stages.values()) if cycle else [],
         "today": day,
     }
     if can_edit:
@@ -216,7 +173,7 @@ def form_context(cycle: Cycle, form: str) -> dict:
         "grades": list(Grade),
         "statuses": list(ProgressStatus),
         "directions": list(Direction),
-        "kinds": list(ReportKind),
+        "kinds": service.report_kinds(cycle),
         "reports": db.session.scalars(
             select(ProgressReport)
             .where(ProgressReport.cycle_id == cycle.id)
@@ -227,10 +184,7 @@ def form_context(cycle: Cycle, form: str) -> dict:
         else [],
         "due": due_date(db.session, cycle),
         "today": today(),
-        "can_submit": any(
-            trigger_kind(t) == "submit"
-            for t in permissions.allowed_triggers(cycle, current_user, today())
-        ),
+        "can_submit": any(t.submits for t in permissions.allowed(cycle, current_user, today())),
     }
 
 
@@ -266,7 +220,7 @@ def initial_values(cycle: Cycle, form: str) -> dict[str, str]:
         values["improvement"] = cycle.improvement
         values["direction"] = cycle.direction.value if cycle.direction else ""
     elif form == "report":
-        values["kind"] = ReportKind.PROGRESS.value
+        values["kind"] = PROGRESS_REPORT
     return values
 
 
@@ -329,7 +283,10 @@ def edit(item_id: int, fy: int, form: str):
             status = 403 if isinstance(exc, workflow_errors.PermissionDenied) else 422
             return render_form(cycle, form, values, field_errors, status)
         db.session.commit()
-        flash(_("提出しました。所管部長の承認を待っています。"), "success")
+        flash(
+            _("提出しました。%(who)sの判断を待っています。", who=service.waiting_for(cycle)),
+            "success",
+        )
         return redirect(url_for("items.show", item_id=item.id, fy=fy))
     db.session.commit()
     if form == "report":
@@ -340,17 +297,14 @@ def edit(item_id: int, fy: int, form: str):
 
 
 def involved(cycle: Cycle) -> bool:
-    """The owning section's staff and the deciders of the item."""
-    day = today()
-    return permissions.is_staff_of(current_user, cycle.item, day) or permissions.may_decide_as_head(
-        current_user, cycle.item, day
-    )
+    """Whoever plays a part in the cycle's workflow (staff, deciders, their substitutes)."""
+    return permissions.involved(cycle, current_user, today())
 
 
 def moved_on_page(cycle: Cycle):
     message = _(
         "この項目は現在の状態（%(state)s）では、あなたの操作を待っていません。",
-        state=state_label(cycle.state),
+        state=state_label(cycle),
     )
     return render_template(
         "errors/409.html", cycle=cycle, message=message, title=_("この操作は今は行えません")
@@ -389,7 +343,8 @@ def decide(cycle_id: int):
     if cycle is None:
         abort(404)
     item = get_item(cycle.item_id)
-    triggers = decision_triggers(cycle)
+    offered = decision_transitions(cycle)
+    triggers = [t.trigger for t in offered]
     values = {"comment": "", "expected_version": str(cycle.version)}
     field_errors: dict[str, str] = {}
     status = 200
@@ -421,10 +376,11 @@ def decide(cycle_id: int):
                 field_errors = form_error(exc, values)
                 status = 403 if isinstance(exc, workflow_errors.PermissionDenied) else 422
             else:
+                chosen = next(t for t in offered if t.trigger == trigger)
                 flash(
                     _(
                         "%(action)s：%(title)s",
-                        action=trigger_label(trigger).removesuffix("する"),
+                        action=chosen.done_label(str(get_locale() or "ja")),
                         title=item.title,
                     ),
                     "success",
@@ -440,10 +396,9 @@ def decide(cycle_id: int):
         "items/decide.html",
         item=item,
         cycle=cycle,
-        triggers=triggers,
+        transitions=offered,
         values=values,
         errors=field_errors,
-        trigger_label=trigger_label,
         years=list(item.plan.fiscal_years),
         due=due_date(db.session, cycle),
     ), status
@@ -457,10 +412,7 @@ def inbox():
     waiting = [
         t
         for t in my_tasks(db.session, current_user, day).to_decide
-        if any(
-            trigger_kind(tr) == "approve"
-            for tr in permissions.allowed_triggers(t.cycle, current_user, day)
-        )
+        if any(tr.kind == "approve" for tr in permissions.allowed(t.cycle, current_user, day))
     ]
     if request.method == "GET":
         return render_template("items/inbox.html", tasks=waiting, step="select", selected=[])

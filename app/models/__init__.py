@@ -2,6 +2,7 @@
 
 from .audit import AuditEntry
 from .cycle import (
+    PROGRESS_REPORT,
     Cycle,
     DeadlineExtension,
     Direction,
@@ -9,8 +10,6 @@ from .cycle import (
     ProgressReport,
     ProgressStatus,
     ProgressValue,
-    ReportKind,
-    Stage,
 )
 from .notify import (
     CalendarFeed,
@@ -21,6 +20,7 @@ from .notify import (
     SchedulerState,
 )
 from .org import (
+    DEFAULT_POST_KINDS,
     Department,
     Post,
     PostAssignment,
@@ -45,12 +45,13 @@ from .outline import (
 )
 from .publication import Publication
 from .review import CommitteeOpinion, CommitteeQuestion, OverdueSnapshot
-from .schedule import FiscalYearSchedule
+from .schedule import FiscalYearSchedule, StageDeadline
 from .security import LoginFailure
 from .types import LabeledEnum, UTCDateTime, utcnow
 from .ui import SubmissionKey, UsedDecisionLink
 
 __all__ = [
+    "DEFAULT_POST_KINDS",
     "AuditEntry",
     "CalendarFeed",
     "CommitteeOpinion",
@@ -85,11 +86,11 @@ __all__ = [
     "PromotionDirection",
     "Publication",
     "ReformItem",
-    "ReportKind",
     "Role",
     "SchedulerState",
     "Section",
-    "Stage",
+    "StageDeadline",
+    "PROGRESS_REPORT",
     "SubmissionKey",
     "Substitution",
     "UsedDecisionLink",

@@ -8,13 +8,12 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
-
+from .base import Base
 from .org import User
 from .types import UTCDateTime, utcnow
 
 
-class AuditEntry(db.Model):
+class AuditEntry(Base):
     """Who did what, when, from which state to which, with what comment."""
 
     __tablename__ = "audit_entry"

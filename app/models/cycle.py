@@ -8,8 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
-
+from .base import Base
 from .org import User
 from .outline import Indicator, ReformItem
 from .types import LabeledEnum, UTCDateTime, enum_column, utcnow
@@ -40,21 +39,12 @@ class Direction(LabeledEnum):
         return self in (Direction.COMPLETE, Direction.ABOLISH)
 
 
-class Stage(LabeledEnum):
-    """The four PDCA stages; each has one deadline per fiscal year."""
-
-    PLAN = "plan", "計画", "Plan"
-    DO = "do", "実施", "Do"
-    CHECK = "check", "評価", "Check"
-    ACT = "act", "改善", "Act"
+# The kind of an ordinary progress report; the kinds a submission needs (中間報告 ...) are
+# declared by the workflow definition (`reports:`).
+PROGRESS_REPORT = "progress"
 
 
-class ReportKind(LabeledEnum):
-    PROGRESS = "progress", "進捗報告", "Progress report"
-    MIDYEAR = "midyear", "中間報告", "Mid-year report"
-
-
-class Cycle(db.Model):
+class Cycle(Base):
     """The PDCA cycle of one reform item in one fiscal year; the unit that moves."""
 
     __tablename__ = "cycle"
@@ -71,6 +61,9 @@ class Cycle(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     submitted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the year's evaluation was confirmed (a transition marked `confirms`); cleared when
+    # the cycle leaves the states that count as confirmed, kept when it is halted.
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # Plan (計画)
     goal: Mapped[str] = mapped_column(sa.Text, default="")
@@ -106,14 +99,15 @@ class Cycle(db.Model):
         return f"<Cycle item={self.item_id} FY{self.fiscal_year} {self.state}>"
 
 
-class ProgressReport(db.Model):
-    """A progress report during Do; the mid-year report is the one that is approved."""
+class ProgressReport(Base):
+    """A progress report during Do; a report of a kind the definition declares (the mid-year
+    report) is the one a submission presents for approval."""
 
     __tablename__ = "progress_report"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cycle_id: Mapped[int] = mapped_column(sa.ForeignKey("cycle.id"), index=True)
-    kind: Mapped[ReportKind] = mapped_column(enum_column(ReportKind))
+    kind: Mapped[str] = mapped_column(sa.String(20))
     as_of: Mapped[date]
     body: Mapped[str] = mapped_column(sa.Text, default="")
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
@@ -129,7 +123,7 @@ class ProgressReport(db.Model):
         return f"<ProgressReport {self.kind} cycle={self.cycle_id} {self.as_of}>"
 
 
-class ProgressValue(db.Model):
+class ProgressValue(Base):
     """An indicator's actual value so far, as given in a progress report."""
 
     __tablename__ = "progress_value"
@@ -149,14 +143,14 @@ class ProgressValue(db.Model):
         return f"<ProgressValue report={self.report_id} indicator={self.indicator_id}>"
 
 
-class DeadlineExtension(db.Model):
+class DeadlineExtension(Base):
     """A deadline moved for one cycle's stage by the secretariat, with its reason."""
 
     __tablename__ = "deadline_extension"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cycle_id: Mapped[int] = mapped_column(sa.ForeignKey("cycle.id"), index=True)
-    stage: Mapped[Stage] = mapped_column(enum_column(Stage))
+    stage: Mapped[str] = mapped_column(sa.String(20))
     due_on: Mapped[date]
     reason: Mapped[str] = mapped_column(sa.Text)
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))

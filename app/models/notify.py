@@ -7,8 +7,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
-
+from .base import Base
 from .org import User
 from .types import LabeledEnum, UTCDateTime, enum_column, utcnow
 
@@ -20,7 +19,7 @@ class DispatchStatus(LabeledEnum):
     MISSED = "missed", "停止中のため未送信", "Missed while down"
 
 
-class NotificationDispatch(db.Model):
+class NotificationDispatch(Base):
     """One reminder or escalation step decided for one recipient; the key forbids a second.
 
     `due_on` is the deadline for reminders; for escalations it is the date the overdue
@@ -59,7 +58,7 @@ class MissedWindowKind(LabeledEnum):
     ESCALATION = "escalation", "督促の繰り返し未送信", "Escalation repeat not sent"
 
 
-class MissedWindow(db.Model):
+class MissedWindow(Base):
     """A stretch when the scheduler did not run, or a step it could no longer send usefully."""
 
     __tablename__ = "missed_window"
@@ -83,7 +82,7 @@ class MissedWindow(db.Model):
         return f"<MissedWindow {self.kind} {self.starts_at}..{self.ends_at}>"
 
 
-class SchedulerState(db.Model):
+class SchedulerState(Base):
     """One row per scheduler name: the last tick, the last success, the mail server's health."""
 
     __tablename__ = "scheduler_state"
@@ -103,7 +102,7 @@ class SchedulerState(db.Model):
         return f"<SchedulerState {self.name} last={self.last_tick_at}>"
 
 
-class CalendarFeed(db.Model):
+class CalendarFeed(Base):
     """The secret token of a user's iCalendar feed of deadlines."""
 
     __tablename__ = "calendar_feed"

@@ -6,30 +6,62 @@ import secrets
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.extensions import db
-
+from .base import Base
 from .types import LabeledEnum, UTCDateTime, enum_column, utcnow
 
 
 class Role(LabeledEnum):
-    STAFF = "staff", "担当職員", "Staff"
-    HEAD = "head", "所管部長", "Department head"
+    """Roles granted to a user outright; staff, heads and the like come from posts."""
+
     SECRETARIAT = "secretariat", "事務局", "Secretariat"
     COMMITTEE = "committee", "推進委員", "Committee member"
     ADMIN = "admin", "システム管理者", "Administrator"
 
 
-class PostKind(LabeledEnum):
-    HEAD = "head", "部長", "Department head"
-    CHIEF = "chief", "課長", "Section chief"
-    STAFF = "staff", "職員", "Staff"
+class PostKind(Base):
+    """A kind of post (部長, 課長, 職員, 副市長 ...); the workflow's roles name kinds by code.
+
+    Administrators add kinds in the admin pages; a definition that names a kind no post has
+    resolves that role to nobody (`kaikaku workflows check` says so).
+    """
+
+    __tablename__ = "post_kind"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    name_en: Mapped[str] = mapped_column(sa.String(100), default="")
+    position: Mapped[int] = mapped_column(default=0)
+
+    def label(self, locale: str = "ja") -> str:
+        return (self.name_en or self.name) if str(locale).startswith("en") else self.name
+
+    @classmethod
+    def ensure(cls, session, code: str, name: str, name_en: str = "") -> PostKind:
+        """The kind with `code`, added (flushed) when it is not there yet."""
+        found = session.scalar(sa.select(cls).where(cls.code == code))
+        if found is None:
+            found = cls(code=code, name=name, name_en=name_en)
+            session.add(found)
+            session.flush()
+        return found
+
+    def __repr__(self) -> str:
+        return f"<PostKind {self.code} {self.name}>"
 
 
-class Department(db.Model):
+# The kinds every organisation starts with (the first migration adds them too).
+DEFAULT_POST_KINDS = (
+    ("head", "部長", "Department head"),
+    ("chief", "課長", "Section chief"),
+    ("staff", "職員", "Staff"),
+)
+
+
+class Department(Base):
     __tablename__ = "department"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -48,7 +80,7 @@ class Department(db.Model):
         return f"<Department {self.code} {self.name}>"
 
 
-class Section(db.Model):
+class Section(Base):
     __tablename__ = "section"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,7 +97,7 @@ class Section(db.Model):
         return f"<Section {self.code} {self.name}>"
 
 
-class Post(db.Model):
+class Post(Base):
     """A position (役職) such as 企画部長; rights follow the post, not the person."""
 
     __tablename__ = "post"
@@ -73,12 +105,14 @@ class Post(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(40), unique=True)
     name: Mapped[str] = mapped_column(sa.String(100))
-    kind: Mapped[PostKind] = mapped_column(enum_column(PostKind))
-    department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"), index=True)
+    kind_code: Mapped[str] = mapped_column("kind", sa.ForeignKey("post_kind.code"))
+    # None for a city-wide post (副市長); the department of a department or section post.
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id"), index=True)
     section_id: Mapped[int | None] = mapped_column(sa.ForeignKey("section.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
 
-    department: Mapped[Department] = relationship(back_populates="posts")
+    kind: Mapped[PostKind] = relationship(lazy="joined")
+    department: Mapped[Department | None] = relationship(back_populates="posts")
     section: Mapped[Section | None] = relationship()
     assignments: Mapped[list[PostAssignment]] = relationship(
         back_populates="post", order_by="PostAssignment.starts_on"
@@ -91,7 +125,7 @@ class Post(db.Model):
         return f"<Post {self.code} {self.name}>"
 
 
-class PostAssignment(db.Model):
+class PostAssignment(Base):
     """A user holding a post from `starts_on` to `ends_on` (inclusive; open when None)."""
 
     __tablename__ = "post_assignment"
@@ -116,7 +150,7 @@ class PostAssignment(db.Model):
         return f"<PostAssignment post={self.post_id} user={self.user_id} {period}>"
 
 
-class UserRole(db.Model):
+class UserRole(Base):
     """A role granted to a user outright (secretariat, committee, admin)."""
 
     __tablename__ = "user_role"
@@ -130,7 +164,7 @@ class UserRole(db.Model):
         return f"<UserRole {self.user_id} {self.role}>"
 
 
-class User(UserMixin, db.Model):
+class User(Base):
     __tablename__ = "user"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -165,6 +199,10 @@ class User(UserMixin, db.Model):
     def check_password(self, password: str) -> bool:
         return bool(self.password_hash) and check_password_hash(self.password_hash, password)
 
+    # What Flask-Login asks of a user object; the model itself does not import Flask.
+    is_authenticated = True
+    is_anonymous = False
+
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"
 
@@ -175,16 +213,9 @@ class User(UserMixin, db.Model):
     def granted_roles(self) -> set[Role]:
         return {r.role for r in self.roles}
 
-    def has_role(self, role: Role, on: date | None = None) -> bool:
-        """Whether the user holds `role`; staff and head come from posts held on `on`."""
-        if role in self.granted_roles():
-            return True
-        if role in (Role.STAFF, Role.HEAD) and on is not None:
-            kinds = {p.kind for p in self.posts_on(on)}
-            if role is Role.HEAD:
-                return PostKind.HEAD in kinds
-            return bool(kinds & {PostKind.STAFF, PostKind.CHIEF})
-        return False
+    def has_role(self, role: Role) -> bool:
+        """Whether the user was granted `role` (secretariat, committee, administrator)."""
+        return role in self.granted_roles()
 
     def posts_on(self, on: date) -> list[Post]:
         return [a.post for a in self.assignments if a.covers(on)]
@@ -193,13 +224,13 @@ class User(UserMixin, db.Model):
         return {p.section_id for p in self.posts_on(on) if p.section_id is not None}
 
     def departments_on(self, on: date) -> set[int]:
-        return {p.department_id for p in self.posts_on(on)}
+        return {p.department_id for p in self.posts_on(on) if p.department_id is not None}
 
     def __repr__(self) -> str:
         return f"<User {self.login}>"
 
 
-class Substitution(db.Model):
+class Substitution(Base):
     """A substitute (代理) who may decide for a post's holder between two dates."""
 
     __tablename__ = "substitution"

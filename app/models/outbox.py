@@ -7,8 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
-
+from .base import Base
 from .org import User
 from .types import LabeledEnum, UTCDateTime, enum_column, utcnow
 
@@ -21,7 +20,7 @@ class OutboxStatus(LabeledEnum):
     CANCELLED = "cancelled", "送信取り止め", "Cancelled"
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Base):
     __tablename__ = "outbox_message"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,8 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
-
+from .base import Base
 from .org import Section
 from .types import LabeledEnum, enum_column
 
@@ -21,7 +20,7 @@ class ItemStatus(LabeledEnum):
     ABOLISHED = "abolished", "廃止", "Abolished"
 
 
-class Outline(db.Model):
+class Outline(Base):
     """The reform outline (行政改革大綱): one per city, no end date."""
 
     __tablename__ = "outline"
@@ -46,7 +45,7 @@ class Outline(db.Model):
         return f"<Outline {self.city} {self.title}>"
 
 
-class Viewpoint(db.Model):
+class Viewpoint(Base):
     """One of the five basic viewpoints (基本的な視点)."""
 
     __tablename__ = "viewpoint"
@@ -68,7 +67,7 @@ class Viewpoint(db.Model):
         return f"<Viewpoint {self.number} {self.name}>"
 
 
-class PromotionDirection(db.Model):
+class PromotionDirection(Base):
     """A promotion direction (推進方向) under a viewpoint."""
 
     __tablename__ = "promotion_direction"
@@ -84,7 +83,7 @@ class PromotionDirection(db.Model):
         return f"<PromotionDirection {self.viewpoint_id}.{self.position}>"
 
 
-class ExecutionPlan(db.Model):
+class ExecutionPlan(Base):
     """A five-year execution plan (実行計画) listing the reform items."""
 
     __tablename__ = "execution_plan"
@@ -109,13 +108,13 @@ class ExecutionPlan(db.Model):
 
 item_related_section = sa.Table(
     "item_related_section",
-    db.metadata,
+    Base.metadata,
     sa.Column("item_id", sa.ForeignKey("reform_item.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("section_id", sa.ForeignKey("section.id"), primary_key=True),
 )
 
 
-class ReformItem(db.Model):
+class ReformItem(Base):
     """A reform item (改革項目) of a plan, owned by a section; moves through PDCA yearly."""
 
     __tablename__ = "reform_item"
@@ -150,7 +149,7 @@ class ReformItem(db.Model):
         return f"<ReformItem {self.number} {self.title}>"
 
 
-class Indicator(db.Model):
+class Indicator(Base):
     """An indicator (指標) of a reform item, with a baseline and a target per fiscal year."""
 
     __tablename__ = "indicator"
@@ -178,7 +177,7 @@ class Indicator(db.Model):
         return f"<Indicator {self.name}>"
 
 
-class IndicatorValue(db.Model):
+class IndicatorValue(Base):
     """Target and year-end actual of one indicator in one fiscal year."""
 
     __tablename__ = "indicator_value"

@@ -7,13 +7,12 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
-
+from .base import Base
 from .org import User
 from .types import UTCDateTime, utcnow
 
 
-class Publication(db.Model):
+class Publication(Base):
     """One publication of a fiscal year's results; the newest not withdrawn is shown.
 
     The snapshot is taken when publishing, so later edits, reopenings or drafts never

@@ -7,14 +7,13 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
-
+from .base import Base
 from .cycle import Cycle
 from .org import User
 from .types import UTCDateTime, utcnow
 
 
-class CommitteeOpinion(db.Model):
+class CommitteeOpinion(Base):
     """A committee member's opinion (意見) on one cycle, and the department's reply (対応)."""
 
     __tablename__ = "committee_opinion"
@@ -36,7 +35,7 @@ class CommitteeOpinion(db.Model):
         return f"<CommitteeOpinion {self.id} cycle={self.cycle_id}>"
 
 
-class CommitteeQuestion(db.Model):
+class CommitteeQuestion(Base):
     """A question (事前質問) asked before the meeting, answered by the owning department."""
 
     __tablename__ = "committee_question"
@@ -58,7 +57,7 @@ class CommitteeQuestion(db.Model):
         return f"<CommitteeQuestion {self.id} cycle={self.cycle_id}>"
 
 
-class OverdueSnapshot(db.Model):
+class OverdueSnapshot(Base):
     """How many of a fiscal year's open cycles were overdue on one day (for the chart)."""
 
     __tablename__ = "overdue_snapshot"

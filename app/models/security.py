@@ -7,12 +7,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
-
+from .base import Base
 from .types import UTCDateTime
 
 
-class LoginFailure(db.Model):
+class LoginFailure(Base):
     __tablename__ = "login_failure"
     __table_args__ = (sa.Index("ix_login_failure_login_at", "login", "at"),)
 

@@ -1,4 +1,4 @@
-"""What the web pages keep for themselves: e-mail decision links already followed."""
+"""What the web pages keep for themselves: decision links followed, form keys used."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
-
+from .base import Base
 from .types import UTCDateTime, utcnow
 
 
-class UsedDecisionLink(db.Model):
+class UsedDecisionLink(Base):
     """A decision link's digest, recorded when it is followed so it works only once."""
 
     __tablename__ = "used_decision_link"
@@ -27,7 +26,7 @@ class UsedDecisionLink(db.Model):
         return f"<UsedDecisionLink cycle={self.cycle_id} {self.digest[:8]}>"
 
 
-class SubmissionKey(db.Model):
+class SubmissionKey(Base):
     """The one-time key a form carried, stored with what it did: a repeat of the same form
     (a double click, a resend, two tabs racing) finds it and writes nothing."""
 

@@ -21,9 +21,8 @@ from app.models import (
 )
 from app.text import _
 from workflows import audit
-
-# A year's result may be published once the secretariat has confirmed its evaluation.
-PUBLISHABLE_STATES = ("act_draft", "act_submitted", "closed")
+from workflows.registry import definition_of
+from workflows.rules import evaluation_confirmed
 
 
 class PublicationError(Exception):
@@ -61,8 +60,11 @@ def _number(value: Decimal | None) -> str | None:
 
 
 def entry_for(cycle: Cycle, opinions: list[CommitteeOpinion]) -> dict:
-    """The public record of one cycle: only finished, confirmed content."""
+    """The public record of one cycle: only finished, confirmed content; the improvement
+    and direction once the year is closed."""
     item = cycle.item
+    state = definition_of(cycle).state(cycle.state)
+    closed = bool(state and state.closes_year)
     indicators = []
     for indicator in item.indicators:
         value = indicator.value_for(cycle.fiscal_year)
@@ -91,8 +93,8 @@ def entry_for(cycle: Cycle, opinions: list[CommitteeOpinion]) -> dict:
         "analysis": cycle.analysis,
         "issues": cycle.issues,
         "effect_amount": cycle.effect_amount,
-        "improvement": cycle.improvement if cycle.state == "closed" else "",
-        "direction": cycle.direction.value if cycle.direction and cycle.state == "closed" else None,
+        "improvement": cycle.improvement if closed else "",
+        "direction": cycle.direction.value if cycle.direction and closed else None,
         "opinions": [
             {"opinion": o.body, "reply": o.reply_body} for o in opinions if o.body.strip()
         ],
@@ -105,7 +107,7 @@ def preview(
     """(entries that would be published, cycles left out because not yet confirmed)."""
     if cycles is None:
         cycles = cycles_of_year(session, fiscal_year)
-    ready = [c for c in cycles if c.state in PUBLISHABLE_STATES]
+    ready = [c for c in cycles if evaluation_confirmed(c)]
     opinions: dict[int, list[CommitteeOpinion]] = {}
     if ready:
         rows = session.scalars(
@@ -116,8 +118,14 @@ def preview(
         for opinion in rows:
             opinions.setdefault(opinion.cycle_id, []).append(opinion)
     entries = [entry_for(c, opinions.get(c.id, [])) for c in ready]
-    left_out = [c for c in cycles if c.state not in PUBLISHABLE_STATES and c.state != "abolished"]
+    left_out = [c for c in cycles if not evaluation_confirmed(c) and _still_running(c)]
     return entries, left_out
+
+
+def _still_running(cycle: Cycle) -> bool:
+    """Not ended: an abolished cycle that was never confirmed has nothing to publish."""
+    state = definition_of(cycle).state(cycle.state)
+    return state is None or not state.final
 
 
 def current(session: Session, fiscal_year: int) -> Publication | None:

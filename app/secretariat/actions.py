@@ -8,12 +8,12 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.calendar import fiscal_year_of, local_date
+from app.calendar import local_date
 from app.models import Cycle, DeadlineExtension, FiscalYearSchedule, OverdueSnapshot, User
 from app.text import ActionError, _
 from workflows.deadlines import adjusted, due_date, schedule_for, stage_of, year_locked
 
-from .service import Filters, load_deadlines, states_of_year
+from .service import Filters
 
 
 def refuse_if_locked(session: Session, fiscal_year: int) -> None:
@@ -39,7 +39,7 @@ def nudge(
     for cycle in cycles:
         refuse_if_locked(session, cycle.fiscal_year)
     for cycle in cycles:
-        if stage_of(cycle.state) is None:
+        if stage_of(cycle) is None:
             continue
         recipients = list(who_must_act(cycle, today))
         for recipient in recipients:
@@ -66,7 +66,7 @@ def extend_deadline(
     from workflows.audit import record
 
     refuse_if_locked(session, cycle.fiscal_year)
-    stage = stage_of(cycle.state)
+    stage = stage_of(cycle)
     if stage is None:
         raise ActionError(_("この状態の項目には期限がありません。"))
     reason = (reason or "").strip()
@@ -91,7 +91,7 @@ def extend_deadline(
         cycle=cycle,
         comment=reason,
         data={
-            "stage": str(stage),
+            "stage": stage,
             "from": previous.isoformat() if previous else None,
             "to": due_on.isoformat(),
         },
@@ -99,41 +99,28 @@ def extend_deadline(
     return extension
 
 
-def reopen(
+def fire(
     session: Session,
     cycle: Cycle,
-    *,
-    by: User,
-    now: datetime,
-    reason: str,
-    expected_version: int | None = None,
-) -> None:
-    """Reopen a cycle through the engine (it records the transition)."""
-    from workflows import operations
-
-    refuse_if_locked(session, cycle.fiscal_year)
-    if not (reason or "").strip():
-        raise ActionError(_("差し戻し（再開）の理由を入力してください。"))
-    operations.reopen(
-        cycle, by=by, now=now, reason=reason.strip(), expected_version=expected_version
-    )
-
-
-def confirm(
-    session: Session,
-    cycle: Cycle,
+    trigger: str,
     *,
     by: User,
     now: datetime,
     comment: str = "",
     expected_version: int | None = None,
 ) -> None:
-    """The secretariat's confirmation of a Check result, through the engine."""
+    """Fire a transition of the cycle's workflow through the engine (it checks the right,
+    the reason, the year lock and the guards, and records it)."""
     from workflows import operations
 
     refuse_if_locked(session, cycle.fiscal_year)
-    operations.confirm(
-        cycle, by=by, now=now, comment=(comment or "").strip(), expected_version=expected_version
+    operations.fire(
+        cycle,
+        trigger,
+        by=by,
+        now=now,
+        comment=(comment or "").strip(),
+        expected_version=expected_version,
     )
 
 
@@ -159,42 +146,6 @@ def lock_fiscal_year(
         data={"fiscal_year": fiscal_year},
     )
     return schedule
-
-
-def snapshot_overdue(session: Session, today: date) -> list[OverdueSnapshot]:
-    """Record today's open and overdue counts of every fiscal year still moving (idempotent).
-
-    A scheduler job may call it daily; a second call on the same day updates the same rows.
-    """
-    from sqlalchemy import func
-
-    years = sorted(set(session.scalars(select(Cycle.fiscal_year).distinct())))
-    taken = []
-    for fiscal_year in years:
-        if fiscal_year > fiscal_year_of(today):
-            continue
-        states = states_of_year(session, fiscal_year)
-        open_states = [s for s in states if stage_of(s) is not None]
-        if not open_states:
-            continue
-        deadlines = load_deadlines(session, fiscal_year, today)
-        base = select(func.count(Cycle.id)).where(
-            Cycle.fiscal_year == fiscal_year, Cycle.state.in_(open_states)
-        )
-        open_count = session.scalar(base) or 0
-        overdue = session.scalar(base.where(deadlines.overdue_clause(states))) or 0
-        row = session.scalar(
-            select(OverdueSnapshot).where(
-                OverdueSnapshot.fiscal_year == fiscal_year, OverdueSnapshot.taken_on == today
-            )
-        )
-        if row is None:
-            row = OverdueSnapshot(fiscal_year=fiscal_year, taken_on=today)
-            session.add(row)
-        row.open_count, row.overdue_count = open_count, overdue
-        taken.append(row)
-    session.flush()
-    return taken
 
 
 def overdue_history(session: Session, filters: Filters) -> list[OverdueSnapshot]:

@@ -1,4 +1,4 @@
-"""The secretariat's forms: nudge, extend, reopen, confirm, lock and the year's schedule."""
+"""The secretariat's forms: nudge, extend, a console transition, lock, the year's schedule."""
 
 from __future__ import annotations
 
@@ -57,12 +57,10 @@ class ExtendForm(Form):
             raise ValidationError(_("新しい期限の日付が正しくありません。"))
 
 
-class ReopenForm(Form):
-    reason = TextField(_l("理由"), max_length=NOTE_MAX, multiline=True)
-    version = version_field()
+class FireForm(Form):
+    """A transition the console offers (confirm, reopen ...), with its comment or reason."""
 
-
-class ConfirmForm(Form):
+    trigger = TextField(_l("操作"), max_length=60)
     comment = TextField(_l("コメント"), max_length=NOTE_MAX, multiline=True)
     version = version_field()
 

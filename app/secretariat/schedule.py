@@ -10,39 +10,61 @@ from sqlalchemy.orm import Session
 
 from app.calendar import add_business_days, fiscal_year_bounds, holiday_name
 from app.models import FiscalYearSchedule, User
-from app.text import _
-from notifications.jobs import reminder_days
+from app.text import _, current_locale
+from notifications.reminders import reminder_days
 from workflows.deadlines import adjusted, schedule_for
+from workflows.registry import get_definition
 
 from .actions import refuse_if_locked
 
-DATE_FIELDS = (
-    "plan_due",
-    "midyear_due",
-    "check_due",
-    "act_due",
-    "committee_from",
-    "committee_to",
-    "publication_on",
-)
-REQUIRED_DATES = ("plan_due", "midyear_due", "check_due", "act_due")
+EVENT_FIELDS = ("committee_from", "committee_to", "publication_on")
 INT_FIELDS = ("escalate_head_after", "escalate_secretariat_after", "escalation_repeat_days")
+# The escalation level each delay belongs to (the definition names who is told).
+LEVEL_OF = {"escalate_head_after": "first", "escalate_secretariat_after": "second"}
+
+
+def due_field(stage: str) -> str:
+    """The form field of a stage's deadline."""
+    return f"due-{stage}"
+
+
+def stages():
+    """The stages the current definition declares, in order."""
+    return list(get_definition().stages.values())
+
+
+def date_fields() -> list[str]:
+    return [due_field(s.name) for s in stages()] + list(EVENT_FIELDS)
+
+
+def _level_label(level: str) -> str:
+    definition = get_definition()
+    role = definition.escalation.get(level)
+    return definition.roles[role].label(current_locale()) if role else level
 
 
 def field_labels() -> dict[str, str]:
-    return {
-        "plan_due": _("計画の承認期限"),
-        "midyear_due": _("中間報告の承認期限"),
-        "check_due": _("評価の承認・確認期限"),
-        "act_due": _("改善の承認期限"),
-        "committee_from": _("委員会審議の開始日"),
-        "committee_to": _("委員会審議の終了日"),
-        "publication_on": _("公表日"),
-        "reminder_days": _("リマインダー（期限の何日前）"),
-        "escalate_head_after": _("所管部長へのエスカレーション（期限超過の営業日数）"),
-        "escalate_secretariat_after": _("事務局へのエスカレーション（期限超過の営業日数）"),
-        "escalation_repeat_days": _("エスカレーションの再送間隔（日）"),
+    labels = {
+        due_field(s.name): _("%(stage)sの期限", stage=s.label(current_locale())) for s in stages()
     }
+    labels.update(
+        {
+            "committee_from": _("委員会審議の開始日"),
+            "committee_to": _("委員会審議の終了日"),
+            "publication_on": _("公表日"),
+            "reminder_days": _("リマインダー（期限の何日前）"),
+            "escalate_head_after": _(
+                "%(role)sへのエスカレーション（期限超過の営業日数）",
+                role=_level_label("first"),
+            ),
+            "escalate_secretariat_after": _(
+                "%(role)sへのエスカレーション（期限超過の営業日数）",
+                role=_level_label("second"),
+            ),
+            "escalation_repeat_days": _("エスカレーションの再送間隔（日）"),
+        }
+    )
+    return labels
 
 
 @dataclass
@@ -58,7 +80,11 @@ class ScheduleForm:
 
 
 def form_values(schedule: FiscalYearSchedule) -> dict:
-    values = {name: getattr(schedule, name) for name in DATE_FIELDS + INT_FIELDS}
+    values = {name: getattr(schedule, name) for name in EVENT_FIELDS + INT_FIELDS}
+    for stage in stages():
+        values[due_field(stage.name)] = schedule.due_for(stage.name) or stage.default_due(
+            schedule.fiscal_year
+        )
     values["reminder_days"] = list(schedule.reminder_days or [])
     return values
 
@@ -68,12 +94,12 @@ def parse(fiscal_year: int, form) -> ScheduleForm:
     from .forms import schedule_form
 
     labels = field_labels()
-    checked = schedule_form(DATE_FIELDS, INT_FIELDS, labels)(formdata=form)
+    checked = schedule_form(date_fields(), INT_FIELDS, labels)(formdata=form)
     checked.validate()
     errors = checked.errors_by_field()
-    values: dict = {name: checked[name].data for name in DATE_FIELDS + INT_FIELDS}
+    values: dict = {name: checked[name].data for name in [*date_fields(), *INT_FIELDS]}
     values["reminder_days"] = checked.reminder_days.data or []
-    for name in REQUIRED_DATES:
+    for name in (due_field(s.name) for s in stages()):
         if values[name] is None and name not in errors:
             errors[name] = _("%(field)sを入力してください。", field=labels[name])
     for name in INT_FIELDS:
@@ -83,38 +109,56 @@ def parse(fiscal_year: int, form) -> ScheduleForm:
     return ScheduleForm(values, errors)
 
 
+def _confirming_stage() -> str | None:
+    """The stage in which the year's evaluation is confirmed (before the committee)."""
+    definition = get_definition()
+    for transition in definition.confirming_transitions:
+        stage = definition.stage_of(transition.sources[0])
+        if stage:
+            return stage
+    return None
+
+
 def _check_order(fiscal_year: int, values: dict, errors: dict[str, str]) -> None:
     first, last = fiscal_year_bounds(fiscal_year)
     labels = field_labels()
-    plan, mid = values.get("plan_due"), values.get("midyear_due")
-    check, act = values.get("check_due"), values.get("act_due")
-    for name in ("plan_due", "midyear_due"):
+    for stage in stages():
+        name = due_field(stage.name)
         day = values.get(name)
-        if day and not first <= day <= last and name not in errors:
+        if day is None or name in errors:
+            continue
+        if not stage.next_year and not first <= day <= last:
             errors[name] = _(
                 "%(field)sは当該年度内（%(first)s〜%(last)s）の日付にしてください。",
                 field=labels[name],
                 first=first.isoformat(),
                 last=last.isoformat(),
             )
-    sequence = [("plan_due", plan), ("midyear_due", mid), ("check_due", check), ("act_due", act)]
-    known = [(n, d) for n, d in sequence if d is not None]
+        elif stage.next_year and day <= last:
+            errors[name] = _(
+                "%(field)sは翌年度（年度末の後）の日付にしてください。", field=labels[name]
+            )
+    known = [
+        (due_field(s.name), values.get(due_field(s.name)))
+        for s in stages()
+        if values.get(due_field(s.name))
+    ]
     for (_n1, d1), (n2, d2) in zip(known, known[1:], strict=False):
         if d2 <= d1 and n2 not in errors:
             errors[n2] = _(
                 "%(field)sは前の段階の期限より後の日付にしてください。", field=labels[n2]
             )
-    if check and check <= last and "check_due" not in errors:
-        errors["check_due"] = _("評価の期限は翌年度（年度末の後）の日付にしてください。")
     start, end = values.get("committee_from"), values.get("committee_to")
     if start and end and end < start and "committee_to" not in errors:
         errors["committee_to"] = _("委員会審議の終了日は開始日以後にしてください。")
-    if start and check and start <= check and "committee_from" not in errors:
+    confirming = _confirming_stage()
+    confirmed_by = values.get(due_field(confirming)) if confirming else None
+    if start and confirmed_by and start <= confirmed_by and "committee_from" not in errors:
         errors["committee_from"] = _("委員会審議は評価の期限より後に始めてください。")
     head, secretariat = values.get("escalate_head_after"), values.get("escalate_secretariat_after")
     if head and secretariat and secretariat <= head and "escalate_secretariat_after" not in errors:
         errors["escalate_secretariat_after"] = _(
-            "事務局へのエスカレーションは所管部長より後（大きい日数）にしてください。"
+            "2段階目のエスカレーションは1段階目より後（大きい日数）にしてください。"
         )
 
 
@@ -131,7 +175,10 @@ def save(
     if schedule.id is None:
         session.add(schedule)
     for name, value in parsed.values.items():
-        setattr(schedule, name, value)
+        if name.startswith("due-"):
+            schedule.set_due(name.removeprefix("due-"), value)
+        else:
+            setattr(schedule, name, value)
     session.flush()
     record(
         session,
@@ -169,7 +216,7 @@ def deadlines_preview(values: dict) -> list[Deadline]:
     """Each deadline as set, as moved to a business day, and its reminder/escalation days."""
     labels = field_labels()
     out = []
-    for name in REQUIRED_DATES:
+    for name in (due_field(s.name) for s in stages()):
         set_on = values.get(name)
         if set_on is None:
             continue
@@ -179,15 +226,14 @@ def deadlines_preview(values: dict) -> list[Deadline]:
             reason = holiday_name(set_on) or (_("土曜日") if set_on.weekday() == 5 else _("日曜日"))
         # The scheduler's own rule: D - k days, moved back to a business day.
         reminders = sorted(set(reminder_days(due, values.get("reminder_days") or []).values()))
-        escalations = []
-        if values.get("escalate_head_after"):
-            escalations.append(
-                (_("所管部長へ"), add_business_days(due, values["escalate_head_after"]))
+        escalations = [
+            (
+                _("%(role)sへ", role=_level_label(LEVEL_OF[key])),
+                add_business_days(due, values[key]),
             )
-        if values.get("escalate_secretariat_after"):
-            escalations.append(
-                (_("事務局へ"), add_business_days(due, values["escalate_secretariat_after"]))
-            )
+            for key in ("escalate_head_after", "escalate_secretariat_after")
+            if values.get(key) and get_definition().escalation.get(LEVEL_OF[key])
+        ]
         out.append(Deadline(name, labels[name], set_on, due, reason, reminders, escalations))
     return out
 

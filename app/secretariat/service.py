@@ -8,17 +8,16 @@ the number of items.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.calendar import business_days_between, local_date
 from app.models import (
     AuditEntry,
     Cycle,
-    DeadlineExtension,
     Department,
     FiscalYearSchedule,
     Grade,
@@ -27,17 +26,23 @@ from app.models import (
     ReformItem,
     Role,
     Section,
-    Stage,
     User,
     Viewpoint,
 )
-from app.text import _
+from app.text import _, current_locale
 from app.validation import parse_fiscal_year, parse_id
-from workflows.deadlines import adjusted, schedule_for, stage_due, stage_of
-from workflows.labels import state_info
+from workflows.deadlines import stage_of
+from workflows.overdue import (
+    Deadlines,
+    VersionState,
+    open_states,
+    states_clause,
+)
+from workflows.registry import get_definition, versions_in
+from workflows.rules import days_overdue
 
-# Matrix columns: the four stages, then closed years and everything else (suspended ...).
-COLUMNS = ("plan", "do", "check", "act", "closed", "other")
+# Matrix columns after the stages: closed years, and everything else (suspended ...).
+TAIL_COLUMNS = ("closed", "other")
 # A state's name in a workflow definition (anything else in a query string is ignored).
 _STATE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}", re.ASCII)
 SORTS = ("since", "number", "department", "activity", "grade")
@@ -53,22 +58,32 @@ def can_act(user: User) -> bool:
     return user.is_authenticated and user.has_role(Role.SECRETARIAT)
 
 
-def column_of(state: str) -> str:
-    stage = stage_of(state)
+def columns() -> tuple[str, ...]:
+    """The matrix's columns: the stages the workflow declares, then closed and other."""
+    stages: list[str] = []
+    for definition in versions_in().values():
+        stages += [s for s in definition.stages if s not in stages]
+    return (*stages, *TAIL_COLUMNS)
+
+
+def column_of(version: str, state: str) -> str:
+    definition = versions_in().get(version) or get_definition()
+    stage = definition.stage_of(state)
     if stage is not None:
-        return str(stage)
-    return "closed" if state_info(state).get("final") else "other"
+        return stage
+    found = definition.state(state)
+    return "closed" if found is not None and found.final else "other"
 
 
 def column_label(column: str) -> str:
-    return {
-        "plan": _("計画"),
-        "do": _("実施"),
-        "check": _("評価"),
-        "act": _("改善"),
-        "closed": _("年度完了・廃止"),
-        "other": _("休止ほか"),
-    }[column]
+    if column == "closed":
+        return _("年度完了・廃止")
+    if column == "other":
+        return _("休止ほか")
+    for definition in (get_definition(), *versions_in().values()):
+        if column in definition.stages:
+            return definition.stages[column].label(current_locale())
+    return column
 
 
 @dataclass(frozen=True)
@@ -101,7 +116,7 @@ class Filters:
             viewpoint=integer("viewpoint"),
             department=integer("department"),
             state=state if state and _STATE_NAME.fullmatch(state) else None,
-            column=column if column in COLUMNS else None,
+            column=column if column in columns() else None,
             grade=grade if grade in {g.value for g in Grade} else None,
             overdue=args.get("overdue") == "1",
             stuck=args.get("stuck") == "1",
@@ -135,56 +150,6 @@ class Filters:
         return out
 
 
-@dataclass
-class Deadlines:
-    """Due dates of one fiscal year: per stage from the schedule, per cycle when extended."""
-
-    schedule: FiscalYearSchedule
-    today: date
-    by_stage: dict[str, date]
-    extended: dict[int, date] = field(default_factory=dict)  # cycle id -> due of its stage
-
-    def due(self, cycle_id: int, state: str) -> date | None:
-        stage = stage_of(state)
-        if stage is None:
-            return None
-        return self.extended.get(cycle_id, self.by_stage[str(stage)])
-
-    def overdue_clause(self, states: list[str]):
-        """A WHERE clause true for the cycles past their stage's deadline today."""
-        late_states = [
-            s
-            for s in states
-            if (stage := stage_of(s)) is not None and self.by_stage[str(stage)] < self.today
-        ]
-        base = Cycle.state.in_(late_states) if late_states else false()
-        if not self.extended:
-            return base
-        late_extended = [cid for cid, due in self.extended.items() if due < self.today]
-        ids = list(self.extended)
-        return or_(
-            and_(base, Cycle.id.not_in(ids)),
-            Cycle.id.in_(late_extended) if late_extended else false(),
-        )
-
-
-def load_deadlines(session: Session, fiscal_year: int, today: date) -> Deadlines:
-    """The year's deadlines in two or three queries, whatever the number of cycles."""
-    schedule = schedule_for(session, fiscal_year)
-    by_stage = {str(s): adjusted(schedule.due_for(s)) for s in Stage}
-    extended_cycles = session.scalars(
-        select(Cycle)
-        .where(Cycle.fiscal_year == fiscal_year, Cycle.id.in_(select(DeadlineExtension.cycle_id)))
-        .options(selectinload(Cycle.extensions))
-    ).all()
-    extended = {}
-    for cycle in extended_cycles:
-        stage = stage_of(cycle.state)
-        if stage is not None and any(e.stage == stage for e in cycle.extensions):
-            extended[cycle.id] = stage_due(cycle, stage, schedule)
-    return Deadlines(schedule, today, by_stage, extended)
-
-
 def _base(filters: Filters):
     """The cycles of the year with the filters other than overdue/stuck applied."""
     query = (
@@ -204,28 +169,20 @@ def _base(filters: Filters):
     return query
 
 
-def states_of_year(session: Session, fiscal_year: int) -> list[str]:
-    return list(
-        session.scalars(select(Cycle.state).where(Cycle.fiscal_year == fiscal_year).distinct())
-    )
-
-
-def _open_states(states: list[str]) -> list[str]:
-    return [s for s in states if stage_of(s) is not None]
-
-
-def stuck_clause(filters: Filters, deadlines: Deadlines, states: list[str], now: datetime):
+def stuck_clause(filters: Filters, deadlines: Deadlines, states: list[VersionState], now: datetime):
     """In the same state longer than the threshold, or overdue; only cycles still moving."""
     since = now - timedelta(days=filters.stuck_days)
     return and_(
-        Cycle.state.in_(_open_states(states)),
+        states_clause(open_states(states)),
         or_(Cycle.state_since < since, deadlines.overdue_clause(states)),
     )
 
 
-def _narrowed(query, filters: Filters, deadlines: Deadlines, states: list[str], now: datetime):
+def _narrowed(
+    query, filters: Filters, deadlines: Deadlines, states: list[VersionState], now: datetime
+):
     if filters.column:
-        query = query.where(Cycle.state.in_([s for s in states if column_of(s) == filters.column]))
+        query = query.where(states_clause([p for p in states if column_of(*p) == filters.column]))
     if filters.overdue:
         query = query.where(deadlines.overdue_clause(states))
     if filters.stuck:
@@ -249,12 +206,14 @@ class MatrixRow:
 
 
 def matrix(
-    session: Session, filters: Filters, deadlines: Deadlines, states: list[str]
+    session: Session, filters: Filters, deadlines: Deadlines, states: list[VersionState]
 ) -> list[MatrixRow]:
     """Departments x stage: how many cycles, and how many of them overdue (2 queries + 1)."""
     base = _base(replace(filters, column=None))
-    grouped = base.with_only_columns(Section.department_id, Cycle.state, func.count(Cycle.id))
-    grouped = grouped.group_by(Section.department_id, Cycle.state)
+    grouped = base.with_only_columns(
+        Section.department_id, Cycle.definition_version, Cycle.state, func.count(Cycle.id)
+    )
+    grouped = grouped.group_by(Section.department_id, Cycle.definition_version, Cycle.state)
     counts = session.execute(grouped).all()
     late = session.execute(grouped.where(deadlines.overdue_clause(states))).all()
     departments = session.scalars(
@@ -262,16 +221,18 @@ def matrix(
         .where(Department.active.is_(True))
         .order_by(Department.position, Department.code)
     ).all()
+    shown = columns()
     rows = {
-        d.id: MatrixRow(d, dict.fromkeys(COLUMNS, 0), dict.fromkeys(COLUMNS, 0))
-        for d in departments
+        d.id: MatrixRow(d, dict.fromkeys(shown, 0), dict.fromkeys(shown, 0)) for d in departments
     }
     if filters.department:
         rows = {k: v for k, v in rows.items() if k == filters.department}
     for target, result in (("counts", counts), ("overdue", late)):
-        for department_id, state, number in result:
+        for department_id, version, state, number in result:
             if department_id in rows:
-                getattr(rows[department_id], target)[column_of(state)] += number
+                column = column_of(version, state)
+                cells = getattr(rows[department_id], target)
+                cells[column] = cells.get(column, 0) + number
     return list(rows.values())
 
 
@@ -290,20 +251,20 @@ class ListedCycle:
 def escalation_label(
     cycle: Cycle, due: date | None, today: date, schedule: FiscalYearSchedule
 ) -> str:
-    """Which level an overdue item has reached under the year's escalation offsets.
-
-    As the scheduler counts: business days from max(deadline, the day the state began).
-    """
+    """Which level an overdue item has reached under the year's escalation offsets: the
+    role it has been escalated to, as the scheduler counts (business days from
+    max(deadline, the day the state began))."""
     if due is None or today <= due:
         return ""
+    definition = versions_in().get(cycle.definition_version) or get_definition()
+    state = definition.state(cycle.state)
     clock = max(due, local_date(cycle.state_since))
     days = business_days_between(clock, today)
-    if days >= schedule.escalate_secretariat_after:
-        return _("事務局")
-    if days >= schedule.escalate_head_after and state_info(cycle.state).get("actor") != (
-        "secretariat"
-    ):
-        return _("所管部長")
+    for level in ("second", "first"):
+        role = definition.escalation.get(level)
+        applies = state is not None and level in state.escalate
+        if role and applies and days >= schedule.escalation_after(level):
+            return definition.roles[role].label(current_locale())
     return _("担当者")
 
 
@@ -319,7 +280,7 @@ def list_cycles(
     session: Session,
     filters: Filters,
     deadlines: Deadlines,
-    states: list[str],
+    states: list[VersionState],
     now: datetime,
     *,
     limit: int | None = PAGE_SIZE,
@@ -351,17 +312,22 @@ def list_cycles(
     asked: dict[tuple, list[User]] = {}
 
     def must_act(cycle: Cycle) -> list[User]:
-        if stage_of(cycle.state) is None:
+        if stage_of(cycle) is None:
             return []
-        key = (cycle.item.owning_section_id, cycle.state, cycle.submitted_by_id)
+        key = (
+            cycle.item.owning_section_id,
+            cycle.definition_version,
+            cycle.state,
+            cycle.submitted_by_id,
+        )
         if key not in asked:
             asked[key] = list(who_must_act(cycle, deadlines.today))
         return asked[key]
 
     listed = []
     for cycle, last_at in rows:
-        due = deadlines.due(cycle.id, cycle.state)
-        days = business_days_between(due, deadlines.today) if due else 0
+        due = deadlines.due(cycle)
+        days = days_overdue(due, deadlines.today) if due else 0
         listed.append(
             ListedCycle(
                 cycle=cycle,

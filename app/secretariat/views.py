@@ -8,6 +8,7 @@ from functools import wraps
 from urllib.parse import parse_qsl, urlsplit
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -19,28 +20,28 @@ from app.exports import export_response
 from app.extensions import db
 from app.models import AuditEntry, Cycle, OutboxMessage, OutboxStatus
 from app.once import once
-from app.text import ActionError
+from app.text import ActionError, current_locale
 from app.validation import fiscal_year_arg, narrow, parse_id
 from workflows.deadlines import year_locked
 from workflows.errors import WorkflowError
 from workflows.labels import state_label
+from workflows.overdue import load_deadlines, states_of_year
+from workflows.registry import definition_of
 
 from . import actions, bp
 from . import schedule as schedule_rules
-from .forms import ConfirmForm, ExtendForm, LockForm, NudgeForm, ReopenForm
+from .forms import ExtendForm, FireForm, LockForm, NudgeForm
 from .service import (
-    COLUMNS,
     PAGE_SIZE,
     Filters,
     can_act,
     can_view_console,
     column_label,
+    columns,
     cycle_loads,
     filter_choices,
     list_cycles,
-    load_deadlines,
     matrix,
-    states_of_year,
 )
 
 STUCK_ON_DASHBOARD = 20
@@ -98,7 +99,7 @@ def _listed_rows(listed):
             cycle.item.owning_section.department.name,
             cycle.item.owning_section.name,
             cycle.fiscal_year,
-            state_label(cycle.state),
+            state_label(cycle.state, current_locale(), cycle.definition_version),
             cycle.state_since,
             row.due,
             row.days_overdue,
@@ -138,10 +139,10 @@ def dashboard():
     fmt = request.args.get("format")
     if fmt in ("xlsx", "csv"):
         headers = [_("所管部")] + [
-            f"{column_label(c)}{suffix}" for c in COLUMNS for suffix in ("", _("（超過）"))
+            f"{column_label(c)}{suffix}" for c in columns() for suffix in ("", _("（超過）"))
         ]
         data = [
-            [r.department.name] + [v for c in COLUMNS for v in (r.counts[c], r.overdue[c])]
+            [r.department.name] + [v for c in columns() for v in (r.counts[c], r.overdue[c])]
             for r in rows
         ]
         return export_response(_("所管部別進捗"), headers, data, fmt)
@@ -154,7 +155,7 @@ def dashboard():
         "secretariat/dashboard.html",
         filters=filters,
         rows=rows,
-        columns=COLUMNS,
+        columns=columns(),
         column_label=column_label,
         stuck=stuck,
         stuck_total=stuck_total,
@@ -198,7 +199,7 @@ def _items_page(
         total=total,
         pages=pages,
         states=states,
-        columns=COLUMNS,
+        columns=columns(),
         column_label=column_label,
         locked=deadlines.schedule.locked_at is not None,
         can_act=can_act(current_user),
@@ -270,7 +271,7 @@ def cycle(cycle_id: int):
 def _cycle_page(cycle: Cycle, typed: dict[str, str] | None = None, status: int = 200):
     """The cycle's page; `typed` keeps what was typed into a refused form, by field id."""
     from workflows.deadlines import due_date
-    from workflows.permissions import can_fire, who_must_act
+    from workflows.permissions import allowed, who_must_act
 
     today = local_date(_now())
     history = db.session.scalars(
@@ -288,8 +289,7 @@ def _cycle_page(cycle: Cycle, typed: dict[str, str] | None = None, status: int =
         locked=year_locked(db.session, cycle.fiscal_year),
         can_act=can_act(current_user),
         today=today,
-        can_reopen=can_fire(cycle, "reopen", current_user, today),
-        can_confirm=can_fire(cycle, "confirm_check", current_user, today),
+        transitions=allowed(cycle, current_user, today),
         typed=typed or {},
     ), status
 
@@ -333,52 +333,38 @@ def extend(cycle_id: int):
     )
 
 
-@bp.route("/cycles/<int:cycle_id>/reopen", methods=["POST"])
+@bp.route("/cycles/<int:cycle_id>/fire", methods=["POST"])
 @acting_required
 @once
-def reopen(cycle_id: int):
-    form = ReopenForm.posted()
-    typed = {"r-reason": request.form.get("reason", "")}
+def fire(cycle_id: int):
+    """Fire one of the transitions the console offers (confirm, reopen, a hearing ...)."""
+    form = FireForm.posted()
+    trigger = form.trigger.data or ""
+    typed = {f"t-{trigger}": request.form.get("comment", "")}
     if not form.validate():
         flash(next(iter(form.errors_by_field().values())), "error")
         return _cycle_page(_cycle_or_404(cycle_id), typed, 422)
+    comment = form.comment.data
     return _cycle_action(
         cycle_id,
-        lambda c: actions.reopen(
+        lambda c: actions.fire(
             db.session,
             c,
+            trigger,
             by=current_user,
             now=_now(),
-            reason=form.reason.data,
+            comment=comment,
             expected_version=form.version.data,
         ),
-        _("項目を再開しました。"),
+        _("「%(action)s」を行いました。", action=_done_label(cycle_id, trigger)),
         typed,
     )
 
 
-@bp.route("/cycles/<int:cycle_id>/confirm", methods=["POST"])
-@acting_required
-@once
-def confirm(cycle_id: int):
-    form = ConfirmForm.posted()
-    typed = {"c-comment": request.form.get("comment", "")}
-    if not form.validate():
-        flash(next(iter(form.errors_by_field().values())), "error")
-        return _cycle_page(_cycle_or_404(cycle_id), typed, 422)
-    return _cycle_action(
-        cycle_id,
-        lambda c: actions.confirm(
-            db.session,
-            c,
-            by=current_user,
-            now=_now(),
-            comment=form.comment.data,
-            expected_version=form.version.data,
-        ),
-        _("評価結果を確認しました。"),
-        typed,
-    )
+def _done_label(cycle_id: int, trigger: str) -> str:
+    cycle = db.session.get(Cycle, cycle_id)
+    found = definition_of(cycle).by_trigger(trigger) if cycle else None
+    return found.done_label(str(get_locale() or "ja")) if found else trigger
 
 
 @bp.route("/years/<int:fiscal_year>/lock", methods=["POST"])
@@ -451,6 +437,7 @@ def _schedule_page(
         values=values,
         errors=errors or {},
         labels=schedule_rules.field_labels(),
+        stage_fields=[schedule_rules.due_field(s.name) for s in schedule_rules.stages()],
         stored=stored,
         locked=stored.locked_at is not None,
         deadlines=schedule_rules.deadlines_preview(values),
@@ -521,8 +508,8 @@ def notifications():
 
 
 def _missed_windows() -> list:
-    """Missed scheduler runs."""
-    from notifications.jobs import missed_windows
+    """Missed scheduler runs (downtime, reminders not sent late)."""
+    from notifications.state import missed_windows
 
     return list(missed_windows(db.session))
 
@@ -537,7 +524,9 @@ def snapshot_command() -> None:
     """Record today's overdue counts for the dashboard's chart (idempotent, run daily)."""
     import click
 
-    rows = actions.snapshot_overdue(db.session, local_date(_now()))
+    from notifications.snapshots import snapshot_overdue
+
+    rows = snapshot_overdue(db.session, local_date(_now()))
     db.session.commit()
     for row in rows:
         click.echo(f"FY{row.fiscal_year}: {row.overdue_count} overdue of {row.open_count} open")

@@ -11,9 +11,12 @@ from sqlalchemy import select
 
 from app.calendar import local_date
 from app.extensions import db
-from app.models import Post, PostKind, Substitution, User
+from app.models import Post, Substitution, User
 from app.once import once
-from workflows import errors, operations
+from workflows import errors as workflow_errors
+from workflows import operations
+from workflows.registry import get_definition
+from workflows.substitutes import eligible_substitute
 
 from . import bp
 from .forms import SubstituteForm
@@ -23,23 +26,35 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def deciding_kinds() -> set[str]:
+    """Post kinds whose holders decide in the workflow (所管部長, 副市長 ...)."""
+    definition = get_definition()
+    return {
+        kind
+        for name, state in definition.states.items()
+        if state.actor and name in definition.deciding_states
+        for kind in definition.roles[state.actor].posts
+    }
+
+
 def head_posts_of(user: User, today: date) -> list[Post]:
-    """The head posts `user` holds on `today`; only these can be given a substitute."""
-    return [p for p in user.posts_on(today) if p.kind is PostKind.HEAD and p.active]
+    """The deciding posts `user` holds on `today`; only these can be given a substitute."""
+    kinds = deciding_kinds()
+    return [p for p in user.posts_on(today) if p.kind_code in kinds and p.active]
 
 
 def can_manage_substitutes(user: User, post: Post, today: date) -> bool:
-    return post.kind is PostKind.HEAD and user in post.holders(today)
+    return post.kind_code in deciding_kinds() and user in post.holders(today)
 
 
-def candidates(user: User) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .where(User.active.is_(True), User.id != user.id)
-            .order_by(User.name_kana, User.name)
-        )
+def candidates(user: User, posts: list[Post], today: date) -> list[User]:
+    """Who may be named: eligible under the workflow's roles for one of the posts."""
+    users = db.session.scalars(
+        select(User)
+        .where(User.active.is_(True), User.id != user.id)
+        .order_by(User.name_kana, User.name)
     )
+    return [u for u in users if any(eligible_substitute(p, u, today) for p in posts)]
 
 
 def render_page(posts, values, errors, status=200):
@@ -57,7 +72,7 @@ def render_page(posts, values, errors, status=200):
         "substitutes/index.html",
         posts=posts,
         substitutions=rows,
-        users=candidates(current_user),
+        users=candidates(current_user, posts, local_date(now())),
         values=values,
         errors=errors,
         today=local_date(now()),
@@ -110,12 +125,12 @@ def index():
             now=now(),
             reason=reason,
         )
-    except errors.WorkflowError as exc:
+    except workflow_errors.WorkflowError as exc:
         db.session.rollback()
         field = {"substitute": "substitute_id"}.get(getattr(exc, "field", None) or "", "_form")
         errors[field if field in values else "_form"] = exc.message
         return render_page(
-            posts, values, errors, 403 if isinstance(exc, errors.PermissionDenied) else 422
+            posts, values, errors, 403 if isinstance(exc, workflow_errors.PermissionDenied) else 422
         )
     db.session.commit()
     flash(_("%(name)sさんを代理者に設定しました。", name=substitute.name), "success")
@@ -135,7 +150,7 @@ def revoke(substitution_id: int):
     if substitution.revoked_at is None:
         try:
             operations.revoke_substitute(substitution, by=current_user, now=moment)
-        except errors.WorkflowError as exc:
+        except workflow_errors.WorkflowError as exc:
             db.session.rollback()
             flash(exc.message, "error")
             return redirect(url_for("substitutes.index"))

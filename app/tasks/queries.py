@@ -1,119 +1,133 @@
 """What waits for a user: the lists of the My-tasks page and the header counts.
 
-The lists are found with a few queries whatever the number of items: the user's sections
-and head departments (own posts and active substitutions), then the cycles in them. Who may
-actually decide a given cycle stays the engine's call (`allowed_triggers`); these queries
-only choose what to show.
+Every list is "cycles whose state's actor role the user plays", asked of each definition
+version in use, as one SQL condition built from the user's posts and substitutions on the
+day (`workflows.roles.Reach`); so the number of queries does not grow with the items. Who
+may actually fire a given transition stays the engine's call (`permissions.allowed`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
-from app.models import (
-    AuditEntry,
-    Cycle,
-    FiscalYearSchedule,
-    Post,
-    PostAssignment,
-    PostKind,
-    ReformItem,
-    Role,
-    Section,
-    Substitution,
-    User,
-)
-from workflows.deadlines import due_date
-from workflows.definition import get_definition
+from app.models import AuditEntry, Cycle, FiscalYearSchedule, ReformItem, Section, User
+from workflows.deadlines import default_schedule, due_date
+from workflows.definition import Definition, State
+from workflows.registry import all_definitions, definition_of
+from workflows.roles import Reach, reach_of
+from workflows.rules import is_overdue
 
 UPCOMING_DAYS = 60
 
-
-def states_for(actor: str) -> tuple[str, ...]:
-    """The workflow states in which `actor` (staff, head, secretariat) has to act."""
-    states = get_definition().states
-    return tuple(name for name, state in states.items() if state.actor == actor)
+StatePick = Callable[[Definition, str, State], bool]
 
 
-def final_states() -> tuple[str, ...]:
-    return tuple(name for name, state in get_definition().states.items() if state.final)
+def _work(definition: Definition, name: str, state: State) -> bool:
+    """A state where the actor writes and submits (no decision waits)."""
+    return name not in definition.deciding_states
 
 
-@dataclass
-class Scope:
-    """Where a user works today: sections as staff, departments as head or substitute."""
-
-    section_ids: set[int] = field(default_factory=set)
-    head_department_ids: set[int] = field(default_factory=set)
-    substitute_department_ids: set[int] = field(default_factory=set)
-    secretariat: bool = False
-
-    @property
-    def decides_for(self) -> set[int]:
-        return self.head_department_ids | self.substitute_department_ids
+def _decision_by_post(definition: Definition, name: str, state: State) -> bool:
+    return name in definition.deciding_states and definition.roles[state.actor].post_based
 
 
-def scope_of(session: Session, user: User, today: date) -> Scope:
-    """The user's sections and head departments on `today` (two queries)."""
-    rows = session.execute(
-        select(Post.kind, Post.department_id, Post.section_id)
-        .join(PostAssignment, PostAssignment.post_id == Post.id)
-        .where(
-            PostAssignment.user_id == user.id,
-            PostAssignment.starts_on <= today,
-            sa.or_(PostAssignment.ends_on.is_(None), PostAssignment.ends_on >= today),
-        )
-    ).all()
-    scope = Scope(secretariat=Role.SECRETARIAT in user.granted_roles())
-    for kind, department_id, section_id in rows:
-        if kind is PostKind.HEAD:
-            scope.head_department_ids.add(department_id)
-        elif section_id is not None:
-            scope.section_ids.add(section_id)
-    scope.substitute_department_ids = set(
-        session.scalars(
-            select(Post.department_id)
-            .join(Substitution, Substitution.post_id == Post.id)
-            .where(
-                Substitution.substitute_id == user.id,
-                Substitution.revoked_at.is_(None),
-                Substitution.starts_on <= today,
-                Substitution.ends_on >= today,
-                Post.kind == PostKind.HEAD,
+def _decision_by_grant(definition: Definition, name: str, state: State) -> bool:
+    return name in definition.deciding_states and not definition.roles[state.actor].post_based
+
+
+def waiting_clause(reach: Reach, pick: StatePick) -> ColumnElement[bool]:
+    """Cycles (joined to ReformItem) in a state `pick` chooses whose actor role the user
+    plays; nobody is asked to decide on their own submission."""
+    parts = []
+    for definition in all_definitions():
+        by_role: dict[str, list[str]] = defaultdict(list)
+        for name, state in definition.states.items():
+            if state.actor and pick(definition, name, state):
+                by_role[state.actor].append(name)
+        for role, states in by_role.items():
+            condition = sa.and_(
+                Cycle.definition_version == definition.version,
+                Cycle.state.in_(states),
+                reach.clause(definition.roles[role]),
+            )
+            if set(states) & definition.deciding_states:
+                condition = sa.and_(
+                    condition,
+                    sa.or_(Cycle.submitted_by_id.is_(None), Cycle.submitted_by_id != reach.user.id),
+                )
+            parts.append(condition)
+    return sa.or_(*parts) if parts else sa.false()
+
+
+def _escalated_clause(reach: Reach) -> ColumnElement[bool]:
+    """Open cycles whose first escalation would reach the user in person (their overdue
+    items, as a department head sees them)."""
+    parts = []
+    for definition in all_definitions():
+        role = definition.escalation.get("first")
+        if role is None:
+            continue
+        states = [n for n, s in definition.states.items() if s.waiting and "first" in s.escalate]
+        parts.append(
+            sa.and_(
+                Cycle.definition_version == definition.version,
+                Cycle.state.in_(states),
+                reach.clause(definition.roles[role], substitutes=False),
             )
         )
+    return sa.or_(*parts) if parts else sa.false()
+
+
+def _mine_clause(reach: Reach) -> ColumnElement[bool]:
+    """Open cycles of the items the user works on (plays a role that writes and submits)."""
+    parts = []
+    for definition in all_definitions():
+        states = definition.states.items()
+        roles = {s.actor for n, s in states if s.actor and _work(definition, n, s)}
+        waiting = [n for n, s in definition.states.items() if s.waiting]
+        for role in roles:
+            parts.append(
+                sa.and_(
+                    Cycle.definition_version == definition.version,
+                    Cycle.state.in_(waiting),
+                    reach.clause(definition.roles[role]),
+                )
+            )
+    return sa.or_(*parts) if parts else sa.false()
+
+
+def decides_somewhere(reach: Reach) -> bool:
+    """Whether the user holds a post whose kind decides in the workflow (代理 is theirs)."""
+    return any(
+        reach.posts(definition.roles[state.actor], substitutes=False)
+        for definition in all_definitions()
+        for name, state in definition.states.items()
+        if state.actor and _decision_by_post(definition, name, state)
     )
-    return scope
 
 
-def task_counts(session: Session, scope: Scope) -> dict[str, int]:
-    """How many cycles wait for the user as staff, as decider, as secretariat (one query)."""
-    staff_states, head_states = states_for("staff"), states_for("head")
-    secretariat_states = states_for("secretariat")
+def task_counts(session: Session, reach: Reach) -> dict[str, int]:
+    """How many cycles wait for the user as worker, as decider, as secretariat (one query)."""
 
     def _count(condition):
         return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
-    mine = _count(
-        sa.and_(
-            Cycle.state.in_(staff_states),
-            ReformItem.owning_section_id.in_(scope.section_ids or {-1}),
-        )
-    )
-    decide = _count(
-        sa.and_(Cycle.state.in_(head_states), Section.department_id.in_(scope.decides_for or {-1}))
-    )
-    confirm = _count(Cycle.state.in_(secretariat_states)) if scope.secretariat else sa.literal(0)
     row = session.execute(
-        select(mine, decide, confirm)
+        select(
+            _count(waiting_clause(reach, _work)),
+            _count(waiting_clause(reach, _decision_by_post)),
+            _count(waiting_clause(reach, _decision_by_grant)),
+        )
         .select_from(Cycle)
         .join(ReformItem, ReformItem.id == Cycle.item_id)
-        .join(Section, Section.id == ReformItem.owning_section_id)
     ).one()
     counts = {"staff": int(row[0]), "decide": int(row[1]), "confirm": int(row[2])}
     counts["total"] = sum(counts.values())
@@ -134,16 +148,15 @@ class Task:
 
     @property
     def overdue(self) -> bool:
-        return self.due is not None and self.due < self.today
+        return is_overdue(self.due, self.today)
 
 
-def _load_cycles(session: Session, *conditions) -> list[Cycle]:
+def _load_cycles(session: Session, condition: ColumnElement[bool]) -> list[Cycle]:
     return list(
         session.scalars(
             select(Cycle)
             .join(ReformItem, ReformItem.id == Cycle.item_id)
-            .join(Section, Section.id == ReformItem.owning_section_id)
-            .where(*conditions)
+            .where(condition)
             .options(
                 selectinload(Cycle.item)
                 .selectinload(ReformItem.owning_section)
@@ -162,7 +175,7 @@ def _schedules(session: Session, cycles: list[Cycle]) -> dict[int, FiscalYearSch
             select(FiscalYearSchedule).where(FiscalYearSchedule.fiscal_year.in_(years))
         )
     }
-    return {fy: stored.get(fy) or FiscalYearSchedule.defaults(fy) for fy in years}
+    return {fy: stored.get(fy) or default_schedule(fy) for fy in years}
 
 
 def _tasks(session: Session, cycles: list[Cycle], today: date) -> list[Task]:
@@ -171,13 +184,19 @@ def _tasks(session: Session, cycles: list[Cycle], today: date) -> list[Task]:
     return sorted(tasks, key=lambda t: (t.due or date.max, t.cycle.item.sort_key))
 
 
-def last_send_back(session: Session, cycle_ids: list[int]) -> dict[int, AuditEntry]:
-    """The latest audit entry of each cycle when it is a send-back (差戻し)."""
-    if not cycle_ids:
+def last_send_back(session: Session, cycles: list[Cycle]) -> dict[int, AuditEntry]:
+    """The latest transition of each cycle when it sent the submission back (差戻し)."""
+    if not cycles:
         return {}
+    by_id = {c.id: c for c in cycles}
     latest = (
         select(AuditEntry.cycle_id, sa.func.max(AuditEntry.seq).label("seq"))
-        .where(AuditEntry.cycle_id.in_(cycle_ids), AuditEntry.action != "save_draft")
+        .where(
+            AuditEntry.cycle_id.in_(list(by_id)),
+            AuditEntry.from_state.is_not(None),
+            AuditEntry.to_state.is_not(None),
+            AuditEntry.from_state != AuditEntry.to_state,
+        )
         .group_by(AuditEntry.cycle_id)
         .subquery()
     )
@@ -187,68 +206,77 @@ def last_send_back(session: Session, cycle_ids: list[int]) -> dict[int, AuditEnt
             sa.and_(AuditEntry.cycle_id == latest.c.cycle_id, AuditEntry.seq == latest.c.seq),
         )
     )
-    return {e.cycle_id: e for e in entries if e.action.startswith("send_back")}
+    found = {}
+    for entry in entries:
+        transition = definition_of(by_id[entry.cycle_id]).transition(entry.from_state, entry.action)
+        if transition is not None and transition.kind == "send_back":
+            found[entry.cycle_id] = entry
+    return found
 
 
 @dataclass
 class MyTasks:
-    scope: Scope
+    reach: Reach
     to_do: list[Task]
     sent_back: list[Task]
     upcoming: list[Task]
     to_decide: list[Task]
     overdue: list[Task]
     to_confirm: list[Task]
+    works: bool = False  # plays a role that writes and submits somewhere
+    decides: bool = False  # holds or substitutes a post that decides
+    escalated_to: bool = False  # gets the first escalation of overdue items
 
 
-def my_tasks(session: Session, user: User, today: date, scope: Scope | None = None) -> MyTasks:
+def my_tasks(session: Session, user: User, today: date, reach: Reach | None = None) -> MyTasks:
     """Everything the My-tasks page lists for `user` on `today`."""
-    scope = scope or scope_of(session, user, today)
-    staff_states, head_states = states_for("staff"), states_for("head")
-    finals = (*final_states(), "suspended")
-
-    mine = _tasks(
-        session,
-        _load_cycles(
-            session,
-            ReformItem.owning_section_id.in_(scope.section_ids or {-1}),
-            Cycle.state.not_in(finals),
-        ),
-        today,
-    )
-    to_do = [t for t in mine if t.cycle.state in staff_states]
-    sent = last_send_back(session, [t.cycle.id for t in to_do])
+    reach = reach or reach_of(session, user, today)
+    to_do = _tasks(session, _load_cycles(session, waiting_clause(reach, _work)), today)
+    sent = last_send_back(session, [t.cycle for t in to_do])
     sent_back = []
     for task in to_do:
         if task.cycle.id in sent:
             task.reason = sent[task.cycle.id].comment
             sent_back.append(task)
     horizon = today + timedelta(days=UPCOMING_DAYS)
+    mine = _tasks(session, _load_cycles(session, _mine_clause(reach)), today)
     upcoming = [t for t in mine if t.due is not None and today <= t.due <= horizon]
 
-    department = _tasks(
-        session,
-        _load_cycles(
-            session,
-            Section.department_id.in_(scope.decides_for or {-1}),
-            Cycle.state.not_in(finals),
-        ),
-        today,
+    to_decide = _tasks(
+        session, _load_cycles(session, waiting_clause(reach, _decision_by_post)), today
     )
-    to_decide = [t for t in department if t.cycle.state in head_states]
     for task in to_decide:
-        task.via_substitute = (
-            task.cycle.item.owning_section.department_id not in scope.head_department_ids
-        )
-    overdue = [
-        t
-        for t in department
-        if t.overdue and t.cycle.item.owning_section.department_id in scope.head_department_ids
-    ]
+        definition = definition_of(task.cycle)
+        role = definition.roles[definition.states[task.cycle.state].actor]
+        task.via_substitute = reach.via_substitute(role, task.cycle.item)
+    escalated = _tasks(session, _load_cycles(session, _escalated_clause(reach)), today)
+    overdue = [t for t in escalated if t.overdue]
+    to_confirm = _tasks(
+        session, _load_cycles(session, waiting_clause(reach, _decision_by_grant)), today
+    )
+    return MyTasks(
+        reach,
+        to_do,
+        sent_back,
+        upcoming,
+        to_decide,
+        overdue,
+        to_confirm,
+        works=_plays(reach, lambda d, n, s: _work(d, n, s) and d.roles[s.actor].post_based),
+        decides=_plays(reach, _decision_by_post),
+        escalated_to=any(
+            reach.posts(d.roles[d.escalation["first"]], substitutes=False)
+            for d in all_definitions()
+            if d.roles.get(d.escalation.get("first", "")) is not None
+        ),
+    )
 
-    to_confirm: list[Task] = []
-    if scope.secretariat:
-        to_confirm = _tasks(
-            session, _load_cycles(session, Cycle.state.in_(states_for("secretariat"))), today
-        )
-    return MyTasks(scope, to_do, sent_back, upcoming, to_decide, overdue, to_confirm)
+
+def _plays(reach: Reach, pick: StatePick) -> bool:
+    """Whether the user plays, somewhere, the actor role of a state `pick` chooses."""
+    return any(
+        reach.plays_somewhere(definition.roles[state.actor])
+        for definition in all_definitions()
+        for name, state in definition.states.items()
+        if state.actor and pick(definition, name, state)
+    )

@@ -9,9 +9,10 @@ from flask_login import current_user, login_required
 
 from app.calendar import local_date
 from app.extensions import db
+from workflows.roles import Reach, reach_of
 
 from . import bp
-from .queries import Scope, my_tasks, scope_of, task_counts
+from .queries import decides_somewhere, my_tasks, task_counts
 
 
 def today() -> date:
@@ -22,7 +23,7 @@ def today() -> date:
 def forget_counts() -> None:
     """Counts are per request, even where an application context outlives one (tests)."""
     g.pop("task_counts", None)
-    g.pop("task_scope", None)
+    g.pop("task_reach", None)
 
 
 @bp.app_context_processor
@@ -31,21 +32,21 @@ def header_counts() -> dict:
     if request.endpoint == "static" or not current_user.is_authenticated:
         return {"task_counts": None}
     if "task_counts" not in g:
-        g.task_counts = task_counts(db.session, user_scope())
-        g.task_counts["is_head"] = bool(user_scope().head_department_ids)
+        g.task_counts = task_counts(db.session, user_reach())
+        g.task_counts["is_head"] = decides_somewhere(user_reach())
     return {"task_counts": g.task_counts}
 
 
-def user_scope() -> Scope:
-    """The signed-in user's sections and departments today, once per request."""
-    if "task_scope" not in g:
-        g.task_scope = scope_of(db.session, current_user, today())
-    return g.task_scope
+def user_reach() -> Reach:
+    """The signed-in user's posts and substitutions today, once per request."""
+    if "task_reach" not in g:
+        g.task_reach = reach_of(db.session, current_user, today())
+    return g.task_reach
 
 
 @login_required
 def index():
     """My tasks (あなたの対応待ち); served at `/` as the endpoint `main.index`."""
     day = today()
-    tasks = my_tasks(db.session, current_user, day, user_scope())
+    tasks = my_tasks(db.session, current_user, day, user_reach())
     return render_template("tasks/index.html", tasks=tasks, today=day)

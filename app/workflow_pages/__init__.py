@@ -7,12 +7,8 @@ bp = Blueprint("workflow_pages", __name__)
 
 @bp.record_once
 def _on_register(state) -> None:
-    from workflows.definition import all_definitions
-
     from .cli import audit_cli, workflows_cli
 
-    # A bad definition stops start-up here with "<file>: <place>: <reason>".
-    all_definitions()
     state.app.cli.add_command(audit_cli)
     state.app.cli.add_command(workflows_cli)
 

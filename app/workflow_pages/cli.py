@@ -9,7 +9,9 @@ from flask.cli import AppGroup
 
 from app.extensions import db
 from workflows import audit
-from workflows.definition import DefinitionError, all_definitions, get_definition, load_definition
+from workflows.definition import DefinitionError
+from workflows.loader import load_definition
+from workflows.registry import all_definitions, get_definition
 from workflows.versions import affected_cycles, compare
 
 audit_cli = AppGroup("audit", help="The audit log.")

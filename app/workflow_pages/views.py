@@ -3,7 +3,8 @@ from __future__ import annotations
 from flask import abort, render_template, request
 from flask_login import login_required
 
-from workflows.definition import DefinitionError, all_definitions, get_definition
+from workflows.definition import DefinitionError
+from workflows.registry import all_definitions, get_definition
 
 from . import bp
 

@@ -1,7 +1,7 @@
 """submission keys
 
 Revision ID: 0013_submission_keys
-Revises: 0011_login_failures
+Revises: 0012_workflow_as_data
 Create Date: 2026-11-29 19:44:28.720550
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0013_submission_keys'
-down_revision = '0011_login_failures'
+down_revision = '0012_workflow_as_data'
 branch_labels = None
 depends_on = None
 

@@ -100,7 +100,7 @@ def test_sections_and_posts_are_edited_through_their_pages(client, make, login_a
         data={
             "code": "P-NEW",
             "name": "収納課長",
-            "kind": "chief",
+            "kind_code": "chief",
             "department_id": str(parks.department.id),
             "section_id": str(tax.section.id),
         },
@@ -112,7 +112,7 @@ def test_sections_and_posts_are_edited_through_their_pages(client, make, login_a
         data={
             "code": tax.head_post.code,
             "name": "税務部長（兼）",
-            "kind": "head",
+            "kind_code": "head",
             "department_id": str(tax.department.id),
             "active": "1",
         },
@@ -154,7 +154,9 @@ def test_deactivating_the_last_head_or_staff_of_owned_items_is_refused(client, m
 
     refused = client.post(f"/admin/users/{tax.head.id}", data=_user_form(tax.head))
     assert refused.status_code == 422
-    assert "「税務部」が所管する改革項目の部長がいなくなります" in refused.get_data(as_text=True)
+    assert "「税務部」が所管する改革項目の所管部長がいなくなります" in refused.get_data(
+        as_text=True
+    )
     refused = client.post(f"/admin/users/{tax.staff.id}", data=_user_form(tax.staff))
     assert refused.status_code == 422
     assert "「税務課」が所管する改革項目の担当職員がいなくなります" in refused.get_data(
@@ -179,7 +181,7 @@ def _post_form(post, **changes) -> dict:
     form = {
         "code": post.code,
         "name": post.name,
-        "kind": post.kind.value,
+        "kind_code": post.kind_code,
         "department_id": str(post.department_id),
         "section_id": str(post.section_id or ""),
         "active": "1",
@@ -216,7 +218,9 @@ def test_deactivating_or_moving_what_owns_items_is_refused(client, make, login_a
     }
     refused = client.post(f"/admin/sections/{tax.section.id}", data=section)
     assert refused.status_code == 422
-    assert "「新設部」が所管する改革項目の部長がいなくなります" in refused.get_data(as_text=True)
+    assert "「新設部」が所管する改革項目の所管部長がいなくなります" in refused.get_data(
+        as_text=True
+    )
     _db.session.expire_all()
     assert tax.staff_post.active and tax.staff_post.section_id == tax.section.id
     assert tax.section.department_id == tax.department.id

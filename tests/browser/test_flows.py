@@ -13,9 +13,10 @@ from app.models import utcnow
 from .conftest import FY, assert_accessible, login, logout
 
 
-def make_item(seed, state="plan_draft", submitted=False):
+def make_item(seed, state="plan_draft", submitted=False, deputy=False):
     def build(make, session):
         org = make.org()
+        named = make.deputy(org, name="代理 次郎").login if deputy else None
         item = make.item(org, title=f"窓口手続のオンライン化 {org.department.code}")
         cycle = make.cycle(
             item, fiscal_year=FY, state=state, submitted_by_id=org.staff.id if submitted else None
@@ -29,6 +30,7 @@ def make_item(seed, state="plan_draft", submitted=False):
             "head_id": org.head.id,
             "head_post": org.head_post.id,
             "title": item.title,
+            "deputy": named,
         }
 
     return seed(build)
@@ -93,8 +95,8 @@ def test_staff_plans_head_sends_back_staff_fixes_head_approves(page, seed, tmp_p
 
 
 def test_a_substitute_approves(page, seed):
-    ids = make_item(seed, "plan_submitted", submitted=True)
-    deputy = seed(lambda make, session: make.user(name="代理 次郎").login)
+    ids = make_item(seed, "plan_submitted", submitted=True, deputy=True)
+    deputy = ids["deputy"]
     login(page, ids["head"])
     page.get_by_role("navigation").get_by_role("link", name="代理設定").click()
     page.get_by_label("代理者").select_option(label="代理 次郎")

@@ -112,7 +112,8 @@ def test_a_sender_address_no_mail_server_would_take_is_a_configuration_error(tmp
 
 
 def test_a_real_sender_address_and_the_development_default_are_accepted(tmp_path):
-    config = Config(tmp_path, {"SECRET_KEY": "x", "MAIL_FROM": "行政改革 <kaikaku@city.example.jp>"})
+    sender = "行政改革 <kaikaku@city.example.jp>"
+    config = Config(tmp_path, {"SECRET_KEY": "x", "MAIL_FROM": sender})
     assert config.MAIL_FROM == "行政改革 <kaikaku@city.example.jp>"
     assert "kaikaku@localhost" in Config(tmp_path, {"SECRET_KEY": "x"}).MAIL_FROM
 

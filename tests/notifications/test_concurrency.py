@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from app.extensions import db as _db
 from app.models import OutboxMessage, OutboxStatus
-from notifications import enqueue
+from app.outbox import enqueue
 from notifications.leader import Leadership
 from tests.conftest import make_app
 from tests.factories import Factory

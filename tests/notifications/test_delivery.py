@@ -8,10 +8,11 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.models import MissedWindowKind, OutboxMessage, OutboxStatus
-from notifications import enqueue
+from app.outbox import enqueue
 from notifications.delivery import deliver_outbox, message_id, retry_failed
-from notifications.jobs import missed_windows, scheduler_status, tick
+from notifications.jobs import tick
 from notifications.settings import Settings
+from notifications.state import missed_windows, scheduler_status
 
 from .helpers import at, days
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.models import OutboxMessage, OutboxStatus
-from notifications import enqueue
+from app.outbox import enqueue
 from notifications.delivery import deliver_outbox
 
 from .helpers import at

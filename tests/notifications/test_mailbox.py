@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from notifications import enqueue
+from app.outbox import enqueue
 from notifications.catcher import start_catcher
 from notifications.delivery import deliver_outbox
 from notifications.settings import Settings

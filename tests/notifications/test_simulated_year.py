@@ -22,7 +22,6 @@ from app.models import (
     OutboxStatus,
     ProgressReport,
     ProgressStatus,
-    ReportKind,
     Substitution,
 )
 from app.models.cycle import Direction
@@ -150,7 +149,7 @@ def test_a_fiscal_year_sends_every_expected_mail_once_and_nothing_else(db, make,
         session.add(
             ProgressReport(
                 cycle=c,
-                kind=ReportKind.MIDYEAR,
+                kind="midyear",
                 as_of=now.date(),
                 body="順調",
                 created_by=users["sA"],

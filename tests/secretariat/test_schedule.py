@@ -7,10 +7,10 @@ from datetime import date
 from app.secretariat import schedule
 
 GOOD = {
-    "plan_due": "2027-05-02",  # Sunday
-    "midyear_due": "2027-11-03",  # 文化の日
-    "check_due": "2028-05-31",
-    "act_due": "2028-06-30",
+    "due-plan": "2027-05-02",  # Sunday
+    "due-do": "2027-11-03",  # 文化の日
+    "due-check": "2028-05-31",
+    "due-act": "2028-06-30",
     "committee_from": "2028-07-03",
     "committee_to": "2028-08-31",
     "publication_on": "2028-09-29",
@@ -25,7 +25,7 @@ def test_a_good_form_parses_and_sorts_the_reminders():
     parsed = schedule.parse(2027, GOOD)
     assert parsed.ok, parsed.errors
     assert parsed.values["reminder_days"] == [7, 1]
-    assert parsed.values["plan_due"] == date(2027, 5, 2)
+    assert parsed.values["due-plan"] == date(2027, 5, 2)
 
 
 def test_errors_are_per_field_and_in_japanese():
@@ -33,19 +33,19 @@ def test_errors_are_per_field_and_in_japanese():
         2027,
         {
             **GOOD,
-            "plan_due": "2026-04-30",
-            "check_due": "2027-12-01",
+            "due-plan": "2026-04-30",
+            "due-check": "2027-12-01",
             "reminder_days": "7, -1",
             "escalation_repeat_days": "0",
             "committee_to": "2028-06-01",
         },
     )
-    assert "当該年度内" in parsed.errors["plan_due"]
-    assert "翌年度" in parsed.errors["check_due"]
+    assert "当該年度内" in parsed.errors["due-plan"]
+    assert "翌年度" in parsed.errors["due-check"]
     assert "0〜90" in parsed.errors["reminder_days"]
     assert "1〜60" in parsed.errors["escalation_repeat_days"]
     assert "開始日以後" in parsed.errors["committee_to"]
-    assert "入力してください" in schedule.parse(2027, {**GOOD, "act_due": ""}).errors["act_due"]
+    assert "入力してください" in schedule.parse(2027, {**GOOD, "due-act": ""}).errors["due-act"]
 
 
 def test_preview_moves_deadlines_to_the_previous_business_day_and_says_why():

@@ -9,9 +9,12 @@ from sqlalchemy import select
 
 from app.models import AuditEntry, DeadlineExtension, OutboxMessage, OverdueSnapshot
 from app.secretariat import actions
-from app.secretariat.service import Filters, list_cycles, load_deadlines, matrix, states_of_year
+from app.secretariat.service import Filters, list_cycles, matrix
 from app.text import ActionError
+from notifications.snapshots import snapshot_overdue
 from workflows.deadlines import year_locked
+from workflows.errors import GuardFailed
+from workflows.overdue import load_deadlines, states_of_year
 
 from .helpers import at
 
@@ -162,8 +165,8 @@ def test_a_locked_year_refuses_every_console_action(db, world):
 
 
 def test_snapshot_records_the_overdue_count_once_per_day(db, world):
-    actions.snapshot_overdue(db.session, TODAY)
-    actions.snapshot_overdue(db.session, TODAY)
+    snapshot_overdue(db.session, TODAY)
+    snapshot_overdue(db.session, TODAY)
     rows = db.session.scalars(select(OverdueSnapshot)).all()
     assert [(r.fiscal_year, r.open_count, r.overdue_count) for r in rows] == [(2026, 3, 2)]
     history = actions.overdue_history(db.session, Filters(fiscal_year=2026))
@@ -173,7 +176,7 @@ def test_snapshot_records_the_overdue_count_once_per_day(db, world):
 def test_snapshot_ignores_years_that_have_not_started(db, make):
     org = make.org()
     make.cycle(make.item(org), 2027, "plan_draft")
-    assert actions.snapshot_overdue(db.session, TODAY) == []
+    assert snapshot_overdue(db.session, TODAY) == []
 
 
 def test_confirm_goes_through_the_engine(db, make):
@@ -184,7 +187,9 @@ def test_confirm_goes_through_the_engine(db, make):
     cycle = make.cycle(
         make.item(org), 2026, "check_confirming", grade=Grade.B, submitted_by_id=org.staff.id
     )
-    actions.confirm(db.session, cycle, by=secretariat, now=NOW, comment="確認しました")
+    actions.fire(
+        db.session, cycle, "confirm_check", by=secretariat, now=NOW, comment="確認しました"
+    )
     assert cycle.state == "act_draft"
     entry = db.session.scalars(select(AuditEntry).where(AuditEntry.cycle_id == cycle.id)).all()
     assert entry[-1].to_state == "act_draft"
@@ -195,11 +200,11 @@ def test_reopen_needs_a_reason(db, make):
     secretariat = make.user(roles=["secretariat"])
     cycle = make.cycle(make.item(org), 2026, "doing")
     for blank in ("", "   "):
-        with pytest.raises(ActionError, match="差し戻し（再開）の理由を入力してください"):
-            actions.reopen(db.session, cycle, by=secretariat, now=NOW, reason=blank)
-        assert cycle.state == "doing"
+        with pytest.raises(GuardFailed, match="理由を入力してください"):
+            actions.fire(db.session, cycle, "reopen", by=secretariat, now=NOW, comment=blank)
+        assert cycle.state == "doing" and cycle.version == 1
         assert db.session.scalars(select(AuditEntry)).all() == []
-    actions.reopen(db.session, cycle, by=secretariat, now=NOW, reason="計画の見直し")
+    actions.fire(db.session, cycle, "reopen", by=secretariat, now=NOW, comment="計画の見直し")
     assert cycle.state == "plan_draft"
 
 

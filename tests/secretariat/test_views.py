@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app.extensions import db as _db
 from app.models import AuditEntry, FiscalYearSchedule, OutboxMessage
+from workflows.deadlines import default_schedule
 
 from .helpers import FUTURE_FY, PAST_FY, bulk_cycles
 
@@ -135,10 +136,10 @@ def test_exports_open_in_excel(client, login_as, secretariat, late):
 def test_schedule_settings_are_validated_previewed_and_saved(client, login_as, secretariat):
     login_as(secretariat)
     form = {
-        "plan_due": "2031-05-03",
-        "midyear_due": "2031-10-31",
-        "check_due": "2032-05-31",
-        "act_due": "2032-06-30",
+        "due-plan": "2031-05-03",
+        "due-do": "2031-10-31",
+        "due-check": "2032-05-31",
+        "due-act": "2032-06-30",
         "committee_from": "2032-07-01",
         "committee_to": "2032-08-31",
         "publication_on": "2032-09-30",
@@ -149,11 +150,11 @@ def test_schedule_settings_are_validated_previewed_and_saved(client, login_as, s
     }
     bad = client.post(
         "/secretariat/schedule/2031",
-        data={**form, "act_due": "2032-05-01", "escalate_secretariat_after": "2", "action": "save"},
+        data={**form, "due-act": "2032-05-01", "escalate_secretariat_after": "2", "action": "save"},
     )
     assert bad.status_code == 422
     text = bad.get_data(as_text=True)
-    assert "前の段階の期限より後" in text and "所管部長より後" in text
+    assert "前の段階の期限より後" in text and "1段階目より後" in text
     assert _db.session.scalar(select(FiscalYearSchedule)) is None
     preview = client.post("/secretariat/schedule/2031", data={**form, "action": "preview"})
     text = preview.get_data(as_text=True)
@@ -163,9 +164,9 @@ def test_schedule_settings_are_validated_previewed_and_saved(client, login_as, s
     saved = client.post("/secretariat/schedule/2031", data={**form, "action": "save"})
     assert saved.status_code == 302
     stored = _db.session.scalar(select(FiscalYearSchedule))
-    assert stored.plan_due == date(2031, 5, 3) and stored.reminder_days == [14, 7, 1]
+    assert stored.due_for("plan") == date(2031, 5, 3) and stored.reminder_days == [14, 7, 1]
     entry = _db.session.scalar(select(AuditEntry).where(AuditEntry.action == "schedule_change"))
-    assert entry.scope == "fy:2031" and entry.data["after"]["plan_due"] == "2031-05-03"
+    assert entry.scope == "fy:2031" and entry.data["after"]["due-plan"] == "2031-05-03"
 
 
 def test_locking_a_year_needs_the_year_typed_and_blocks_changes(
@@ -239,7 +240,7 @@ def test_a_refused_reason_or_message_is_shown_again_not_lost(client, login_as, s
     assert "理由を入力してください" in text and 'value="2099-01-15"' in text
 
     # The year is locked in another tab while a long reason is being typed.
-    _db.session.add(FiscalYearSchedule.defaults(PAST_FY))
+    _db.session.add(default_schedule(PAST_FY))
     _db.session.commit()
     client.post(f"/secretariat/years/{PAST_FY}/lock", data={"confirm_year": str(PAST_FY)})
     refused = client.post(
@@ -269,11 +270,12 @@ def test_a_refused_reason_or_message_is_shown_again_not_lost(client, login_as, s
 
 def test_a_reopen_refused_by_a_locked_year_keeps_its_reason(client, login_as, secretariat, late):
     login_as(secretariat)
-    _db.session.add(FiscalYearSchedule.defaults(PAST_FY))
+    _db.session.add(default_schedule(PAST_FY))
     _db.session.commit()
     client.post(f"/secretariat/years/{PAST_FY}/lock", data={"confirm_year": str(PAST_FY)})
     refused = client.post(
-        f"/secretariat/cycles/{late[0].id}/reopen", data={"reason": "指標の誤りを直すため"}
+        f"/secretariat/cycles/{late[0].id}/fire",
+        data={"trigger": "reopen", "comment": "指標の誤りを直すため"},
     )
     assert refused.status_code == 422
     text = refused.get_data(as_text=True)

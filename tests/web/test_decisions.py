@@ -121,7 +121,7 @@ def test_bulk_approval_reports_a_conflict_and_approves_the_rest(client, world, l
 
 
 def test_substitute_is_registered_and_approves_on_record(client, world, login_as, db, make):
-    deputy = make.user("deputy", name="代理 次郎")
+    deputy = make.deputy(world.org, "deputy", name="代理 次郎")
     cycle = submitted(world, db)
     db.session.commit()
     login_as(world.org.head)

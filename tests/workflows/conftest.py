@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.models import Cycle, Direction, Grade, ProgressReport, ProgressStatus, ReportKind, User
+from app.models import Cycle, Direction, Grade, ProgressReport, ProgressStatus, User
 from tests.factories import Org
 from workflows import operations as ops
 
@@ -64,7 +64,7 @@ def fill_for(cycle: Cycle, state: str, author: User) -> None:
         session.add(
             ProgressReport(
                 cycle=cycle,
-                kind=ReportKind.MIDYEAR,
+                kind="midyear",
                 as_of=NOW.date(),
                 body="順調",
                 created_by=author,

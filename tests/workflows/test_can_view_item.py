@@ -11,7 +11,7 @@ from .conftest import NOW
 
 
 def test_the_heads_running_substitute_may_view_and_not_after(world, make, db):
-    deputy = make.user("deputy")
+    deputy = make.deputy(world.org, "deputy")
     item = world.cycle.item
     ops.register_substitute(
         world.org.head_post,

@@ -27,7 +27,7 @@ def app_overrides():
 
 def _submitted_plan(make: Factory) -> tuple[int, list[int]]:
     org = make.org("企画")
-    deputy = make.user("deputy")
+    deputy = make.deputy(org, "deputy")
     ops.register_substitute(
         org.head_post,
         substitute=deputy,

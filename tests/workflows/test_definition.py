@@ -4,31 +4,30 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
+from config import ConfigError
 from workflows import operations as ops
-from workflows.definition import (
-    DEFINITIONS,
-    DefinitionError,
-    get_definition,
-    load_definition,
-)
+from workflows import registry
+from workflows.definition import DefinitionError
+from workflows.loader import load_definition
+from workflows.registry import DEFAULT, get_definition
 from workflows.versions import affected_cycles, compare
 
 from .conftest import NOW, drive_to
 
 ROOT = Path(__file__).resolve().parents[2]
-CURRENT = DEFINITIONS / "pdca.yaml"
+CURRENT = DEFAULT
 
 
-def variant(tmp_path: Path, change) -> Path:
+def variant(folder: Path, change, name: str = "pdca.yaml") -> Path:
     raw = yaml.safe_load(CURRENT.read_text(encoding="utf-8"))
     change(raw)
-    path = tmp_path / "pdca.yaml"
+    path = folder / name
     path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
 
@@ -36,6 +35,13 @@ def variant(tmp_path: Path, change) -> Path:
 def _set(index, key, value):
     def change(raw):
         raw["transitions"][index][key] = value
+
+    return change
+
+
+def _state(name, **values):
+    def change(raw):
+        raw["states"][name].update(values)
 
     return change
 
@@ -48,13 +54,30 @@ BAD = [
         r"transitions\[0\]\.guards \(line \d+\): unknown guard 'has_money'",
     ),
     (_set(0, "notify", {"next": "no_such_mail"}), r"no mail template no_such_mail\.txt"),
-    (_set(2, "from", "closed"), r"'closed' is final; only reopen may leave it"),
+    (_set(0, "notify", {"mayor": "transition_submitted"}), r"unknown recipients 'mayor'"),
+    (_set(2, "from", "closed"), r"'closed' is final; only a reopen may leave it"),
     (_set(2, "trigger", "approve_plan"), r"'approve_plan' from 'plan_submitted' is already"),
-    (lambda raw: raw["states"]["doing"].update(stage="later"), r"states\.doing.*stage must be"),
+    (_set(0, "kind", "rubber_stamp"), r"transitions\[0\]\.kind.*kind must be one of"),
+    (_set(0, "stage", "plan"), r"transitions\[0\].*stage is an attribute of states"),
+    (_set(1, "confirms", True), r"it must lead to a state marked confirmed"),
+    (_state("doing", stage="later"), r"states\.doing.*unknown stage 'later'"),
+    (_state("doing", actor="mayor"), r"states\.doing.*unknown role 'mayor'"),
+    (_state("doing", decides=True), r"states\.doing.*decides is an attribute of transitions"),
+    (_state("plan_draft", stage=None), r"states\.plan_draft.*a state waiting for someone names"),
+    (lambda raw: raw["stages"]["do"].pop("due"), r"stages\.do.*the stage has no deadline"),
+    (
+        lambda raw: raw["stages"]["act"].update(due={"month": 2, "day": 30}),
+        r"stages\.act.*month and day must form a date",
+    ),
+    (
+        lambda raw: raw["roles"]["head"].update(of="galaxy"),
+        r"roles\.head.*of: must be one of",
+    ),
+    (lambda raw: raw["escalation"].update(first="mayor"), r"escalation\.first: unknown role"),
     (lambda raw: raw.pop("initial"), r": initial: missing"),
     (
         lambda raw: raw["states"].update(orphan={"ja": "孤立", "en": "Orphan", "final": True}),
-        r"states\.orphan: no transition leads to this state",
+        r"states\.orphan \(line \d+\): no transition leads to this state",
     ),
 ]
 
@@ -84,17 +107,16 @@ def test_broken_yaml_is_reported_with_its_line(tmp_path):
         load_definition(path)
 
 
-def test_a_bad_current_definition_stops_start_up(tmp_path, monkeypatch):
+def test_a_bad_configured_definition_stops_start_up_with_one_line(tmp_path):
     from tests.conftest import make_app
-    from workflows import definition
 
-    folder = tmp_path / "definitions"
-    folder.mkdir()
-    bad = variant(folder, _set(0, "to", "nowhere"))
-    monkeypatch.setattr(definition, "DEFINITIONS", folder)
-    with pytest.raises(DefinitionError) as info:
-        make_app(tmp_path, "sqlite://")
-    assert info.value.file == str(bad)
+    bad = variant(tmp_path, _set(0, "to", "nowhere"))
+    with pytest.raises(ConfigError) as info:
+        make_app(tmp_path, "sqlite://", WORKFLOW_DEFINITION=str(bad))
+    assert str(info.value).startswith(f"{bad}: transitions[0].to")
+    with pytest.raises(ConfigError, match="not found"):
+        make_app(tmp_path, "sqlite://", WORKFLOW_DEFINITION=str(tmp_path / "missing.yaml"))
+    registry.configure(None)
 
 
 def test_one_machine_per_definition_and_states_as_given():
@@ -117,26 +139,43 @@ def test_one_machine_per_definition_and_states_as_given():
         "abolished",
     }
     assert definition.states["check_confirming"].actor == "secretariat"
-    assert definition.triggers_from("plan_submitted")[:3] == [
+    assert [t.trigger for t in definition.leaving("plan_submitted")] == [
         "approve_plan",
         "send_back_plan",
         "withdraw_plan",
+        "suspend",
+        "abolish",
     ]
-    assert not definition.machine.models  # cycles are never attached for good
+    # A few models are reused; the machine is never given a model per cycle or thread.
+    before = len(definition.machine.models)
+    for _ in range(20):
+        definition.fire("plan_draft", "submit_plan")
+        definition.fire("plan_submitted", "approve_plan")
+    assert len(definition.machine.models) == max(before, 1)
 
 
 def test_every_submitted_state_can_be_sent_back_with_a_reason_and_withdrawn():
     definition = get_definition()
-    for state in ("plan_submitted", "midyear_submitted", "check_submitted", "act_submitted"):
-        back = [
-            t
-            for t in definition.transitions
-            if state in t.sources and t.trigger.startswith("send_back_")
-        ]
-        assert back and back[0].needs_reason and back[0].decides
-        assert any(
-            t.trigger.startswith("withdraw_") for t in definition.transitions if state in t.sources
-        )
+    for state in definition.deciding_states - {"check_confirming"}:
+        back = definition.of_kind(state, "send_back")
+        assert back and back.needs_reason and back.decides
+        assert definition.of_kind(state, "withdraw") is not None
+
+
+def test_meanings_are_attributes_of_the_definition():
+    definition = get_definition()
+    assert [t.trigger for t in definition.confirming_transitions] == ["confirm_check"]
+    assert {n for n, s in definition.states.items() if s.confirmed} == {
+        "act_draft",
+        "act_submitted",
+        "closed",
+    }
+    assert definition.state_with_status("suspended") == "suspended"
+    assert [n for n, s in definition.states.items() if s.closes_year] == ["closed"]
+    assert definition.transition("doing", "submit_midyear").report == "midyear"
+    assert definition.states["check_draft"].form == "check"
+    assert definition.states["check_confirming"].escalate == ("second",)
+    assert definition.stages["check"].default_due(2026) == date(2027, 5, 31)
 
 
 def test_readme_diagram_equals_the_rendered_one():
@@ -161,11 +200,9 @@ def test_the_diagram_is_mermaid_from_the_definition():
 
 
 @pytest.fixture
-def archived(monkeypatch, tmp_path, world):
+def archived(tmp_path, world):
     """The world's cycle opened on 2026.1, now archived; the new current 2027.1 has no
-    mid-year report approval."""
-    from workflows import definition
-
+    mid-year report approval. Set through the one registry every reader asks."""
     folder = tmp_path / "definitions"
     (folder / "archive").mkdir(parents=True)
     shutil.copy(CURRENT, folder / "archive" / "pdca-2026.1.yaml")
@@ -173,23 +210,25 @@ def archived(monkeypatch, tmp_path, world):
     def change(raw):
         raw["version"] = "2027.1"
         del raw["states"]["midyear_submitted"]
-        raw["transitions"] = [
-            t
-            for t in raw["transitions"]
-            if "midyear_submitted" not in t["trigger"]
-            and t["trigger"]
-            not in ("submit_midyear", "approve_midyear", "send_back_midyear", "withdraw_midyear")
-        ]
+        gone = ("submit_midyear", "approve_midyear", "send_back_midyear", "withdraw_midyear")
+        raw["transitions"] = [t for t in raw["transitions"] if t["trigger"] not in gone]
         for t in raw["transitions"]:
             if isinstance(t["from"], list):
                 t["from"] = [s for s in t["from"] if s != "midyear_submitted"]
         raw["transitions"].append(
-            {"trigger": "skip_midyear", "from": "doing", "to": "midyear_approved", "by": ["staff"]}
+            {
+                "trigger": "skip_midyear",
+                "kind": "submit",
+                "from": "doing",
+                "to": "midyear_approved",
+                "by": ["staff"],
+            }
         )
 
     variant(folder, change)
-    monkeypatch.setattr(definition, "DEFINITIONS", folder)
-    return folder
+    registry.configure(folder / "pdca.yaml")
+    yield folder
+    registry.configure(None)
 
 
 def test_a_running_cycle_keeps_its_version_under_a_new_definition(archived, world, db):
@@ -201,6 +240,24 @@ def test_a_running_cycle_keeps_its_version_under_a_new_definition(archived, worl
     assert world.cycle.state == "midyear_approved"
     other = ops.open_cycle(world.cycle.item, 2025, now=NOW)
     assert other.definition_version == "2027.1"
+
+
+def test_a_cycle_in_a_state_the_new_version_removed_keeps_its_label_due_and_people(
+    archived, world, db
+):
+    """Labels, deadlines, who must act and the head's tasks come from the cycle's version."""
+    from app.tasks.queries import my_tasks
+    from workflows.deadlines import due_date
+    from workflows.labels import state_label
+    from workflows.permissions import who_must_act
+
+    drive_to(world, "midyear_submitted")
+    assert "midyear_submitted" not in get_definition().states
+    assert state_label("midyear_submitted", "ja", "2026.1") == "中間報告承認待ち"
+    assert due_date(db.session, world.cycle) == date(2026, 10, 30)  # 31 Oct 2026 is a Saturday
+    assert who_must_act(world.cycle, NOW.date()) == [world.head]
+    tasks = my_tasks(db.session, world.head, NOW.date())
+    assert [t.cycle for t in tasks.to_decide] == [world.cycle]
 
 
 def test_diff_lists_the_changes_and_the_running_cycles_they_affect(archived, world, db):
@@ -216,7 +273,6 @@ def test_diff_lists_the_changes_and_the_running_cycles_they_affect(archived, wor
 def test_flask_workflows_diff_and_show(app, archived, world, db):
     drive_to(world, "doing")
     db.session.commit()
-    runner = CliRunner()
     result = app.test_cli_runner().invoke(
         args=["workflows", "diff", "--from", "2026.1", "--to", str(archived / "pdca.yaml")]
     )
@@ -226,7 +282,6 @@ def test_flask_workflows_diff_and_show(app, archived, world, db):
     assert f"cycle {world.cycle.id} item" in result.output
     shown = app.test_cli_runner().invoke(args=["workflows", "show", "--version", "2026.1"])
     assert shown.output == get_definition("2026.1").mermaid()
-    assert runner is not None
 
 
 def test_flask_audit_verify_reports_ok_and_problems(app, world, db):
@@ -259,6 +314,7 @@ def test_the_workflow_page_draws_the_definition_with_a_table(client, login_as, w
     assert '<pre class="mermaid"' in html and "stateDiagram-v2" in html
     assert "vendor/mermaid.min.js" in html and "js/workflow.js" in html
     assert "<script>" not in html  # the CSP allows no inline script
-    assert "事務局確認待ち" in html and "send_back_plan" in html
-    assert "理由の入力が必要" in html
+    assert "事務局確認待ち" in html and "事務局として確認する" in html
+    assert "理由の入力が必要" in html and "中間報告があること" in html
+    assert "所管部の" in html and "翌年度の" in html  # roles and stages are listed too
     assert client.get("/workflow?version=1999.9").status_code == 404

@@ -44,7 +44,7 @@ def test_ending_the_item_abolishes_the_next_year_already_under_way(running, db, 
     assert world.cycle.item.status == status
     assert following.state == "abolished"
     entry = last_entry(db, following)
-    assert entry.action == "abolish" and entry.from_state == "doing"
+    assert entry.action == "end_with_item" and entry.from_state == "doing"
     assert f"2025年度の改善で「{direction.ja}」と決定したため" in entry.comment
     assert verify(db.session) == []
 

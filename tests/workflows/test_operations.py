@@ -238,7 +238,7 @@ def test_abolishing_marks_the_item_and_ends_the_cycle(world, db):
 
 
 def test_every_transition_mail_renders_with_links_at_delivery(world, db):
-    from notifications.outbox import render
+    from app.outbox import render
 
     drive_to(world, "check_submitted")
     ops.withdraw(world.cycle, by=world.staff, now=NOW)

@@ -14,9 +14,9 @@ from app.extensions import db as _db
 from tests.conftest import make_app
 from tests.factories import Factory
 from workflows import operations as ops
-from workflows.definition import get_definition
 from workflows.errors import InvalidTransition, PermissionDenied
 from workflows.permissions import can_fire
+from workflows.registry import get_definition
 
 from .conftest import NOW
 
@@ -87,7 +87,7 @@ def people(tmp_path_factory):
             ("expired_substitute", date(2026, 4, 1), date(2026, 5, 10)),
             ("future_substitute", date(2026, 5, 12), date(2026, 6, 30)),
         ]:
-            subs[name] = make.user(name)
+            subs[name] = make.deputy(org, name)
             ops.register_substitute(
                 org.head_post,
                 substitute=subs[name],

@@ -24,8 +24,8 @@ from tests.conftest import make_app
 from tests.factories import Factory
 from workflows import operations as ops
 from workflows.audit import verify, verify_chain
-from workflows.definition import get_definition
 from workflows.errors import GuardFailed, InvalidTransition, PermissionDenied, WorkflowError
+from workflows.registry import get_definition
 
 from .conftest import fill_for
 from .test_permission_table import EXPECTED
@@ -54,7 +54,7 @@ class CycleMachine(RuleBasedStateMachine):
         org, other = make.org("企画"), make.org("福祉")
         staff2 = make.user("staff2")
         make.assign(staff2, org.staff_post)
-        deputy = make.user("deputy")
+        deputy = make.deputy(org, "deputy")
         self.users = {
             "staff": org.staff,
             "staff2": staff2,

@@ -11,13 +11,13 @@ from app.models import AuditEntry, Cycle, Direction, ItemStatus
 from workflows import operations as ops
 from workflows.audit import verify
 from workflows.errors import GuardFailed, PermissionDenied
-from workflows.permissions import acting_for, deciders, who_must_act
+from workflows.permissions import role_people, who_must_act
 
 from .conftest import NOW, drive_to
 
 
 def substitute(world, make, starts_on, ends_on):
-    deputy = make.user("deputy", name="企画部次長 代理子")
+    deputy = make.deputy(world.org, "deputy", name="企画部次長 代理子")
     ops.register_substitute(
         world.org.head_post,
         substitute=deputy,
@@ -33,8 +33,7 @@ def substitute(world, make, starts_on, ends_on):
 def test_a_running_substitute_decides_on_behalf_of_the_head(world, make, db):
     deputy = substitute(world, make, date(2026, 5, 11), date(2026, 5, 15))
     drive_to(world, "plan_submitted")
-    assert acting_for(world.cycle, deputy, NOW.date()) == world.head
-    assert deputy in deciders(world.cycle.item, NOW.date())
+    assert deputy in role_people(world.cycle, "head", NOW.date())
     assert deputy in who_must_act(world.cycle, NOW.date())
     entry = ops.approve(world.cycle, by=deputy, now=NOW)
     assert entry.actor == deputy and entry.on_behalf_of == world.head
@@ -49,13 +48,13 @@ def test_a_running_substitute_decides_on_behalf_of_the_head(world, make, db):
 def test_expired_or_future_substitutions_give_no_rights(world, make, db, starts_on, ends_on):
     deputy = substitute(world, make, starts_on, ends_on)
     drive_to(world, "plan_submitted")
-    assert deputy not in deciders(world.cycle.item, NOW.date())
+    assert deputy not in role_people(world.cycle, "head", NOW.date())
     with pytest.raises(PermissionDenied):
         ops.approve(world.cycle, by=deputy, now=NOW)
 
 
 def test_a_revoked_substitution_gives_no_rights(world, make, db):
-    deputy = make.user("deputy")
+    deputy = make.deputy(world.org, "deputy")
     sub = ops.register_substitute(
         world.org.head_post,
         substitute=deputy,
@@ -71,7 +70,7 @@ def test_a_revoked_substitution_gives_no_rights(world, make, db):
 
 
 def test_registering_a_substitute_is_limited_and_audited(world, make, db):
-    deputy = make.user("deputy")
+    deputy = make.deputy(world.org, "deputy")
     with pytest.raises(PermissionDenied):
         ops.register_substitute(
             world.org.head_post,

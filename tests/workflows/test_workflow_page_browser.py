@@ -36,7 +36,8 @@ def test_the_diagram_is_drawn_from_local_mermaid_under_the_csp(browser, server):
         page.goto("/workflow")
         page.locator("pre.mermaid svg").wait_for()
         assert page.locator("pre.mermaid svg").get_by_text("事務局確認待ち").count() >= 1
-        assert page.get_by_role("table").nth(1).get_by_text("send_back_plan").count() == 1
+        transitions = page.get_by_role("table", name="操作ごとの遷移元・遷移先・操作できる人・条件")
+        assert transitions.get_by_text("send_back_plan").count() == 1
         assert not refused, refused
         assert_accessible(page)
     finally:

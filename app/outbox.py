@@ -1,8 +1,10 @@
-"""Queue e-mail in the outbox, inside the caller's transaction.
+"""The outbox writer: queue e-mail inside the caller's transaction.
 
-Each kind of mail is one template in notifications/templates/mail/<kind>.txt whose first
-line is `Subject: ...`; the rest is the plain-text body. Delivery happens after commit,
-in the scheduler process, never in a web request.
+It sits below both the workflow engine (transition mails) and the scheduler jobs
+(reminders, escalations, digests), which both write through it; delivery (in
+`notifications`) reads the rows after commit, in the scheduler process, never in a web
+request. Each kind of mail is one template in notifications/templates/mail/<kind>.txt whose
+first line is `Subject: ...`; the rest is the plain-text body.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.models import OutboxMessage, User
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).parent.parent / "notifications" / "templates"
 
 
 @lru_cache(maxsize=1)

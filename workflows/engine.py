@@ -1,0 +1,278 @@
+"""Firing one transition: the checks, the move, the audit record and the mails, or nothing.
+
+The cycle's own definition version decides: its `transitions` machine runs the checks as
+the transition's conditions (the acting user's right, the reason, the year lock, the
+guards) and gives the destination. Then the state, the audit entry, the item's status, the
+year's rollover and the outbox rows are written inside a savepoint and flushed; any error
+leaves the session as it was. Only the caller commits. The cycle's `version` column makes
+the UPDATE conditional on the version that was read, so of two concurrent decisions one
+fails with ConflictError.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from transitions import MachineError
+
+from app.calendar import local_date
+from app.models import AuditEntry, Cycle, ItemStatus, User
+from app.outbox import enqueue
+
+from . import audit
+from .deadlines import year_locked
+from .definition import PREVIOUS, Definition, Transition
+from .errors import N_, ConflictError, GuardFailed, InvalidTransition, PermissionDenied
+from .guards import GUARDS, report_filed
+from .permissions import acting_for, involved, permits, who_must_act
+from .registry import definition_of
+from .roles import people, session_of
+from .rules import confirmed_after
+
+
+def _halted_from(session: Session, cycle: Cycle) -> str | None:
+    """The state the cycle was in when it entered its current (halted) state."""
+    return session.scalar(
+        select(AuditEntry.from_state)
+        .where(AuditEntry.scope == audit.cycle_scope(cycle), AuditEntry.to_state == cycle.state)
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
+    )
+
+
+class _Checks:
+    """The conditions of a transition, run by the machine in this order (once per firing,
+    though a transition back to the halted-from state is compiled for every state)."""
+
+    def __init__(self, definition: Definition, cycle: Cycle, by: User, today: date, comment: str):
+        self.definition, self.cycle, self.by = definition, cycle, by
+        self.today, self.comment = today, comment
+        self.session = session_of(cycle)
+        self.passed: set[int] = set()
+
+    def __call__(self, transition: Transition) -> bool:
+        if id(transition) not in self.passed:
+            self._check(transition)
+            self.passed.add(id(transition))
+        return True
+
+    def _check(self, transition: Transition) -> None:
+        cycle = self.cycle
+        with self.session.no_autoflush:
+            if transition.decides and cycle.submitted_by_id == self.by.id:
+                raise PermissionDenied(
+                    N_("自分が提出したものを自分で判断することはできません。"),
+                    code="own_submission",
+                )
+            if not permits(self.definition, transition, cycle, self.by, self.today):
+                raise PermissionDenied()
+            if transition.needs_reason and not self.comment:
+                raise GuardFailed(N_("理由を入力してください。"), field="reason")
+            if year_locked(self.session, cycle.fiscal_year):
+                raise PermissionDenied(
+                    N_("%(year)s年度は確定（ロック）済みのため変更できません。"),
+                    code="year_locked",
+                    year=cycle.fiscal_year,
+                )
+        # The content the submission needs, as the caller has written it.
+        if transition.report:
+            report_filed(
+                self.session,
+                cycle,
+                transition.report,
+                self.definition.report_label(transition.report),
+            )
+        for guard in transition.guards:
+            GUARDS[guard](self.session, cycle)
+
+
+def fire(
+    cycle: Cycle,
+    trigger: str,
+    *,
+    by: User,
+    now: datetime,
+    comment: str = "",
+    expected_version: int | None = None,
+) -> AuditEntry:
+    """Fire `trigger` on `cycle` as `by` at `now`; the audit entry written (flushed)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    session = session_of(cycle)
+    today = local_date(now)
+    comment = (comment or "").strip()
+    definition = definition_of(cycle)
+    # Who may act is decided on what is stored; the caller's pending edits are not flushed
+    # (nor its version moved) by a refusal.
+    with session.no_autoflush:
+        # Nothing about the cycle (its version, its state) is told to someone with no part
+        # in it.
+        if not involved(cycle, by, today):
+            raise PermissionDenied()
+        if expected_version is not None and expected_version != cycle.version:
+            raise ConflictError()
+        transition = definition.transition(cycle.state, trigger)
+        if transition is None:
+            raise _not_now(definition, cycle)
+        previous = _halted_from(session, cycle) if transition.dest == PREVIOUS else None
+    try:
+        dest = definition.fire(
+            cycle.state,
+            trigger,
+            check=_Checks(definition, cycle, by, today, comment),
+            previous=previous,
+        )
+    except MachineError as exc:
+        raise _not_now(definition, cycle) from exc
+    on_behalf_of = acting_for(definition, transition, cycle, by, today)
+    author = cycle.submitted_by
+    from_state = cycle.state
+    try:
+        with session.begin_nested():
+            move(cycle, definition, transition, dest, now=now)
+            if transition.submits:
+                cycle.submitted_by_id = by.id
+                cycle.submitted_by = by
+                cycle.submitted_at = now
+            # The optimistic check: UPDATE cycle ... WHERE version = <the version read>.
+            session.flush()
+            entry = audit.record(
+                session,
+                scope=audit.cycle_scope(cycle),
+                action=trigger,
+                now=now,
+                actor=by,
+                on_behalf_of=on_behalf_of,
+                cycle=cycle,
+                from_state=from_state,
+                to_state=dest,
+                comment=comment,
+                data={"definition": definition.version},
+            )
+            _effects(cycle, definition, from_state, dest, by=by, now=now)
+            _notify(
+                cycle,
+                transition,
+                entry,
+                definition,
+                by=by,
+                author=author,
+                on_behalf_of=on_behalf_of,
+                today=today,
+                now=now,
+            )
+    except StaleDataError as exc:
+        raise ConflictError() from exc
+    return entry
+
+
+def _not_now(definition: Definition, cycle: Cycle) -> InvalidTransition:
+    state = definition.state(cycle.state)
+    if state is None:
+        return InvalidTransition()
+    return InvalidTransition(
+        N_("現在の状態（%(state)s）ではこの操作は実行できません。"), state=state
+    )
+
+
+def move(
+    cycle: Cycle,
+    definition: Definition,
+    transition: Transition | None,
+    dest: str,
+    *,
+    now: datetime,
+) -> None:
+    """Put the cycle in `dest` with what the destination means (confirmed, year closed)."""
+    target = definition.states[dest]
+    cycle.state = dest
+    cycle.state_since = now
+    confirmed = confirmed_after(definition, transition, target, cycle.confirmed_at is not None)
+    if confirmed is True:
+        cycle.confirmed_at = now
+    elif confirmed is False:
+        cycle.confirmed_at = None
+    if target.closes_year:
+        cycle.closed_at = now
+    else:
+        cycle.closed_at = None
+
+
+def _effects(
+    cycle: Cycle, definition: Definition, from_state: str, dest: str, *, by: User, now: datetime
+) -> None:
+    """What a move means beyond the cycle: the item's status, the next fiscal year."""
+    from .rollover import roll_over, undo_ending
+
+    item = cycle.item
+    target, source = definition.states[dest], definition.states[from_state]
+    if target.closes_year:
+        roll_over(cycle, by=by, now=now)
+    elif source.closes_year:
+        undo_ending(cycle, by=by, now=now)
+    if target.item_status is not None:
+        item.status = ItemStatus(target.item_status)
+    elif source.item_status == ItemStatus.SUSPENDED and item.status == ItemStatus.SUSPENDED:
+        item.status = ItemStatus.ACTIVE
+
+
+def _mail_context(
+    cycle: Cycle, definition: Definition, entry: AuditEntry, by: User, on_behalf_of: User | None
+) -> dict:
+    return {
+        "cycle_id": cycle.id,
+        "version": cycle.version,
+        "item_number": cycle.item.number,
+        "item_title": cycle.item.title,
+        "fiscal_year": cycle.fiscal_year,
+        "trigger": entry.action,
+        "action_label": definition.transition(entry.from_state, entry.action).done_label(),
+        "state": entry.to_state,
+        "state_label": definition.state_label(entry.to_state),
+        "from_state": entry.from_state,
+        "from_label": definition.state_label(entry.from_state),
+        "decides_next": entry.to_state in definition.deciding_states,
+        "actor_name": by.name,
+        "on_behalf_of_name": on_behalf_of.name if on_behalf_of else "",
+        "comment": entry.comment,
+    }
+
+
+def _notify(
+    cycle: Cycle,
+    transition: Transition,
+    entry: AuditEntry,
+    definition: Definition,
+    *,
+    by: User,
+    author: User | None,
+    on_behalf_of: User | None,
+    today: date,
+    now: datetime,
+) -> None:
+    session = session_of(cycle)
+    context = _mail_context(cycle, definition, entry, by, on_behalf_of)
+    sent: set[tuple[str, int]] = set()
+    for recipients, kind in transition.notify.items():
+        if recipients == "next":
+            users = who_must_act(cycle, today)
+        elif recipients == "author":
+            users = [author] if author is not None else []
+        else:
+            users = people(definition.roles[recipients], cycle.item, today, author)
+        for user in users:
+            if user.id == by.id or not user.active or (kind, user.id) in sent:
+                continue
+            sent.add((kind, user.id))
+            enqueue(
+                session,
+                kind=kind,
+                recipient=user,
+                context=context,
+                now=now,
+                cycle_id=cycle.id,
+                dedupe_key=f"wf:{cycle.id}:{entry.seq}:{kind}:{user.id}",
+            )

@@ -1,0 +1,96 @@
+"""Which definition is current, and every version a cycle may still be on.
+
+A deployment chooses its definition with the setting WORKFLOW_DEFINITION (a path; the
+default is `definitions/pdca.yaml`). Versions that running cycles still use are kept beside
+it as `archive/<name>-<version>.yaml`. A cycle names its version in
+`Cycle.definition_version` and is always read and moved with that version.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+from .definition import Definition, DefinitionError
+
+__all__ = ["DefinitionError", "configure", "definition_of", "get_definition"]
+from .loader import load_definition
+
+DEFINITIONS = Path(__file__).parent / "definitions"
+DEFAULT = DEFINITIONS / "pdca.yaml"
+
+_current: Path = DEFAULT
+
+
+class _Versioned(Protocol):
+    definition_version: str
+
+
+def configure(path: str | Path | None) -> Definition:
+    """Make `path` the current definition (None: the default); it and its archive are
+    checked now, so a bad file stops start-up with '<file>: <place>: <reason>'."""
+    global _current
+    chosen = Path(path) if path else DEFAULT
+    if not chosen.is_file():
+        raise DefinitionError(str(chosen), "file", "not found (setting WORKFLOW_DEFINITION)")
+    _current = chosen.resolve()
+    all_definitions()
+    return current()
+
+
+def current_path() -> Path:
+    return _current
+
+
+def archive_dir() -> Path:
+    return _current.parent / "archive"
+
+
+@lru_cache(maxsize=32)
+def _load_cached(path: str, mtime: float) -> Definition:
+    return load_definition(path)
+
+
+def _load(path: Path) -> Definition:
+    return _load_cached(str(path), path.stat().st_mtime)
+
+
+def current() -> Definition:
+    """The definition new cycles are opened with."""
+    return _load(_current)
+
+
+def get_definition(version: str | None = None) -> Definition:
+    """The definition of `version` (the current one when None)."""
+    now = current()
+    if version is None or version == now.version:
+        return now
+    archived = archive_dir() / f"{now.name}-{version}.yaml"
+    if not archived.is_file():
+        raise DefinitionError(str(archived), "version", f"no definition {now.name} {version!r}")
+    definition = _load(archived)
+    if definition.version != version:
+        raise DefinitionError(
+            str(archived), "version", f"says {definition.version!r}, expected {version!r}"
+        )
+    return definition
+
+
+def definition_of(cycle: _Versioned) -> Definition:
+    """The definition a cycle was opened with (and is moved by)."""
+    return get_definition(cycle.definition_version)
+
+
+def all_definitions() -> list[Definition]:
+    """The current definition and every archived one (each checked)."""
+    now = current()
+    found = [now]
+    for path in sorted(archive_dir().glob(f"{now.name}-*.yaml")):
+        found.append(_load(path))
+    return found
+
+
+def versions_in(definitions: list[Definition] | None = None) -> dict[str, Definition]:
+    """Every known definition by version."""
+    return {d.version: d for d in (definitions or all_definitions())}

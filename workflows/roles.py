@@ -1,0 +1,246 @@
+"""Roles resolved to people on a given day, as the definition declares them.
+
+A role is played by the holders of posts of some kinds (所管部長, 副市長, the owning
+section's staff ...) relative to the item -- its owning section, related sections, owning
+department, or the whole city -- and by anyone substituting (代理) for such a post on the
+day; or by users granted a role (secretariat, committee); or by the submitter of the
+waiting submission. Rights follow the posts held on the day, never the person's job today.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.models import (
+    Cycle,
+    Post,
+    PostAssignment,
+    ReformItem,
+    Section,
+    Substitution,
+    User,
+    UserRole,
+    item_related_section,
+)
+from app.models import (
+    Role as GrantedRole,
+)
+
+from .definition import Role
+
+
+def session_of(obj) -> Session:
+    session = object_session(obj)
+    if session is None:
+        raise RuntimeError(f"{obj!r} is not attached to a session")
+    return session
+
+
+def _unique(users) -> list[User]:
+    seen: dict[int, User] = {}
+    for user in users:
+        seen.setdefault(user.id, user)
+    return list(seen.values())
+
+
+# --- one item: the posts of a role, and who holds or substitutes them -----------------
+
+
+def _post_scope(role: Role, item: ReformItem) -> ColumnElement[bool]:
+    if role.of == "owning_section":
+        return Post.section_id == item.owning_section_id
+    if role.of == "related_sections":
+        return Post.section_id.in_([s.id for s in item.related_sections] or [-1])
+    if role.of == "owning_department":
+        return Post.department_id == item.owning_section.department_id
+    return sa.true()  # city
+
+
+def role_posts(role: Role, item: ReformItem) -> list[Post]:
+    """The active posts whose holders play `role` for `item`."""
+    if not role.post_based:
+        return []
+    return list(
+        session_of(item).scalars(
+            select(Post)
+            .where(Post.kind_code.in_(role.posts), Post.active.is_(True), _post_scope(role, item))
+            .order_by(Post.id)
+        )
+    )
+
+
+def running_substitutions(session: Session, posts: list[Post], today: date) -> list[Substitution]:
+    """Substitutions of `posts` running on `today` by active users (dates inclusive)."""
+    if not posts:
+        return []
+    rows = session.scalars(
+        select(Substitution)
+        .where(
+            Substitution.post_id.in_([p.id for p in posts]),
+            Substitution.starts_on <= today,
+            Substitution.ends_on >= today,
+            Substitution.revoked_at.is_(None),
+        )
+        .order_by(Substitution.id)
+    )
+    return [s for s in rows if s.substitute.active]
+
+
+def granted_users(session: Session, role: str) -> list[User]:
+    return list(
+        session.scalars(
+            select(User)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role == GrantedRole(role), User.active.is_(True))
+            .order_by(User.id)
+        )
+    )
+
+
+def people(role: Role, item: ReformItem, today: date, author: User | None = None) -> list[User]:
+    """Everyone who plays `role` for `item` on `today`: holders first, then substitutes.
+
+    `author` is the submitter of the waiting submission, for the role that names them.
+    """
+    session = session_of(item)
+    if role.granted:
+        return granted_users(session, role.granted)
+    if role.submitter:
+        return [author] if author is not None and author.active else []
+    posts = role_posts(role, item)
+    holders = [u for post in posts for u in post.holders(today) if u.active]
+    substitutes = [s.substitute for s in running_substitutions(session, posts, today)]
+    return _unique([*holders, *substitutes])
+
+
+@dataclass(frozen=True)
+class Standing:
+    """How a user plays a role: in person, or as substitute for a post's holder."""
+
+    role: str
+    on_behalf_of: User | None = None
+
+
+def standing(
+    user: User, role: Role, item: ReformItem, today: date, author_id: int | None = None
+) -> Standing | None:
+    """How `user` plays `role` for `item` on `today`, or None when they do not."""
+    if not user.active:
+        return None
+    if role.granted:
+        return Standing(role.name) if user.has_role(GrantedRole(role.granted)) else None
+    if role.submitter:
+        return Standing(role.name) if author_id is not None and author_id == user.id else None
+    posts = role_posts(role, item)
+    if any(user in post.holders(today) for post in posts):
+        return Standing(role.name)
+    for substitution in running_substitutions(session_of(item), posts, today):
+        if substitution.substitute_id == user.id:
+            holders = substitution.post.holders(today)
+            return Standing(role.name, holders[0] if holders else None)
+    return None
+
+
+# --- one user: where they play each role, for lists over many cycles -----------------
+
+
+@dataclass
+class Reach:
+    """The posts a user holds or substitutes for on a day, and the roles granted to them.
+
+    It turns a role into a SQL condition on cycles (joined to their item), so the lists and
+    counts of what waits for a user are one query whatever the number of items.
+    """
+
+    user: User
+    today: date
+    held: list[Post] = field(default_factory=list)
+    substituted: list[Post] = field(default_factory=list)
+    granted: set[str] = field(default_factory=set)
+
+    def posts(self, role: Role, *, substitutes: bool = True) -> list[Post]:
+        pool = self.held + (self.substituted if substitutes else [])
+        return [p for p in pool if p.kind_code in role.posts]
+
+    def plays_somewhere(self, role: Role) -> bool:
+        if role.granted:
+            return role.granted in self.granted
+        return role.submitter or bool(self.posts(role))
+
+    def clause(self, role: Role, *, substitutes: bool = True) -> ColumnElement[bool]:
+        """Cycles (joined to ReformItem) for which the user plays `role`."""
+        if role.granted:
+            return sa.true() if role.granted in self.granted else sa.false()
+        if role.submitter:
+            return Cycle.submitted_by_id == self.user.id
+        posts = self.posts(role, substitutes=substitutes)
+        if not posts:
+            return sa.false()
+        sections = {p.section_id for p in posts if p.section_id is not None} or {-1}
+        departments = {p.department_id for p in posts if p.department_id is not None} or {-1}
+        if role.of == "owning_section":
+            return ReformItem.owning_section_id.in_(sections)
+        if role.of == "related_sections":
+            return ReformItem.id.in_(
+                select(item_related_section.c.item_id).where(
+                    item_related_section.c.section_id.in_(sections)
+                )
+            )
+        if role.of == "owning_department":
+            return ReformItem.owning_section_id.in_(
+                select(Section.id).where(Section.department_id.in_(departments))
+            )
+        return sa.true()  # city
+
+    def via_substitute(self, role: Role, item: ReformItem) -> bool:
+        """Whether the user plays `role` for `item` only as a substitute."""
+        return not any(_covers(role, post, item) for post in self.posts(role, substitutes=False))
+
+
+def _covers(role: Role, post: Post, item: ReformItem) -> bool:
+    if role.of == "owning_section":
+        return post.section_id == item.owning_section_id
+    if role.of == "related_sections":
+        return post.section_id in {s.id for s in item.related_sections}
+    if role.of == "owning_department":
+        return post.department_id == item.owning_section.department_id
+    return True
+
+
+def reach_of(session: Session, user: User, today: date) -> Reach:
+    """Where `user` works on `today` (two queries)."""
+    held = list(
+        session.scalars(
+            select(Post)
+            .join(PostAssignment, PostAssignment.post_id == Post.id)
+            .where(
+                PostAssignment.user_id == user.id,
+                PostAssignment.starts_on <= today,
+                sa.or_(PostAssignment.ends_on.is_(None), PostAssignment.ends_on >= today),
+                Post.active.is_(True),
+            )
+        )
+    )
+    substituted = list(
+        session.scalars(
+            select(Post)
+            .join(Substitution, Substitution.post_id == Post.id)
+            .where(
+                Substitution.substitute_id == user.id,
+                Substitution.revoked_at.is_(None),
+                Substitution.starts_on <= today,
+                Substitution.ends_on >= today,
+                Post.active.is_(True),
+            )
+        )
+    )
+    granted = {str(r.role) for r in user.roles} if user.active else set()
+    if not user.active:
+        held, substituted = [], []
+    return Reach(user, today, held, substituted, granted)
