@@ -51,7 +51,7 @@ class Stop:
 
     kind: "open" (nothing done), "waiting" (a decision waits in `stage`), "after" (the
     year has moved past `stage`), "role" (waits for `role` in `stage`), "confirmed" (just
-    after the evaluation was confirmed), "closed" (the whole year).
+    after the evaluation was confirmed), "whole_year" (the year closed).
     then: "send_back" (the waiting decision sends it back) or "late" (submitted after the
     deadline).
     """
@@ -83,7 +83,7 @@ PREVIOUS_YEAR_STOPS = {
     "5-5": Stop("confirmed"),
     "1-3": Stop("waiting", "act"),
 }
-CLOSED = Stop("closed")
+WHOLE_YEAR = Stop("whole_year")
 SEND_BACK_REASONS = {
     "plan": "目標値の根拠が不明確です。前年度の実績を踏まえて再設定してください。",
     "do": "指標の実績値（9月末時点）が記入されていません。追記のうえ再提出してください。",
@@ -143,19 +143,21 @@ def stop_index(definition: Definition, path: list[Transition], stop: Stop) -> in
 
 
 def schedule_path(definition: Definition, path: list[Transition], fiscal_year: int) -> list[date]:
-    """A plausible day for each transition: a stage's steps spaced before its deadline."""
-    days: list[date] = []
+    """A plausible day for each transition: a stage's steps spaced before its deadline, none
+    before the previous stage's deadline (or the first days of April)."""
     by_stage: dict[str, list[int]] = {}
     for i, t in enumerate(path):
-        stage = definition.stage_of(t.sources[0]) or ""
-        by_stage.setdefault(stage, []).append(i)
-    for stage, indexes in by_stage.items():
-        due = definition.stages[stage].default_due(fiscal_year) if stage else None
+        by_stage.setdefault(definition.stage_of(t.sources[0]) or "", []).append(i)
+    days: dict[int, date] = {}
+    start = date(fiscal_year, 4, 3)
+    for name, stage in definition.stages.items():
+        due = stage.default_due(fiscal_year)
+        indexes = by_stage.get(name, [])
+        gap = min(STEP_GAP, max(1, (due - start).days // (len(indexes) + 1)))
         for j, i in enumerate(indexes):
-            back = STEP_GAP * (len(indexes) - j)
-            day = (due - timedelta(days=back)) if due else date(fiscal_year + 1, 3, 1)
-            days.append((i, day))
-    return [day for _i, day in sorted(days)]
+            days[i] = due - timedelta(days=gap * (len(indexes) - j))
+        start = due + timedelta(days=1)
+    return [days.get(i, date(fiscal_year + 1, 3, 1)) for i in range(len(path))]
 
 
 class History:
@@ -192,8 +194,8 @@ class History:
         if fy == self.current_fy:
             return CURRENT_YEAR_STOPS.get(number, CURRENT_DEFAULT)
         if fy == self.current_fy - 1:
-            return PREVIOUS_YEAR_STOPS.get(number, CLOSED)
-        return CLOSED
+            return PREVIOUS_YEAR_STOPS.get(number, WHOLE_YEAR)
+        return WHOLE_YEAR
 
     def year_events(self, number: str, raw: dict, fy: int, jitter: int) -> list[Event]:
         end = raw.get("end")

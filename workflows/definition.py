@@ -325,10 +325,6 @@ class Definition:
         """States that wait for a decision (a transition with `decides` leaves them)."""
         return frozenset(s for s in self.states if any(t.decides for t in self.leaving(s)))
 
-    def final_or_halted(self, state: str) -> bool:
-        found = self.states.get(state)
-        return found is None or found.final or found.item_status is not None
-
     def state_with_status(self, status: str) -> str | None:
         """The state that sets the item's `status` on entry (abolished, suspended)."""
         return next((n for n, s in self.states.items() if s.item_status == status), None)

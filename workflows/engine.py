@@ -234,11 +234,17 @@ def _mail_context(
         "state_label": definition.state_label(entry.to_state),
         "from_state": entry.from_state,
         "from_label": definition.state_label(entry.from_state),
+        "stage_label": _stage_label(definition, entry.from_state),
         "decides_next": entry.to_state in definition.deciding_states,
         "actor_name": by.name,
         "on_behalf_of_name": on_behalf_of.name if on_behalf_of else "",
         "comment": entry.comment,
     }
+
+
+def _stage_label(definition: Definition, state: str) -> str:
+    stage = definition.stage_of(state)
+    return definition.stages[stage].ja if stage else ""
 
 
 def _notify(

@@ -41,8 +41,8 @@ from workflows.overdue import (
 from workflows.registry import get_definition, versions_in
 from workflows.rules import days_overdue
 
-# Matrix columns after the stages: closed years, and everything else (suspended ...).
-TAIL_COLUMNS = ("closed", "other")
+# Matrix columns after the stages: ended years (closed, abolished), everything else.
+TAIL_COLUMNS = ("ended", "other")
 # A state's name in a workflow definition (anything else in a query string is ignored).
 _STATE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}", re.ASCII)
 SORTS = ("since", "number", "department", "activity", "grade")
@@ -72,11 +72,11 @@ def column_of(version: str, state: str) -> str:
     if stage is not None:
         return stage
     found = definition.state(state)
-    return "closed" if found is not None and found.final else "other"
+    return "ended" if found is not None and found.final else "other"
 
 
 def column_label(column: str) -> str:
-    if column == "closed":
+    if column == "ended":
         return _("年度完了・廃止")
     if column == "other":
         return _("休止ほか")

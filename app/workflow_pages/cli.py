@@ -50,6 +50,33 @@ def check_command(files: tuple[str, ...]) -> None:
         sys.exit(1)
     for definition in found:
         click.echo(f"{definition.path}: {definition.name} {definition.version} OK")
+    for kind, roles in missing_post_kinds(found).items():
+        click.echo(
+            f"warning: no post kind {kind!r} in the organisation (roles: {', '.join(roles)}); "
+            "add it under 管理 > 役職の種類",
+            err=True,
+        )
+
+
+def missing_post_kinds(definitions) -> dict[str, list[str]]:
+    """Post kinds the definitions' roles name that the database does not have."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.models import PostKind
+
+    try:
+        known = set(db.session.scalars(select(PostKind.code)))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return {}  # not migrated yet: nothing to compare with
+    missing: dict[str, list[str]] = {}
+    for definition in definitions:
+        for role in definition.roles.values():
+            for kind in role.posts:
+                if kind not in known and role.name not in missing.setdefault(kind, []):
+                    missing[kind].append(role.name)
+    return {k: v for k, v in missing.items() if v}
 
 
 @workflows_cli.command("diff")

@@ -50,7 +50,7 @@ def upgrade():
         batch_op.create_foreign_key(batch_op.f('fk_post_kind_post_kind'), 'post_kind',
                                     ['kind'], ['code'])
 
-    stage_deadline = op.create_table(
+    op.create_table(
         'stage_deadline',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('schedule_id', sa.Integer(), nullable=False),
@@ -67,13 +67,11 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_stage_deadline_schedule_id'), ['schedule_id'],
                               unique=False)
     conn = op.get_bind()
-    rows = conn.execute(sa.text(
-        "SELECT id, plan_due, midyear_due, check_due, act_due FROM fiscal_year_schedule"
-    )).mappings().all()
-    op.bulk_insert(stage_deadline, [
-        {"schedule_id": row["id"], "stage": stage, "due_on": row[column]}
-        for row in rows for stage, column in STAGE_COLUMNS
-    ])
+    for stage, column in STAGE_COLUMNS:
+        conn.execute(sa.text(
+            f"INSERT INTO stage_deadline (schedule_id, stage, due_on) "
+            f"SELECT id, :stage, {column} FROM fiscal_year_schedule"
+        ), {"stage": stage})
     with op.batch_alter_table('fiscal_year_schedule', schema=None) as batch_op:
         for _stage, column in STAGE_COLUMNS:
             batch_op.drop_column(column)

@@ -2,6 +2,7 @@
 
 from datetime import date
 
+import pytest
 from sqlalchemy import func, select
 
 from app.demo import load_demo
@@ -95,3 +96,40 @@ def test_demo_loads_once_with_every_stage_and_a_valid_audit_chain(db):
         .where(OutboxMessage.status == OutboxStatus.PENDING)
     )
     assert pending == 0
+
+
+@pytest.mark.parametrize(
+    ("example", "waiting"),
+    [("hearing.yaml", "check_hearing"), ("deputy-mayor.yaml", "check_confirming")],
+)
+def test_the_demo_loads_with_an_example_definition(tmp_path, example, waiting):
+    """`WORKFLOW_DEFINITION=<example> kaikaku demo load` on an empty database, audit clean."""
+    from tests.conftest import make_app
+    from workflows import registry
+    from workflows.registry import DEFINITIONS
+
+    app = make_app(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'demo.db'}",
+        WORKFLOW_DEFINITION=str(DEFINITIONS / "examples" / example),
+    )
+    try:
+        with app.app_context():
+            from app.extensions import db
+
+            db.create_all()
+            runner = app.test_cli_runner()
+            loaded = runner.invoke(args=["demo", "load", "--today", "2026-11-25"])
+            assert loaded.exit_code == 0, loaded.output
+            verified = runner.invoke(args=["audit", "verify"])
+            assert verified.exit_code == 0 and "audit log OK" in verified.output
+            versions = set(db.session.scalars(select(Cycle.definition_version)))
+            assert versions == {registry.current().version}
+            states = set(db.session.scalars(select(Cycle.state)))
+            assert waiting in states and "closed" in states
+            logins = runner.invoke(args=["demo", "logins"]).output
+            assert ("fuku_shicho" in logins) is (example == "deputy-mayor.yaml")
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        registry.configure(None)

@@ -35,13 +35,128 @@ def test_sqlite_upgrade_downgrade_upgrade_without_drift(tmp_path):
     _round_trip(make_app(tmp_path, f"sqlite:///{tmp_path / 'm.db'}"))
 
 
-@pytest.mark.postgres
-def test_postgres_upgrade_downgrade_upgrade_without_drift(tmp_path, pg_url):
+def _on_an_empty_postgres_database(tmp_path, pg_url, check) -> None:
+    """Run `check(app)` on a PostgreSQL database made (and dropped) for it."""
     name = f"kaikaku_migrations_{uuid.uuid4().hex[:8]}"
     with _pg_connect() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        _round_trip(make_app(tmp_path, pg_url.rsplit("/", 1)[0] + f"/{name}"))
+        check(make_app(tmp_path, pg_url.rsplit("/", 1)[0] + f"/{name}"))
     finally:
         with _pg_connect() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.postgres
+def test_postgres_upgrade_downgrade_upgrade_without_drift(tmp_path, pg_url):
+    _on_an_empty_postgres_database(tmp_path, pg_url, _round_trip)
+
+
+# --- 0012: the workflow as data carries the old rows over ------------------------------
+
+ROWS_AT_0011 = [
+    "INSERT INTO department (id, code, name, name_en, position, active) "
+    "VALUES (1, 'D', '企画部', '', 1, TRUE)",
+    "INSERT INTO section (id, department_id, code, name, name_en, position, active) "
+    "VALUES (1, 1, 'S', '企画課', '', 1, TRUE)",
+    "INSERT INTO post (id, code, name, kind, department_id, section_id, active) "
+    "VALUES (1, 'P1', '企画部長', 'head', 1, NULL, TRUE)",
+    "INSERT INTO outline (id, city, title, basic_idea, basic_idea_points, preface, "
+    "review_every_years) VALUES (1, '入間市', '大綱', '最適化', '[]', '', 5)",
+    "INSERT INTO viewpoint (id, outline_id, number, name, subtitle, name_en) "
+    "VALUES (1, 1, 1, 'サービス', '', '')",
+    "INSERT INTO execution_plan (id, outline_id, name, start_fy, end_fy) "
+    "VALUES (1, 1, '計画', 2022, 2026)",
+    "INSERT INTO fiscal_year_schedule (id, fiscal_year, plan_due, midyear_due, check_due, "
+    "act_due, reminder_days, escalate_head_after, escalate_secretariat_after, "
+    "escalation_repeat_days) VALUES (1, 2026, '2026-05-08', '2026-11-13', '2027-06-04', "
+    "'2027-07-09', '[14, 7]', 3, 10, 7)",
+]
+# (id, state) of cycles at 0011, and their audit actions (action, to_state) in order.
+CYCLES_AT_0011 = [
+    (1, "act_draft", [("confirm_check", "act_draft")]),
+    (2, "closed", [("confirm_check", "act_draft"), ("approve_act", "closed")]),
+    (3, "suspended", [("confirm_check", "act_draft"), ("suspend", "suspended")]),
+    (4, "suspended", [("confirm_check", "act_draft"), ("reopen", "check_draft")]),
+    (5, "check_confirming", []),
+]
+
+
+def _seed_0011(conn) -> None:
+    from sqlalchemy import text
+
+    for statement in ROWS_AT_0011:
+        conn.execute(text(statement))
+    for cycle_id, state, entries in CYCLES_AT_0011:
+        conn.execute(
+            text(
+                "INSERT INTO reform_item (id, plan_id, viewpoint_id, number, title, purpose, "
+                "content, owning_section_id, status) VALUES (:id, 1, 1, :n, 't', '', '', 1, "
+                "'active')"
+            ),
+            {"id": cycle_id, "n": f"1-{cycle_id}"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO cycle (id, item_id, fiscal_year, state, definition_version, "
+                "version, state_since, opened_at, goal, schedule_q1, schedule_q2, schedule_q3, "
+                "schedule_q4, carried_over, analysis, issues, improvement) VALUES (:id, :id, "
+                "2026, :state, '2026.1', 1, '2027-05-01 01:00:00', '2026-04-01 01:00:00', '', "
+                "'', '', '', '', '', '', '', '')"
+            ),
+            {"id": cycle_id, "state": state},
+        )
+        for seq, (action, to_state) in enumerate(entries, start=1):
+            conn.execute(
+                text(
+                    "INSERT INTO audit_entry (scope, seq, cycle_id, at, action, to_state, "
+                    "comment, data, prev_hash, hash) VALUES (:scope, :seq, :id, :at, :action, "
+                    ":to, '', '{}', '', 'x')"
+                ),
+                {
+                    "scope": f"cycle:{cycle_id}",
+                    "seq": seq,
+                    "id": cycle_id,
+                    "at": f"2027-05-2{seq} 01:00:00",
+                    "action": action,
+                    "to": to_state,
+                },
+            )
+
+
+def _check_0012_carries_rows_over(app) -> None:
+    from sqlalchemy import text
+
+    with app.app_context():
+        upgrade(directory=MIGRATIONS, revision="0011_login_failures")
+        with db.engine.begin() as conn:
+            _seed_0011(conn)
+        upgrade(directory=MIGRATIONS, revision="0012_workflow_as_data")
+        with db.engine.connect() as conn:
+            deadlines = dict(conn.execute(text("SELECT stage, due_on FROM stage_deadline")).all())
+            assert {k: str(v) for k, v in deadlines.items()} == {
+                "plan": "2026-05-08",
+                "do": "2026-11-13",
+                "check": "2027-06-04",
+                "act": "2027-07-09",
+            }
+            confirmed = dict(conn.execute(text("SELECT id, confirmed_at FROM cycle")).all())
+            assert [cid for cid, at in sorted(confirmed.items()) if at is not None] == [1, 2, 3]
+            kinds = set(conn.execute(text("SELECT code FROM post_kind")).scalars())
+            assert kinds == {"head", "chief", "staff"}
+        downgrade(directory=MIGRATIONS, revision="0011_login_failures")
+        with db.engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT plan_due, midyear_due, check_due, act_due FROM fiscal_year_schedule")
+            ).one()
+            assert [str(v) for v in row] == ["2026-05-08", "2026-11-13", "2027-06-04", "2027-07-09"]
+        db.engine.dispose()
+
+
+def test_0012_carries_the_deadlines_and_confirmations_over_on_sqlite(tmp_path):
+    _check_0012_carries_rows_over(make_app(tmp_path, f"sqlite:///{tmp_path / 'm.db'}"))
+
+
+@pytest.mark.postgres
+def test_0012_carries_the_deadlines_and_confirmations_over_on_postgres(tmp_path, pg_url):
+    _on_an_empty_postgres_database(tmp_path, pg_url, _check_0012_carries_rows_over)

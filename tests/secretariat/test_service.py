@@ -52,7 +52,7 @@ def test_matrix_counts_cycles_per_department_and_stage_with_the_overdue_ones(db,
     assert rows[sales.department.id].overdue["plan"] == 2
     assert rows[parks.department.id].counts["do"] == 1
     assert rows[parks.department.id].overdue["do"] == 0
-    assert rows[parks.department.id].counts["closed"] == 1
+    assert rows[parks.department.id].counts["ended"] == 1
     assert rows[parks.department.id].total_overdue == 0
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import select
 
 from config import ConfigError
 from workflows import operations as ops
@@ -258,6 +259,16 @@ def test_a_cycle_in_a_state_the_new_version_removed_keeps_its_label_due_and_peop
     assert who_must_act(world.cycle, NOW.date()) == [world.head]
     tasks = my_tasks(db.session, world.head, NOW.date())
     assert [t.cycle for t in tasks.to_decide] == [world.cycle]
+    # Its reminders follow its own stage and actor: 14 days before 30 October, the head.
+    from datetime import UTC, datetime
+
+    from app.models import OutboxMessage
+    from notifications.reminders import send_reminders
+
+    report = send_reminders(db.session, datetime(2026, 10, 16, 0, 30, tzinfo=UTC))
+    assert report.reminders == 1
+    (mail,) = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "reminder"))
+    assert mail.recipient_id == world.head.id and "中間報告承認待ち" in mail.body_text
 
 
 def test_diff_lists_the_changes_and_the_running_cycles_they_affect(archived, world, db):
@@ -318,3 +329,18 @@ def test_the_workflow_page_draws_the_definition_with_a_table(client, login_as, w
     assert "理由の入力が必要" in html and "中間報告があること" in html
     assert "所管部の" in html and "翌年度の" in html  # roles and stages are listed too
     assert client.get("/workflow?version=1999.9").status_code == 404
+
+
+def test_workflows_check_warns_of_post_kinds_the_organisation_lacks(app, db, make):
+    from app.models import PostKind
+
+    example = str(registry.DEFINITIONS / "examples" / "deputy-mayor.yaml")
+    make.post_kinds()
+    db.session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["workflows", "check", example])
+    assert result.exit_code == 0 and "2026.1-deputy OK" in result.output
+    assert "no post kind 'deputy_mayor'" in result.stderr
+    PostKind.ensure(db.session, "deputy_mayor", "副市長")
+    db.session.commit()
+    assert "no post kind" not in runner.invoke(args=["workflows", "check", example]).stderr

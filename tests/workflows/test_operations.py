@@ -280,3 +280,15 @@ def test_a_locked_fiscal_year_refuses_every_transition_and_edit(world, db, make)
         ops.submit(cycle, by=world.staff, now=NOW)
     assert cycle.state == "plan_draft" and cycle.version == before
     assert not can_edit(world.staff, cycle, "plan", NOW.date())
+
+
+def test_a_stale_version_tells_nothing_to_someone_with_no_part_in_the_cycle(world, db):
+    drive_to(world, "plan_submitted")
+    stale = world.cycle.version - 1
+    with pytest.raises(PermissionDenied) as refused:
+        ops.approve(world.cycle, by=world.other.head, now=NOW, expected_version=stale)
+    assert "他の人が先に判断しました" not in refused.value.message
+    assert "計画承認待ち" not in refused.value.message
+    with pytest.raises(ConflictError):  # the head, who has a part, is told it moved on
+        ops.approve(world.cycle, by=world.head, now=NOW, expected_version=stale)
+    assert world.cycle.state == "plan_submitted"

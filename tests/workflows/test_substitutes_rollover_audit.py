@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from app.models import AuditEntry, Cycle, Direction, ItemStatus
 from workflows import operations as ops
@@ -260,3 +260,27 @@ def test_who_must_act_follows_the_state(world, db, state, who):
         None: set(),
     }[who]
     assert set(who_must_act(world.cycle, NOW.date())) == expected
+
+
+@pytest.mark.parametrize("who", ["committee", "outsider", "other_department_staff"])
+def test_only_someone_eligible_under_the_workflows_roles_may_be_named_substitute(
+    world, make, db, who
+):
+    from app.models import Substitution
+    from workflows.errors import GuardFailed
+
+    candidate = {
+        "committee": world.committee,
+        "outsider": make.user("outsider"),
+        "other_department_staff": world.other.staff,
+    }[who]
+    with pytest.raises(GuardFailed, match="ワークフローの役職に就いている職員"):
+        ops.register_substitute(
+            world.org.head_post,
+            substitute=candidate,
+            starts_on=date(2026, 5, 11),
+            ends_on=date(2026, 5, 15),
+            by=world.head,
+            now=NOW,
+        )
+    assert db.session.scalar(select(func.count()).select_from(Substitution)) == 0
