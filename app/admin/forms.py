@@ -6,17 +6,9 @@ from flask_babel import lazy_gettext as _l
 from wtforms import Field, PasswordField
 from wtforms.validators import Length
 
+from app.fields import CheckField, EmailField, Form, IdField, NumberField, Required, TextField
 from app.models import PostKind, Role, User
-from app.validation import (
-    CheckField,
-    EmailField,
-    Form,
-    IdField,
-    NumberField,
-    Required,
-    TextField,
-    column_length,
-)
+from app.validation import column_length
 
 
 class ChoicesField(Field):

@@ -6,8 +6,9 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from app.fields import Form, Required, TextField
 from app.models import User
-from app.validation import Form, Required, TextField, column_length
+from app.validation import column_length
 
 from .passwords import MAX_LENGTH
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from app.validation import Form, Required, TextField
+from app.fields import Form, Required, TextField
 
 from .service import MAX_LENGTH
 

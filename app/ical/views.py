@@ -10,8 +10,8 @@ from flask_login import current_user, login_required
 
 from app.calendar import local_date
 from app.extensions import db
+from app.fields import CheckField, Form
 from app.once import once
-from app.validation import CheckField, Form
 from notifications.ical import calendar_text, feed_token, reset_token, user_for_token
 
 from . import bp

@@ -12,22 +12,11 @@ from collections.abc import Mapping
 from flask_babel import lazy_gettext as _l
 from wtforms import Field
 
+from app.fields import DateInput, EnumField, Form, NumberField, TextField
 from app.models import Cycle, Direction, Grade, Indicator, ProgressStatus
 from app.templating import fy_label
 from app.text import _
-from app.validation import (
-    ID_MAX,
-    TEXT_MAX,
-    DateInput,
-    EnumField,
-    Form,
-    Invalid,
-    NumberField,
-    TextField,
-    column_length,
-    parse_id,
-    parse_int,
-)
+from app.validation import ID_MAX, TEXT_MAX, Invalid, column_length, parse_id, parse_int
 
 NAME_MAX = column_length(Indicator.name)
 UNIT_MAX = column_length(Indicator.unit)

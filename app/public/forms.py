@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from app.validation import Form, TextField
+from app.fields import Form, TextField
 
 NOTE_MAX = 1000
 

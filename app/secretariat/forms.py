@@ -5,18 +5,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from wtforms import Field
 
+from app.fields import DateInput, Form, NumberField, TextField
 from app.text import _
-from app.validation import (
-    ID_MAX,
-    DateInput,
-    Form,
-    Invalid,
-    NumberField,
-    TextField,
-    narrow,
-    parse_id,
-    parse_int,
-)
+from app.validation import ID_MAX, Invalid, narrow, parse_id, parse_int
 
 # Reasons, comments and messages are short notes, not documents.
 NOTE_MAX = 1000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from app.validation import DateInput, Form, IdField, TextField
+from app.fields import DateInput, Form, IdField, TextField
 
 
 class SubstituteForm(Form):
