@@ -35,7 +35,7 @@ assets: app/static/vendor/.installed ## Copy the front-end packages into app/sta
 translations: $(VENV)/.installed ## Compile the English catalogue
 	@if [ -d app/translations ]; then $(VENV)/bin/pybabel -q compile -d app/translations; fi
 
-run: install ## Migrate the SQLite database, load the demo, start web + scheduler
+run: install ## Migrate, load the demo, start web + scheduler + mail catcher (PORT=, SMTP_PORT=)
 	$(KAIKAKU) db upgrade -d migrations
 	$(KAIKAKU) demo load
 	@$(KAIKAKU) demo logins

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -40,18 +41,50 @@ def check_database(app: Flask) -> None:
         raise ConfigError(f"cannot connect to the database {safe}: {reason}") from exc
 
 
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# Commands that work on a database that is not (yet) at the newest revision.
+WITHOUT_SCHEMA = ("--help", "-h", "routes", "shell", "db")
+
+
+class NotMigrated(Exception):
+    """The database's schema is not the one the code expects."""
+
+
+def check_migrated(app: Flask) -> None:
+    """Raise NotMigrated with one line when the database is behind (or before) the migrations."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory(str(MIGRATIONS)).get_heads())
+    with app.app_context(), db.engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    if not current:
+        raise NotMigrated("the database is not migrated: run kaikaku db upgrade")
+    if current != heads:
+        raise NotMigrated(
+            f"the database is at revision {', '.join(sorted(current))}, the code needs "
+            f"{', '.join(sorted(heads))}: run kaikaku db upgrade"
+        )
+
+
 def register_commands(app: Flask) -> None:
     from notifications.cli import register as register_notification_commands
 
     from .demo import demo_cli
+    from .reports.cli import report_cli
 
     app.cli.add_command(demo_cli)
+    app.cli.add_command(report_cli)
     register_notification_commands(app)
 
     @app.cli.command("check")
     def check_command() -> None:
         """Check that the configuration and the database work."""
         check_database(app)
+        try:
+            check_migrated(app)
+        except NotMigrated as exc:
+            raise click.ClickException(str(exc)) from None
         click.echo("configuration OK")
 
 
@@ -62,10 +95,14 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     try:
         app = create_app()
-        if args and args[0] not in ("--help", "-h", "routes", "shell"):
+        if args and args[0] not in WITHOUT_SCHEMA:
             check_database(app)
+            check_migrated(app)
     except ConfigError as exc:
         click.echo(f"kaikaku: configuration error: {exc}", err=True)
+        sys.exit(2)
+    except NotMigrated as exc:
+        click.echo(f"kaikaku: {exc}", err=True)
         sys.exit(2)
     cli = FlaskGroup(create_app=lambda: app, add_default_commands=True, load_dotenv=False)
     cli.main(args=args, prog_name="kaikaku")

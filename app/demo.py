@@ -289,6 +289,12 @@ def logins() -> list[tuple[str, str]]:
     ]
 
 
+def empty_database(session: Session) -> None:
+    """Delete every row of every table, keeping the schema and its migration revision."""
+    for table in reversed(db.metadata.sorted_tables):
+        session.execute(table.delete())
+
+
 @demo_cli.command("load")
 @click.option(
     "--today",
@@ -296,14 +302,24 @@ def logins() -> list[tuple[str, str]]:
     default=None,
     help="The demo's today (default: today in Tokyo).",
 )
-def load_command(today: datetime | None) -> None:
-    """Load the demo (does nothing when it is loaded already)."""
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="Delete everything in the database first (all data, not only the demo's).",
+)
+def load_command(today: datetime | None, reset: bool) -> None:
+    """Load the demo (does nothing when it is loaded already, unless --reset)."""
     day = demo_today(today.date() if today else None)
+    if reset:
+        empty_database(db.session)
     if load_demo(db.session, today=day):
         db.session.commit()
         click.echo(f"demo loaded (as of {day.isoformat()})")
     else:
-        click.echo("demo already loaded")
+        click.echo(
+            "demo already loaded: nothing changed. To load it again as of another day, "
+            "run: kaikaku demo load --reset --today YYYY-MM-DD (this deletes all data)"
+        )
 
 
 @demo_cli.command("logins")

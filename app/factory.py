@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, render_template, request, session
 from flask_babel import gettext
 from flask_login import current_user
@@ -135,7 +137,13 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
 
     @app.errorhandler(CSRFError)
     def csrf_refused(error):
-        return render_template("errors/400.html", csrf=True, error=error), 400
+        # Back to the page the form was on (same site only); static/js/forms.js puts the
+        # typed text back into it.
+        back = None
+        referrer = urlsplit(request.referrer or "")
+        if referrer.netloc == request.host and referrer.path.startswith("/"):
+            back = referrer.path + (f"?{referrer.query}" if referrer.query else "")
+        return render_template("errors/400.html", csrf=True, error=error, back=back), 400
 
     @app.errorhandler(BadRequest)
     def bad_request(error):

@@ -16,6 +16,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.orm import Session
 
+from app.calendar import wareki_fiscal_year
 from app.models import OutboxMessage, User
 
 TEMPLATES = Path(__file__).parent.parent / "notifications" / "templates"
@@ -23,12 +24,15 @@ TEMPLATES = Path(__file__).parent.parent / "notifications" / "templates"
 
 @lru_cache(maxsize=1)
 def _env() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
     )
+    # Years as the pages write them (令和8年度), not as stored (2026).
+    env.filters["fy"] = wareki_fiscal_year
+    return env
 
 
 def _no_links(*args, **kwargs) -> str:

@@ -13,8 +13,16 @@ from workflows import labels as workflow_labels
 from workflows.permissions import can_view_item
 from workflows.registry import get_definition
 
-from .calendar import TOKYO, format_date, local_date, wareki_date, wareki_fiscal_year
-from .text import N_
+from .calendar import (
+    TOKYO,
+    business_days_between,
+    format_date,
+    local_date,
+    wareki_date,
+    wareki_fiscal_year,
+)
+from .reports.sheet import yen
+from .text import N_, number
 
 
 def current_locale() -> str:
@@ -107,8 +115,14 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(fy_label, "fy")
     app.add_template_filter(date_label, "date")
     app.add_template_filter(wareki_date, "wareki")
+    app.add_template_filter(number, "num")
+    app.add_template_filter(yen, "yen")
     app.add_template_global(current_locale, "current_locale")
+    # Also a global, so that imported macros (which get no template context) see the user.
+    app.add_template_global(current_user, "current_user")
     app.add_template_global(state_label, "state_label")
+    # Overdue is counted in business days everywhere, as the escalations count it.
+    app.add_template_global(business_days_between, "business_days_between")
     app.add_template_global(transition_label, "transition_label")
     app.add_template_global(action_label, "action_label")
     app.add_template_global(stage_label, "stage_label")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import has_request_context
@@ -41,3 +42,22 @@ class ActionError(Exception):
     def __init__(self, message: str):
         self.message = message
         super().__init__(message)
+
+
+def number(value) -> str:
+    """A number as people read it: thousands separated, no trailing zeros ("12,000", "140")."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = Decimal(value.replace(",", ""))
+        except InvalidOperation:
+            return value
+    if isinstance(value, float):
+        value = Decimal(str(value))
+    if isinstance(value, Decimal):
+        value = value.normalize()
+        if value == value.to_integral_value():
+            return f"{int(value):,}"
+        return f"{value:,f}"
+    return f"{value:,}"

@@ -26,10 +26,19 @@ PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1
 TODAY = date(2026, 11, 25)
 
 
+# Every folder a run makes lives under one temporary folder, removed when the run ends.
+_work: list[str] = []
+
+
+def scratch() -> str:
+    """A new empty folder inside this run's temporary folder."""
+    return tempfile.mkdtemp(dir=_work[-1] if _work else None)
+
+
 def app_for(url: str):
     class _Config(TestConfig):
         def __init__(self, instance_path, environ=None):
-            super().__init__(tempfile.mkdtemp(), {**os.environ, "TEST_DATABASE_URL": url})
+            super().__init__(scratch(), {**os.environ, "TEST_DATABASE_URL": url})
 
     return create_app(_Config)
 
@@ -38,7 +47,7 @@ def app_for(url: str):
 def database(kind: str):
     """A fresh database of `kind` ("sqlite" or "postgres") with the schema, then dropped."""
     if kind == "sqlite":
-        folder = tempfile.mkdtemp()
+        folder = scratch()
         yield f"sqlite:///{folder}/bench.db"
         return
     import psycopg
@@ -272,10 +281,15 @@ def main(argv: list[str]) -> None:
     chosen = argv or list(SECTIONS)
     kinds = ["sqlite"] + (["postgres"] if postgres_available() else [])
     print(f"Kaikaku benchmarks on {os.cpu_count()} cores; databases: {', '.join(kinds)}")
-    for name in chosen:
-        print(f"\n{name}")
-        for kind in kinds:
-            SECTIONS[name](kind)
+    with tempfile.TemporaryDirectory(prefix="kaikaku-bench-") as work:
+        _work.append(work)
+        try:
+            for name in chosen:
+                print(f"\n{name}")
+                for kind in kinds:
+                    SECTIONS[name](kind)
+        finally:
+            _work.pop()
 
 
 if __name__ == "__main__":

@@ -30,7 +30,12 @@ class MailboxHandler:
 def start_catcher(folder: str | Path, host: str = "127.0.0.1", port: int = 1025) -> Controller:
     """Start the catcher in a background thread; `.stop()` it when done."""
     controller = Controller(MailboxHandler(folder), hostname=host, port=port)
-    controller.start()
+    try:
+        controller.start()
+    except OSError:
+        # aiosmtpd leaves its event loop open when it cannot bind (the port is in use).
+        controller.loop.close()
+        raise
     return controller
 
 

@@ -5,6 +5,7 @@ The scheduler process is the only place that reads the real time; the jobs take 
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
@@ -172,6 +173,17 @@ def run_command(interval: int | None) -> None:
     leadership.release()
 
 
+def tokyo(moment: datetime | None) -> str:
+    """A stored (UTC) time as people here read it: in Tokyo, to the minute."""
+    if moment is None:
+        return "-"
+    from app.calendar import TOKYO
+
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return f"{moment.astimezone(TOKYO):%Y-%m-%d %H:%M} JST"
+
+
 @scheduler_cli.command("status")
 def status_command() -> None:
     """Show the last tick, the mail server's state and the missed windows."""
@@ -181,15 +193,20 @@ def status_command() -> None:
     if state is None:
         click.echo("the scheduler has never run")
         return
-    click.echo(f"last tick: {state.last_tick_at}  last success: {state.last_success_at}")
+    click.echo(
+        f"last tick: {tokyo(state.last_tick_at)}  last success: {tokyo(state.last_success_at)}"
+    )
     if state.leader:
         click.echo(f"run by: {state.leader}")
     if state.last_error:
         click.echo(f"last error: {state.last_error}")
     if state.smtp_error:
-        click.echo(f"mail server: {state.smtp_error} (next try {state.smtp_retry_at})")
+        click.echo(f"mail server: {state.smtp_error} (next try {tokyo(state.smtp_retry_at)})")
     for window in missed_windows(db.session)[:20]:
-        click.echo(f"missed {window.kind}: {window.starts_at}..{window.ends_at} {window.note}")
+        click.echo(
+            f"missed {window.kind}: {tokyo(window.starts_at)}..{tokyo(window.ends_at)} "
+            f"{window.note}"
+        )
 
 
 @outbox_cli.command("list")
@@ -202,7 +219,7 @@ def outbox_list(status: str | None, limit: int) -> None:
         query = query.where(OutboxMessage.status == OutboxStatus(status))
     for row in db.session.scalars(query):
         line = (
-            f"{row.id:>6} {row.status.value:<8} {row.attempts} {row.created_at:%Y-%m-%d %H:%M}"
+            f"{row.id:>6} {row.status.value:<8} {row.attempts} {tokyo(row.created_at)}"
             f" {row.kind:<24} {row.to_address:<30} {row.subject}"
         )
         click.echo(line)
@@ -232,7 +249,14 @@ def catcher_command(host: str, port: int, folder: str | None) -> None:
     app = current_app._get_current_object()
     default = Path(app.config.get("INSTANCE_PATH", app.instance_path)) / "mailbox"
     folder = folder or app.config.get("MAILBOX_DIR") or str(default)
-    controller = start_catcher(folder, host, port)
+    try:
+        controller = start_catcher(folder, host, port)
+    except OSError as exc:
+        reason = "in use" if exc.errno == errno.EADDRINUSE else str(exc)
+        raise click.ClickException(
+            f"the mail catcher cannot listen on {host}:{port} ({reason}): "
+            f"choose another port, e.g. make run SMTP_PORT={port + 1}"
+        ) from None
     click.echo(f"mail catcher on {host}:{port}, writing to {folder}")
     signal.signal(signal.SIGTERM, _exit)
     try:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure the services the test suite needs are there. In CI (CI=true) they are
+# Make sure the services and the Debian packages the test suite needs are there. In CI (CI=true) they are
 # mandatory: anything that cannot be started or installed is an error.
 set -u
 ci=false; [ "${CI:-}" = "true" ] && ci=true
@@ -31,11 +31,35 @@ if ! pg_up; then
   pg_up || fail "PostgreSQL is not reachable at 127.0.0.1:5432"
 fi
 
-if [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "services: installing Debian's chromium for the browser tests"
-    (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk) >/dev/null 2>&1
-  fi
-  [ -x /usr/bin/chromium ] || fail "chromium is missing (apt-get install chromium)"
+# Debian packages the tests and the reports need, installed with apt when missing (as root):
+# Chromium for the browser tests; Japanese fonts and HarfBuzz's subsetter for the PDF report
+# (WeasyPrint embeds subsets of the fonts; without libharfbuzz-subset0 it takes 15 times
+# longer); LibreOffice Calc to print the Excel exports to PDF in the tests; poppler-utils
+# (pdffonts) to check that the PDF embeds its fonts; BIZ UDGothic, the font the workbooks
+# name, so that LibreOffice lays them out as Windows PCs will.
+needed() {
+  local missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
+  ls /usr/lib/*/libharfbuzz-subset.so.0 >/dev/null 2>&1 || missing+=(libharfbuzz-subset0)
+  command -v soffice >/dev/null || missing+=(libreoffice-calc)
+  command -v pdffonts >/dev/null || missing+=(poppler-utils)
+  [ -d /usr/share/fonts/truetype/bizud-gothic ] || missing+=(fonts-morisawa-bizud-gothic)
+  echo "${missing[@]}"
+}
+
+missing=$(needed)
+if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "services: installing with apt: $missing"
+  # LibreOffice without its recommends (Java, the other office programs): Calc is enough.
+  recommends=$(echo " $missing " | sed 's/ libreoffice-calc / /')
+  (apt-get update -qq \
+    && { [ -z "${recommends// /}" ] \
+      || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $recommends; } \
+    && { [[ " $missing " != *" libreoffice-calc "* ]] \
+      || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        libreoffice-calc; }) >/dev/null 2>&1
+  missing=$(needed)
 fi
+[ -z "$missing" ] || fail "missing Debian packages: $missing (apt-get install $missing)"
 exit 0

@@ -21,7 +21,7 @@ from tests.factories import Factory
 AXE = Path(__file__).resolve().parents[1] / "app" / "static" / "vendor" / "axe.min.js"
 
 
-def browser_app(folder: Path, plan: tuple[int, int] | None = None):
+def browser_app(folder: Path, plan: tuple[int, int] | None = None, **overrides):
     """The app on a fresh SQLite file in `folder`, with CSRF on, as a browser meets it."""
     environ = {"SECRET_KEY": "browser-secret", "TEST_DATABASE_URL": f"sqlite:///{folder}/k.db"}
 
@@ -29,7 +29,7 @@ def browser_app(folder: Path, plan: tuple[int, int] | None = None):
         def __init__(self, instance_path, environ_=None):
             super().__init__(folder / "instance", environ)
 
-    app = create_app(_Config, WTF_CSRF_ENABLED=True)
+    app = create_app(_Config, **{"WTF_CSRF_ENABLED": True, **overrides})
     with app.app_context():
         db.create_all()
         if plan:

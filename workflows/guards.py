@@ -46,7 +46,7 @@ def check_complete(session: Session, cycle: Cycle) -> None:
     if cycle.grade is None:
         raise GuardFailed(N_("達成度（A〜D）を選択してください。"), field="grade")
     if cycle.progress_status is None:
-        raise GuardFailed(N_("取組の実施状況を選択してください。"), field="progress_status")
+        raise GuardFailed(N_("着手状況を選択してください。"), field="progress_status")
     for value in _targets_of_year(session, cycle):
         if value.actual is None:
             raise GuardFailed(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from app.extensions import db
@@ -112,6 +113,15 @@ def change_password():
     db.session.commit()
     flash(_("パスワードを変更しました。ほかの端末のログインは終了しました。"), "success")
     return redirect(url_for("main.index"))
+
+
+@bp.route("/csrf-token")
+@login_required
+def csrf_token():
+    """A fresh form token, for a page whose forms are about to expire (static/js/forms.js)."""
+    response = jsonify(token=generate_csrf())
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/locale/<code>", methods=["POST"])

@@ -224,7 +224,7 @@ def opinion_sheet(session: Session, fiscal_year: int) -> tuple[list[str], list[l
         _("改革項目"),
         _("所管部"),
         _("所管課"),
-        _("評価"),
+        _("達成度"),
         _("委員"),
         _("意見"),
         _("意見の登録日時"),

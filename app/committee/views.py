@@ -44,7 +44,7 @@ def index():
             abort(403)
     rows = service.reviewable(db.session, fiscal_year, department_ids=departments)
     if request.args.get("format") in ("xlsx", "csv"):
-        headers = [_("番号"), _("改革項目"), _("所管部"), _("評価"), _("意見"), _("事前質問")]
+        headers = [_("番号"), _("改革項目"), _("所管部"), _("達成度"), _("意見"), _("事前質問")]
         data = [
             [
                 c.item.number,
@@ -57,7 +57,7 @@ def index():
             for c, n_opinions, n_questions in rows
         ]
         return export_response(
-            _("評価結果一覧") + f"_{fiscal_year}", headers, data, request.args["format"]
+            _("評価結果一覧"), headers, data, request.args["format"], fiscal_year=fiscal_year
         )
     return render_template(
         "committee/index.html",
@@ -75,7 +75,7 @@ def opinions_export():
     fiscal_year = fiscal_year_arg(request.args, _default_year())
     fmt = request.args.get("format") if request.args.get("format") in ("xlsx", "csv") else "xlsx"
     headers, rows = service.opinion_sheet(db.session, fiscal_year)
-    return export_response(_("意見一覧表") + f"_{fiscal_year}", headers, rows, fmt)
+    return export_response(_("意見一覧表"), headers, rows, fmt, fiscal_year=fiscal_year)
 
 
 def _cycle(cycle_id: int) -> Cycle:

@@ -8,18 +8,16 @@ nothing is written unless every row is valid. Applying it is one transaction.
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.calendar import fiscal_year_of
+from app.exports import to_xlsx
 from app.models import (
     ExecutionPlan,
     Indicator,
@@ -119,14 +117,8 @@ def target_header(fiscal_year: int) -> str:
 
 
 def template_workbook(plan: ExecutionPlan) -> bytes:
-    """An empty workbook with the headers and one example row."""
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "改革項目"
+    """An empty workbook with the headers and one example row (headers in row 1)."""
     headers = FIXED_COLUMNS + [target_header(fy) for fy in plan.fiscal_years]
-    sheet.append(headers)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
     example = [
         "1-1",
         1,
@@ -140,10 +132,8 @@ def template_workbook(plan: ExecutionPlan) -> bytes:
         42,
         "はい",
     ]
-    sheet.append(example + [80 + 40 * i for i, _ in enumerate(plan.fiscal_years)])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    example += [80 + 40 * i for i, _ in enumerate(plan.fiscal_years)]
+    return to_xlsx("改革項目", headers, [example])
 
 
 def _text(value) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from decimal import Decimal
 
 from flask import has_request_context
 from flask_babel import get_locale
@@ -100,6 +101,20 @@ def _value_row(indicator: Indicator, fiscal_year: int) -> IndicatorValue:
 
 
 # --- Plan -----------------------------------------------------------------------------
+
+
+def reported_values(cycle: Cycle) -> dict[int, tuple[Decimal, date]]:
+    """The latest figure reported for each indicator during the year, and its as-of day.
+
+    Progress reports (the mid-year report among them) give figures before the year-end
+    actual exists; the decision pages, the item page and the evaluation form show them.
+    """
+    latest: dict[int, tuple[Decimal, date]] = {}
+    for report in sorted(cycle.reports, key=lambda r: (r.as_of, r.created_at)):
+        for value in report.values:
+            if value.value is not None:
+                latest[value.indicator_id] = (value.value, report.as_of)
+    return latest
 
 
 def plan_years(cycle: Cycle) -> list[int]:

@@ -31,7 +31,7 @@ from app.models import (
     UsedDecisionLink,
 )
 from app.once import once
-from app.tasks.queries import my_tasks
+from app.tasks.queries import last_send_back, my_tasks
 from app.templating import state_label
 from app.validation import parse_fiscal_year
 from workflows import errors as workflow_errors
@@ -149,6 +149,7 @@ def show(item_id: int):
         "timeline": [(c, timeline_row(c)) for c in item.cycles],
         "history": history([c.id for c in item.cycles]),
         "due": due_date(db.session, cycle) if cycle else None,
+        "reported": service.reported_values(cycle) if cycle else {},
         "form": form,
         "can_edit": can_edit,
         "decisions": decisions_of(transitions),
@@ -184,6 +185,8 @@ def form_context(cycle: Cycle, form: str) -> dict:
         else [],
         "due": due_date(db.session, cycle),
         "today": today(),
+        "sent_back": last_send_back(db.session, [cycle]).get(cycle.id),
+        "reported": service.reported_values(cycle),
         "can_submit": any(t.submits for t in permissions.allowed(cycle, current_user, today())),
     }
 
@@ -401,6 +404,7 @@ def decide(cycle_id: int):
         errors=field_errors,
         years=list(item.plan.fiscal_years),
         due=due_date(db.session, cycle),
+        reported=service.reported_values(cycle),
     ), status
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 
 from flask import abort, current_app, render_template
 from flask_login import current_user, login_required
@@ -34,8 +36,19 @@ def _guard() -> None:
 def index():
     """List the caught messages, newest first."""
     _guard()
-    messages = read_mailbox(current_app.config["MAILBOX_DIR"])
+    messages = [
+        (name, message, _sent_at(message))
+        for name, message in read_mailbox(current_app.config["MAILBOX_DIR"])
+    ]
     return render_template("mailbox/index.html", messages=messages)
+
+
+def _sent_at(message) -> datetime | None:
+    """The Date header as an aware time (the pages show it in Tokyo, not as sent, in UTC)."""
+    try:
+        return parsedate_to_datetime(message["Date"])
+    except (TypeError, ValueError):
+        return None
 
 
 @bp.get("/<name>")
@@ -51,4 +64,6 @@ def show(name: str):
     message = found[0]
     body = message.get_body(("plain",))
     text = body.get_content() if body is not None else ""
-    return render_template("mailbox/show.html", name=name, message=message, text=text)
+    return render_template(
+        "mailbox/show.html", name=name, message=message, text=text, sent_at=_sent_at(message)
+    )

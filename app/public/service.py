@@ -48,6 +48,7 @@ def cycles_of_year(session: Session, fiscal_year: int) -> list[Cycle]:
             selectinload(Cycle.item)
             .selectinload(ReformItem.indicators)
             .selectinload(Indicator.values),
+            selectinload(Cycle.item).selectinload(ReformItem.related_sections),
         )
     ).all()
     return sorted(cycles, key=lambda c: c.item.sort_key)
@@ -61,7 +62,10 @@ def _number(value: Decimal | None) -> str | None:
 
 def entry_for(cycle: Cycle, opinions: list[CommitteeOpinion]) -> dict:
     """The public record of one cycle: only finished, confirmed content; the improvement
-    and direction once the year is closed."""
+    and direction once the year is closed.
+
+    app/reports/sheet.py reads it for every public form (page, workbook, PDF).
+    """
     item = cycle.item
     state = definition_of(cycle).state(cycle.state)
     closed = bool(state and state.closes_year)
@@ -85,7 +89,9 @@ def entry_for(cycle: Cycle, opinions: list[CommitteeOpinion]) -> dict:
         "viewpoint_name": item.viewpoint.name,
         "department": item.owning_section.department.name,
         "section": item.owning_section.name,
+        "related_sections": [s.name for s in item.related_sections],
         "purpose": item.purpose,
+        "content": item.content,
         "goal": cycle.goal,
         "indicators": indicators,
         "grade": cycle.grade.value if cycle.grade else None,

@@ -9,10 +9,20 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.exports import export_response
+from app.exports import SheetSpec, download, export_response
 from app.extensions import db
-from app.models import Direction, ExecutionPlan, Grade, Outline, ProgressStatus, Publication
+from app.models import ExecutionPlan, Grade, Outline, Publication
 from app.once import once
+from app.reports.sheet import (
+    ProgressSheet,
+    indicator_columns,
+    indicator_rows,
+    sheet_for,
+    workbook_columns,
+    workbook_row,
+)
+from app.reports.yearly import filename as report_filename
+from app.reports.yearly import yearly_pdf
 from app.validation import require_fiscal_year
 
 from . import bp
@@ -27,14 +37,6 @@ from .service import (
     published_years,
     withdraw,
 )
-
-
-def _labels() -> dict:
-    return {
-        "grade": {g.value: g for g in Grade},
-        "direction": {d.value: d for d in Direction},
-        "status": {s.value: s for s in ProgressStatus},
-    }
 
 
 @bp.route("/")
@@ -53,9 +55,9 @@ def year(fiscal_year: int):
     if publication is None:
         abort(404)
     outline = db.session.scalar(select(Outline))
-    by_viewpoint: dict[int, list[dict]] = {}
+    by_viewpoint: dict[int, list[ProgressSheet]] = {}
     for entry in publication.entries:
-        by_viewpoint.setdefault(entry["viewpoint"], []).append(entry)
+        by_viewpoint.setdefault(entry["viewpoint"], []).append(sheet_for(entry))
     grades = {g: sum(1 for e in publication.entries if e["grade"] == g.value) for g in Grade}
     return render_template(
         "public/year.html",
@@ -63,49 +65,28 @@ def year(fiscal_year: int):
         outline=outline,
         by_viewpoint=by_viewpoint,
         grades=grades,
-        labels=_labels(),
     )
-
-
-EXPORT_HEADERS = [
-    "番号",
-    "改革項目",
-    "基本的な視点",
-    "所管部",
-    "所管課",
-    "年度目標",
-    "達成度",
-    "着手状況",
-    "課題",
-    "効果額（円）",
-    "今後の方向性",
-]
 
 
 @bp.route("/<int:fiscal_year>.<fmt>")
 def export(fiscal_year: int, fmt: str):
     require_fiscal_year(fiscal_year)
     publication = current(db.session, fiscal_year)
-    if publication is None or fmt not in ("xlsx", "csv"):
+    if publication is None or fmt not in ("xlsx", "csv", "pdf"):
         abort(404)
-    labels = _labels()
-    rows = [
-        [
-            e["number"],
-            e["title"],
-            e["viewpoint_name"],
-            e["department"],
-            e["section"],
-            e["goal"],
-            labels["grade"][e["grade"]].ja if e["grade"] else "",
-            labels["status"][e["progress_status"]].ja if e["progress_status"] else "",
-            e["issues"],
-            e["effect_amount"],
-            labels["direction"][e["direction"]].ja if e["direction"] else "",
-        ]
-        for e in publication.entries
-    ]
-    return export_response(f"行政改革の取組結果_{fiscal_year}", EXPORT_HEADERS, rows, fmt)
+    if fmt == "pdf":
+        data, _publication = yearly_pdf(db.session, fiscal_year)
+        return download(data, report_filename(fiscal_year), "pdf")
+    sheets = [sheet_for(e) for e in publication.entries]
+    indicators = SheetSpec(_("指標"), indicator_columns(), indicator_rows(publication.entries))
+    return export_response(
+        _("行政改革の取組結果"),
+        workbook_columns(),
+        [workbook_row(s) for s in sheets],
+        fmt,
+        fiscal_year=fiscal_year,
+        more_sheets=[indicators],
+    )
 
 
 @bp.route("/manage")
@@ -174,9 +155,8 @@ def _manage_year_page(fiscal_year: int, note: str = "", status: int = 200):
     return render_template(
         "public/manage_year.html",
         fiscal_year=fiscal_year,
-        entries=entries,
+        sheets=[sheet_for(e) for e in entries],
         left_out=left_out,
-        labels=_labels(),
         publication=current(db.session, fiscal_year),
         note=note,
     ), status

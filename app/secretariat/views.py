@@ -145,7 +145,9 @@ def dashboard():
             [r.department.name] + [v for c in columns() for v in (r.counts[c], r.overdue[c])]
             for r in rows
         ]
-        return export_response(_("所管部別進捗"), headers, data, fmt)
+        return export_response(
+            _("所管部別進捗"), headers, data, fmt, fiscal_year=filters.fiscal_year
+        )
     stuck_filters = Filters(**{**filters.__dict__, "stuck": True, "page": 1})
     stuck, stuck_total = list_cycles(
         db.session, stuck_filters, deadlines, states, now, limit=STUCK_ON_DASHBOARD
@@ -179,7 +181,13 @@ def items():
         deadlines = load_deadlines(db.session, filters.fiscal_year, local_date(now))
         states = states_of_year(db.session, filters.fiscal_year)
         listed, _total = list_cycles(db.session, filters, deadlines, states, now, limit=None)
-        return export_response(_("改革項目一覧"), _listed_headers(), _listed_rows(listed), fmt)
+        return export_response(
+            _("改革項目一覧"),
+            _listed_headers(),
+            _listed_rows(listed),
+            fmt,
+            fiscal_year=filters.fiscal_year,
+        )
     return _items_page(filters)
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from flask import g, render_template, request
+from flask import g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.calendar import local_date
 from app.extensions import db
+from app.models import Role
 from workflows.roles import Reach, reach_of
 
 from . import bp
@@ -34,6 +35,7 @@ def header_counts() -> dict:
     if "task_counts" not in g:
         g.task_counts = task_counts(db.session, user_reach())
         g.task_counts["is_head"] = decides_somewhere(user_reach())
+        g.task_counts["committee_only"] = committee_only()
     return {"task_counts": g.task_counts}
 
 
@@ -44,9 +46,25 @@ def user_reach() -> Reach:
     return g.task_reach
 
 
+def committee_only() -> bool:
+    """A committee member with no post to act from: nothing of theirs is in the workflow."""
+    reach = user_reach()
+    return (
+        current_user.has_role(Role.COMMITTEE)
+        and not current_user.has_role(Role.ADMIN)
+        and not current_user.has_role(Role.SECRETARIAT)
+        and not (reach.held or reach.substituted)
+    )
+
+
 @login_required
 def index():
-    """My tasks (あなたの対応待ち); served at `/` as the endpoint `main.index`."""
+    """My tasks (あなたの対応待ち); served at `/` as the endpoint `main.index`.
+
+    A committee member has no tasks in the workflow: their start page is the committee's.
+    """
+    if committee_only():
+        return redirect(url_for("committee.index"))
     day = today()
     tasks = my_tasks(db.session, current_user, day, user_reach())
     return render_template("tasks/index.html", tasks=tasks, today=day)

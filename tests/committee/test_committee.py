@@ -103,9 +103,10 @@ def test_pages_opinion_reply_and_export(client, login_as, setting):
     login_as(member)
     sheet = client.get(f"/committee/opinions?fy={FY}&format=xlsx")
     rows = list(load_workbook(io.BytesIO(sheet.data)).active.values)
-    assert rows[0][:3] == ("番号", "改革項目", "所管部")
-    assert rows[1][1] == "窓口のオンライン化"
-    assert rows[1][6] == "市民への周知が必要" and rows[1][8] == "広報紙で周知します"
+    assert rows[0][0].startswith("意見一覧表")  # the title row, then the header row
+    assert rows[1][:3] == ("番号", "改革項目", "所管部")
+    assert rows[2][1] == "窓口のオンライン化"
+    assert rows[2][6] == "市民への周知が必要" and rows[2][8] == "広報紙で周知します"
     csv = client.get(f"/committee/opinions?fy={FY}&format=csv").data
     assert csv.startswith(b"\xef\xbb\xbf") and "広報紙で周知します".encode() in csv
 
@@ -221,3 +222,34 @@ def test_a_refused_opinion_is_shown_again_with_what_was_typed(client, login_as, 
     page = refused.get_data(as_text=True)
     assert "ロック" in page and "指標の見直しを求める</textarea>" in page
     assert _db.session.scalar(select(func.count()).select_from(CommitteeOpinion)) == 0
+
+
+def test_the_review_page_shows_numbers_as_people_write_them(client, login_as, setting):
+    """「140.000 時間」 was the stored decimal; people read 140 時間 and 12,000 人."""
+    from decimal import Decimal
+
+    _owner, _other, member, confirmed, _draft = setting
+    indicator = confirmed.item.indicators[0]
+    indicator.unit = "時間"
+    value = indicator.value_for(FY)
+    value.target, value.actual = Decimal("140.000"), Decimal("12000.500")
+    _db.session.commit()
+    login_as(member)
+    page = client.get(f"/committee/cycles/{confirmed.id}").get_data(as_text=True)
+    assert "140 時間" in page and "12,000.5 時間" in page
+    assert "140.000" not in page
+
+
+def test_a_member_starts_on_the_committee_page_with_a_menu_that_applies(client, login_as, setting):
+    """No empty 「あなたの対応待ち」 and no 承認待ち for someone who never has either."""
+    owner, _other, member, _confirmed, _draft = setting
+    login_as(member)
+    home = client.get("/")
+    assert home.status_code == 302 and home.headers["Location"].endswith("/committee/")
+    page = client.get("/committee/").get_data(as_text=True)
+    menu = page[page.index('aria-label="メインメニュー"') :]
+    assert "推進委員会" in menu
+    assert "あなたの対応待ち" not in menu and "承認待ち" not in menu
+    client.post("/logout")
+    login_as(owner.staff)  # staff keep their tasks page
+    assert client.get("/").status_code == 200

@@ -59,16 +59,23 @@ def test_unwritable_database_folder_is_one_line(tmp_path):
     assert "database folder" in result.stderr
 
 
-def test_good_configuration_passes_the_check(tmp_path):
-    result = run_kaikaku(
-        tmp_path,
-        {
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
-            "SECRET_KEY": "x",
-            "PYTHONPATH": os.getcwd(),
-        },
-        "check",
-    )
+def test_good_configuration_passes_the_check_once_migrated(tmp_path):
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
+        "SECRET_KEY": "x",
+        "PYTHONPATH": os.getcwd(),
+    }
+    # A database never migrated: the check says so, and so do the commands that need tables.
+    for command in (["check"], ["demo", "load"]):
+        result = run_kaikaku(tmp_path, env, *command)
+        assert result.returncode == 2, (command, result.stdout)
+        assert result.stderr.strip() == (
+            "kaikaku: the database is not migrated: run kaikaku db upgrade"
+        ), result.stderr
+    migrations = os.path.join(os.getcwd(), "migrations")
+    upgrade = run_kaikaku(tmp_path, env, "db", "upgrade", "-d", migrations)
+    assert upgrade.returncode == 0, upgrade.stderr
+    result = run_kaikaku(tmp_path, env, "check")
     assert result.returncode == 0, result.stderr
     assert "configuration OK" in result.stdout
 

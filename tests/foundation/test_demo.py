@@ -133,3 +133,24 @@ def test_the_demo_loads_with_an_example_definition(tmp_path, example, waiting):
             db.engine.dispose()
     finally:
         registry.configure(None)
+
+
+def test_loading_again_says_how_to_start_over_and_reset_does(app, db):
+    """`demo load --today X` on a loaded database changed nothing silently; --reset reloads."""
+    from app.models import Substitution
+
+    db.session.add(Outline(city="入間市", title="大綱", basic_idea="最適化"))
+    db.session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo", "load", "--today", "2026-06-01"])
+    assert result.exit_code == 0
+    assert "demo already loaded" in result.output and "--reset" in result.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+    result = runner.invoke(args=["demo", "load", "--reset", "--today", "2026-06-01"])
+    assert result.exit_code == 0, result.output
+    assert "as of 2026-06-01" in result.output
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Outline)) == 1
+    substitution = db.session.scalar(select(Substitution))
+    assert substitution.starts_on == date(2026, 5, 25)  # a week before the demo's today

@@ -52,6 +52,16 @@ def test_the_mailbox_page_shows_caught_mail_to_the_secretariat_only(app, make, d
     client = login_as(make.user("sec", roles=["secretariat"]))
     page = client.get("/dev/mailbox/").get_data(as_text=True)
     assert "【事務局からのお願い】1-1 窓口の改善（計画）" in page
+    assert "2026年6月1日 09:00" in page  # queued at 9:00 in Tokyo, shown as such (not UTC)
     link = re.search(r'href="(/dev/mailbox/[^"]+\.eml)"', page).group(1)
     assert "田中 花子 様" in client.get(link).get_data(as_text=True)
     assert client.get("/dev/mailbox/..%2Fsecret_key").status_code == 404
+
+
+def test_scheduler_status_shows_tokyo_time(app, db):
+    from notifications.jobs import tick
+
+    tick(db.session, at("2026-06-01", 9), Settings(smtp_port=free_port()))
+    db.session.commit()
+    output = app.test_cli_runner().invoke(args=["scheduler", "status"]).output
+    assert "last tick: 2026-06-01 09:00 JST" in output, output

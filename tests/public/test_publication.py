@@ -121,3 +121,14 @@ def test_published_year_exports_to_excel_and_csv(client, db, year):
     assert "行政手続のオンライン化の推進" in csv.data.decode("utf-8-sig")
     xlsx = client.get("/public/2026.xlsx")
     assert xlsx.data[:2] == b"PK"
+
+
+def test_the_public_page_separates_thousands(client, db, year):
+    indicator = year["cycle"].item.indicators[0]
+    indicator.unit = "人"
+    indicator.value_for(2026).actual = Decimal("12000")
+    db.session.commit()
+    publish(db.session, 2026, by=year["secretariat"], now=NOW)
+    db.session.commit()
+    page = client.get("/public/2026").get_data(as_text=True)
+    assert "12,000 人" in page and "12000" not in page

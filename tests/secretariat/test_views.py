@@ -49,6 +49,19 @@ def test_only_the_secretariat_and_admins_see_the_console(client, make, login_as,
     assert client.post("/secretariat/nudge", data={"cycle_id": "1"}).status_code == 403
 
 
+def test_the_menu_offers_only_pages_that_open(client, make, login_as, secretariat):
+    """The administrator reads the console but may not publish: no link that answers 403."""
+    admin = make.user("kanri", roles=["admin"])
+    _db.session.commit()
+    login_as(admin)
+    page = client.get("/secretariat/").get_data(as_text=True)
+    assert "/public/manage" not in page
+    assert client.get("/public/manage").status_code == 403
+    client.post("/logout")
+    login_as(secretariat)
+    assert "/public/manage" in client.get("/secretariat/").get_data(as_text=True)
+
+
 def test_dashboard_numbers_link_to_the_items_behind_them(client, login_as, secretariat, late, org):
     login_as(secretariat)
     page = client.get(f"/secretariat/?fy={PAST_FY}").get_data(as_text=True)
@@ -120,6 +133,7 @@ def test_exports_open_in_excel(client, login_as, secretariat, late):
     login_as(secretariat)
     csv = client.get(f"/secretariat/items?fy={PAST_FY}&format=csv")
     assert csv.data.startswith(b"\xef\xbb\xbf")
+    assert csv.headers["Content-Type"] == "text/csv; charset=utf-8"  # one charset, not two
     text = csv.data.decode("utf-8-sig")
     assert text.split("\r\n")[0].startswith("番号,改革項目,所管部")
     assert "\r\n" in text and "遅延項目0" in text
@@ -127,8 +141,9 @@ def test_exports_open_in_excel(client, login_as, secretariat, late):
     assert "spreadsheetml" in xlsx.headers["Content-Type"]
     sheet = load_workbook(io.BytesIO(xlsx.data)).active
     rows = list(sheet.values)
-    assert rows[0][0] == "所管部" and rows[1][0] == "税務部"
-    assert rows[1][1] == 2  # two cycles in Plan
+    assert rows[0][0].startswith("所管部別進捗")  # the title row, then the header row
+    assert rows[1][0] == "所管部" and rows[2][0] == "税務部"
+    assert rows[2][1] == 2  # two cycles in Plan
     log = client.get("/secretariat/notifications?format=csv")
     assert log.data.startswith(b"\xef\xbb\xbf")
 

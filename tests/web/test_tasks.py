@@ -8,22 +8,52 @@ from sqlalchemy import event
 from .conftest import FY
 
 
-def test_staff_sees_a_sent_back_item_with_its_reason(client, world, login_as, db):
+def sent_back_plan(client, world, login_as, db, reason: str):
+    """A submitted plan that the head sends back with `reason`, through the decision page."""
     cycle = world.cycle("plan_submitted", submitted_by_id=world.org.staff.id)
     db.session.commit()
     login_as(world.org.head)
     client.post(
         f"/cycles/{cycle.id}/decide",
-        data={
-            "trigger": "send_back_plan",
-            "comment": "指標の根拠を書いてください",
-            "expected_version": cycle.version,
-        },
+        data={"trigger": "send_back_plan", "comment": reason, "expected_version": cycle.version},
     )
+    return cycle
+
+
+def test_staff_sees_a_sent_back_item_with_its_reason(client, world, login_as, db):
+    sent_back_plan(client, world, login_as, db, "指標の根拠を書いてください")
     client.post("/logout")
     login_as(world.org.staff)
     page = client.get("/").get_data(as_text=True)
     assert "差し戻された項目" in page and "指標の根拠を書いてください" in page
+
+
+def test_a_later_carry_over_does_not_hide_the_send_back_and_the_form_shows_why(
+    client, world, login_as, db
+):
+    """Text carried over from last year's Act after a send-back leaves the plan sent back."""
+    from datetime import UTC, datetime
+
+    from workflows import audit
+
+    cycle = sent_back_plan(client, world, login_as, db, "スケジュールを四半期ごとに書いてください")
+    audit.record(
+        db.session,
+        scope=audit.cycle_scope(cycle),
+        action="carry_over",
+        now=datetime.now(UTC),
+        actor=world.org.head,
+        cycle=cycle,
+        comment="前年度の改善策",
+    )
+    db.session.commit()
+    client.post("/logout")
+    login_as(world.org.staff)
+    page = client.get("/").get_data(as_text=True)
+    assert "スケジュールを四半期ごとに書いてください" in page
+    assert 'summary-card--alert"><span class="summary-card__num">1</span>' in page
+    form = client.get(f"/items/{cycle.item_id}").get_data(as_text=True)
+    assert "差戻しの理由" in form and "スケジュールを四半期ごとに書いてください" in form
 
 
 def test_head_sees_submissions_and_the_header_counts(client, world, login_as, db):
@@ -77,3 +107,23 @@ def test_the_english_switch(client, world, login_as, db):
     page = client.get("/").get_data(as_text=True)
     assert "My tasks" in page and 'lang="en"' in page
     assert "FY" in page  # fiscal years in the Western calendar
+
+
+def test_overdue_is_counted_in_business_days_as_on_the_secretariat_list(
+    client, world, login_as, db
+):
+    from datetime import UTC, datetime
+
+    from app.calendar import business_days_between, local_date
+    from workflows.deadlines import due_date
+
+    item = world.make.item(world.org, targets={fy: 100 for fy in range(2022, FY + 1)})
+    cycle = world.make.cycle(item, fiscal_year=FY - 1, state="plan_draft")
+    db.session.commit()
+    today = local_date(datetime.now(UTC))
+    due = due_date(db.session, cycle)
+    assert due < today  # last year's plan was due on 30 April
+    days = business_days_between(due, today)
+    login_as(world.org.staff)
+    page = client.get("/").get_data(as_text=True)
+    assert f"期限超過 {days}営業日" in page

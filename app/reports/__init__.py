@@ -1,0 +1,1 @@
+"""Printed and published reports: the progress sheet, the yearly report (PDF)."""

@@ -1,0 +1,250 @@
+"""The progress sheet (進捗管理シート, 個票) of one item in one published year.
+
+This is the one place that turns a publication entry (the frozen snapshot of a cycle,
+see app/public/service.py) into what people read: the public page, the Excel workbook
+and the PDF report all take their fields, labels and formatted values from here, in the
+order a published sheet shows them. A field added to the snapshot is added here once.
+Older snapshots lack newer keys; they show as empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from flask import has_request_context
+
+from app.models import Direction, Grade, ProgressStatus
+from app.text import _, number
+
+GRADES = {g.value: g for g in Grade}
+STATUSES = {s.value: s for s in ProgressStatus}
+DIRECTIONS = {d.value: d for d in Direction}
+
+
+def _locale() -> str:
+    if has_request_context():
+        from app.templating import current_locale
+
+        return current_locale()
+    return "ja"
+
+
+def _label(member) -> str:
+    return member.label(_locale()) if member is not None else ""
+
+
+def yen(amount: int | None) -> str:
+    """An amount of money in yen, as people read it ("1,200,000円")."""
+    if amount is None:
+        return ""
+    return _("%(amount)s円", amount=number(amount))
+
+
+@dataclass(frozen=True)
+class SheetField:
+    """One labelled entry of the sheet; `key` names it for styling and tests."""
+
+    key: str
+    label: str
+    text: str
+
+
+@dataclass(frozen=True)
+class IndicatorLine:
+    name: str
+    unit: str
+    baseline: str
+    target: str
+    actual: str
+
+
+@dataclass(frozen=True)
+class OpinionLine:
+    opinion: str
+    reply: str
+
+
+@dataclass
+class ProgressSheet:
+    """Everything one item's sheet shows, formatted and labelled."""
+
+    number: str
+    title: str
+    viewpoint_number: int
+    viewpoint_name: str
+    department: str
+    section: str
+    related_sections: list[str]
+    grade: str | None
+    grade_label: str
+    progress_status: str | None
+    progress_status_label: str
+    direction_label: str
+    effect_amount: int | None
+    # The labelled texts, in the order of the published sheet; empty ones included.
+    fields: list[SheetField] = field(default_factory=list)
+    indicators: list[IndicatorLine] = field(default_factory=list)
+    opinions: list[OpinionLine] = field(default_factory=list)
+
+    def text(self, key: str) -> str:
+        return next((f.text for f in self.fields if f.key == key), "")
+
+    @property
+    def owner(self) -> str:
+        return f"{self.department} {self.section}".strip()
+
+
+def sheet_for(entry: dict) -> ProgressSheet:
+    """The progress sheet of a publication entry."""
+    grade = GRADES.get(entry.get("grade") or "")
+    status = STATUSES.get(entry.get("progress_status") or "")
+    direction = DIRECTIONS.get(entry.get("direction") or "")
+    related = list(entry.get("related_sections") or [])
+    effect = entry.get("effect_amount")
+    improvement = entry.get("improvement") or ""
+    direction_text = _label(direction)
+    if direction_text and improvement:
+        direction_text = f"{direction_text}\n{improvement}"
+    elif improvement:
+        direction_text = improvement
+    fields = [
+        SheetField("purpose", _("目的"), entry.get("purpose") or ""),
+        SheetField("content", _("取組内容"), entry.get("content") or ""),
+        SheetField("goal", _("年度目標"), entry.get("goal") or ""),
+        SheetField("grade", _("達成度"), _label(grade)),
+        SheetField("progress_status", _("着手状況"), _label(status)),
+        SheetField("analysis", _("要因分析"), entry.get("analysis") or ""),
+        SheetField("issues", _("課題"), entry.get("issues") or ""),
+        SheetField("effect_amount", _("効果額"), yen(effect)),
+        SheetField("direction", _("今後の方向性"), direction_text),
+    ]
+    indicators = [
+        IndicatorLine(
+            name=i.get("name") or "",
+            unit=i.get("unit") or "",
+            baseline=number(i.get("baseline")),
+            target=number(i.get("target")),
+            actual=number(i.get("actual")),
+        )
+        for i in entry.get("indicators") or []
+    ]
+    opinions = [
+        OpinionLine(o.get("opinion") or "", o.get("reply") or "")
+        for o in entry.get("opinions") or []
+    ]
+    return ProgressSheet(
+        number=entry["number"],
+        title=entry["title"],
+        viewpoint_number=entry["viewpoint"],
+        viewpoint_name=entry.get("viewpoint_name") or "",
+        department=entry.get("department") or "",
+        section=entry.get("section") or "",
+        related_sections=related,
+        grade=grade.value if grade else None,
+        grade_label=_label(grade),
+        progress_status=status.value if status else None,
+        progress_status_label=_label(status),
+        direction_label=_label(direction),
+        effect_amount=effect,
+        fields=fields,
+        indicators=indicators,
+        opinions=opinions,
+    )
+
+
+def indicator_text(line: IndicatorLine) -> str:
+    """One indicator on one line, for a spreadsheet cell."""
+    unit = f" {line.unit}" if line.unit else ""
+
+    def value(text: str) -> str:
+        return f"{text}{unit}" if text else "—"
+
+    return _(
+        "%(name)s：基準値 %(baseline)s／目標値 %(target)s／実績値 %(actual)s",
+        name=line.name,
+        baseline=value(line.baseline),
+        target=value(line.target),
+        actual=value(line.actual),
+    )
+
+
+def workbook_columns() -> list[str]:
+    """The headers of the published year's list (one row per item, printable on A4)."""
+    return [
+        _("番号"),
+        _("取組項目"),
+        _("基本的な視点"),
+        _("所管課・関係課"),
+        _("年度目標"),
+        _("指標"),
+        _("達成度"),
+        _("着手状況"),
+        _("要因分析"),
+        _("課題"),
+        _("効果額（円）"),
+        _("今後の方向性"),
+        _("推進委員会の意見と対応"),
+    ]
+
+
+def workbook_row(sheet: ProgressSheet) -> list:
+    """The sheet as one row of the published year's list (see workbook_columns)."""
+    opinions = "\n".join(
+        _("意見：%(opinion)s", opinion=o.opinion)
+        + ("\n" + _("対応：%(reply)s", reply=o.reply) if o.reply else "")
+        for o in sheet.opinions
+    )
+    owner = sheet.owner
+    if sheet.related_sections:
+        owner += "\n" + _("関係課") + "：" + "、".join(sheet.related_sections)
+    return [
+        sheet.number,
+        sheet.title,
+        f"{sheet.viewpoint_number}. {sheet.viewpoint_name}",
+        owner,
+        sheet.text("goal"),
+        "\n".join(indicator_text(i) for i in sheet.indicators),
+        sheet.grade_label,
+        sheet.progress_status_label,
+        sheet.text("analysis"),
+        sheet.text("issues"),
+        sheet.effect_amount,
+        sheet.text("direction"),
+        opinions,
+    ]
+
+
+def indicator_columns() -> list[str]:
+    return [
+        _("番号"),
+        _("取組項目"),
+        _("指標"),
+        _("単位"),
+        _("基準値"),
+        _("目標値"),
+        _("実績値"),
+    ]
+
+
+def indicator_rows(entries: list[dict]) -> list[list]:
+    """One row per indicator, with numbers as numbers (for the workbook's second sheet)."""
+    rows = []
+    for entry in entries:
+        for i in entry.get("indicators") or []:
+            rows.append(
+                [
+                    entry["number"],
+                    entry["title"],
+                    i.get("name") or "",
+                    i.get("unit") or "",
+                    _decimal(i.get("baseline")),
+                    _decimal(i.get("target")),
+                    _decimal(i.get("actual")),
+                ]
+            )
+    return rows
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return Decimal(text) if text not in (None, "") else None
