@@ -5,6 +5,7 @@ the shared input rules of `app.validation` (text, numbers, dates, ids, choices, 
 from __future__ import annotations
 
 import wtforms
+from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 from wtforms import Field, StringField
 from wtforms.validators import StopValidation
@@ -12,6 +13,7 @@ from wtforms.widgets import TextInput
 
 from app.text import _
 from app.validation import (
+    ID_MAX,
     TEXT_MAX,
     Invalid,
     check_text,
@@ -202,3 +204,14 @@ class CheckField(Field):
 
     def process_formdata(self, valuelist):
         self.data = bool(valuelist) and valuelist[0] in ("1", "on", "true", "y", "yes")
+
+
+def version_field() -> NumberField:
+    """The version of the cycle the page was opened on (optimistic locking)."""
+    return NumberField(
+        _l("版"),
+        integer=True,
+        low=0,
+        high=ID_MAX,
+        message=_l("画面の情報が古くなっています。ページを開き直してください。"),
+    )

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from flask_babel import lazy_gettext as _l
 from wtforms import Field
 
-from app.fields import DateInput, EnumField, Form, NumberField, TextField
+from app.fields import DateInput, EnumField, Form, NumberField, TextField, version_field
 from app.models import Cycle, Direction, Grade, Indicator, ProgressStatus
 from app.templating import fy_label
 from app.text import _
@@ -94,16 +94,6 @@ def act_form(cycle: Cycle) -> type[Form]:
             "improvement": _text(_l("改善策")),
             "direction": EnumField(_l("今後の方向性"), enum=Direction),
         },
-    )
-
-
-def version_field() -> NumberField:
-    return NumberField(
-        _l("版"),
-        integer=True,
-        low=0,
-        high=ID_MAX,
-        message=_l("画面の情報が古くなっています。ページを開き直してください。"),
     )
 
 

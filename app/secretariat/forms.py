@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from wtforms import Field
 
-from app.fields import DateInput, Form, NumberField, TextField
+from app.fields import DateInput, Form, NumberField, TextField, version_field
 from app.text import _
-from app.validation import ID_MAX, Invalid, narrow, parse_id, parse_int
+from app.validation import Invalid, narrow, parse_id, parse_int
 
 # Reasons, comments and messages are short notes, not documents.
 NOTE_MAX = 1000
@@ -19,17 +19,6 @@ class IdListField(Field):
     def process_formdata(self, valuelist):
         ids = (parse_id(v) for v in valuelist[:500])
         self.data = list(dict.fromkeys(i for i in ids if i is not None))
-
-
-def version_field():
-    """The version of the cycle the page was opened on (optimistic locking)."""
-    return NumberField(
-        _l("版"),
-        integer=True,
-        low=0,
-        high=ID_MAX,
-        message=_l("画面の情報が古くなっています。ページを開き直してください。"),
-    )
 
 
 class NudgeForm(Form):

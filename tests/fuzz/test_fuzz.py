@@ -113,6 +113,18 @@ def value_strategy(form_field):
     return st.one_of(options)
 
 
+def bounded(examples: int):
+    """Hypothesis settings for one batch: `examples` cases, no shrinking (the app's data
+    moves between cases, so a shrunk case would not replay), nothing kept between runs."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+
+
 def payload_strategy(form: Form):
     fields = {name: value_strategy(f) for name, f in form.fields.items()}
     extra = st.dictionaries(st.text(min_size=1, max_size=8), TEXT, max_size=2)
@@ -258,13 +270,7 @@ class Fuzzer:
         environ = {"REMOTE_ADDR": "10.77.0.1"} if role == "anonymous" else None
 
         @seed(round_no * 7919 + zlib.crc32(repr(form.key("")).encode()) % 7919)
-        @settings(
-            max_examples=examples,
-            deadline=None,
-            database=None,
-            phases=[Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
+        @bounded(examples)
         @given(payload_strategy(form))
         def one(generated):
             chosen, extra = generated
@@ -291,13 +297,7 @@ class Fuzzer:
         )
 
         @seed(round_no)
-        @settings(
-            max_examples=examples,
-            deadline=None,
-            database=None,
-            phases=[Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
+        @bounded(examples)
         @given(paths)
         def one(generated):
             rule, params, query = generated

@@ -5,33 +5,15 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.models import OutboxMessage, OutboxStatus
-from app.outbox import enqueue
 from notifications.delivery import deliver_outbox
 
-from .helpers import at
+from .helpers import at, queue_nudge
 
 NOW = at("2026-06-01", 10)
 
 
 def _queue(session, user, n: int) -> OutboxMessage:
-    context = {
-        "item_id": 7,
-        "item_number": "2-3",
-        "item_title": "公共施設の再配置",
-        "fiscal_year_label": "令和8年度",
-        "state_label": "計画作成中",
-        "stage_label": "計画",
-        "message": "至急ご確認ください。",
-        "sender_name": "事務局 一郎",
-    }
-    return enqueue(
-        session,
-        kind="nudge",
-        recipient=user,
-        context=context,
-        now=at("2026-06-01"),
-        dedupe_key=f"isolation:{user.id}:{n}",
-    )
+    return queue_nudge(session, user, at("2026-06-01"), f"isolation:{user.id}:{n}")
 
 
 def _statuses(session) -> dict[str, OutboxStatus]:
