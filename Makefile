@@ -8,7 +8,7 @@ PORT ?= 5000
 export FLASK_APP := app:create_app
 
 .DEFAULT_GOAL := help
-.PHONY: help install assets translations run demo test lint format bench services clean
+.PHONY: help install assets translations run demo test lint format bench bench-load services clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -45,7 +45,7 @@ demo: install ## Load (or refresh) the demo data
 	$(KAIKAKU) db upgrade -d migrations
 	$(KAIKAKU) demo load
 
-services: ## Start PostgreSQL if it is down; install Chromium if it is missing
+services: ## Start PostgreSQL if it is down; install Chromium and slapd if they are missing
 	@bash scripts/services.sh
 
 test: install services ## Lint, the whole suite on SQLite (browser included), then again on PostgreSQL
@@ -64,6 +64,10 @@ format: install ## Format the code with ruff
 
 bench: install services ## Print the benchmark figures
 	$(PY) -m bench
+
+bench-load: install services ## Load test: kaikaku serve on PostgreSQL driven by Locust (minutes)
+	$(VENV)/bin/pip install -q -e '.[bench]'
+	$(PY) -m bench load
 
 clean: ## Remove the virtualenv, node_modules and the built assets
 	rm -rf $(VENV) node_modules app/static/vendor

@@ -45,6 +45,32 @@ def _mail_from(env: Mapping[str, str]) -> str:
     return value
 
 
+# Directory attributes Kaikaku reads, and the Kaikaku field each one fills.
+LDAP_FIELDS = ("name", "email", "section")
+DEFAULT_LDAP_ATTRIBUTES = "name=displayName,email=mail,section=departmentNumber"
+
+
+def _ldap_attributes(raw: str) -> dict[str, str]:
+    """Parse `name=displayName,email=mail,section=departmentNumber` into a mapping."""
+    mapping: dict[str, str] = {}
+    for part in raw.split(","):
+        field, sep, attribute = part.strip().partition("=")
+        if not sep or field.strip() not in LDAP_FIELDS or not attribute.strip():
+            raise ConfigError(
+                f"LDAP_ATTRIBUTES must look like {DEFAULT_LDAP_ATTRIBUTES!r}, not {raw!r}"
+            )
+        mapping[field.strip()] = attribute.strip()
+    missing = [field for field in LDAP_FIELDS if field not in mapping]
+    if missing:
+        raise ConfigError(f"LDAP_ATTRIBUTES lacks {', '.join(missing)}: {raw!r}")
+    return mapping
+
+
+def _group_dns(raw: str | None) -> tuple[str, ...]:
+    """Group DNs separated by `;` (a DN itself holds commas)."""
+    return tuple(dn.strip() for dn in (raw or "").split(";") if dn.strip())
+
+
 def _secret_key(instance_path: Path) -> str:
     """Return the secret key kept in instance/, creating it on first use."""
     key_file = instance_path / "secret_key"
@@ -102,15 +128,54 @@ class Config:
         self.SMTP_MAX_ATTEMPTS = _number(env, "SMTP_MAX_ATTEMPTS", "8")
         self.SMTP_CA_FILE = env.get("SMTP_CA_FILE") or None
         self.SCHEDULER_INTERVAL_SECONDS = _number(env, "SCHEDULER_INTERVAL_SECONDS", "60")
-        # How many reverse proxies stand in front; only then is X-Forwarded-For believed.
-        self.TRUSTED_PROXIES = _number(env, "TRUSTED_PROXIES", "0")
-        if not 0 <= self.TRUSTED_PROXIES <= 10:
-            raise ConfigError(f"TRUSTED_PROXIES must be 0 to 10, not {self.TRUSTED_PROXIES}")
         # Development only: mail is caught locally and listed at /dev/mailbox.
         self.MAIL_CATCHER = _bool(env.get("MAIL_CATCHER"))
         self.MAILBOX_DIR = env.get("MAILBOX_DIR") or str(instance / "mailbox")
         # The workflow definition file (default: workflows/definitions/pdca.yaml).
         self.WORKFLOW_DEFINITION = env.get("WORKFLOW_DEFINITION") or None
+        # How many reverse proxies stand in front; their X-Forwarded-* headers are trusted.
+        self.TRUSTED_PROXIES = _number(env, "TRUSTED_PROXIES", "0")
+        if not 0 <= self.TRUSTED_PROXIES <= 10:
+            raise ConfigError(f"TRUSTED_PROXIES must be 0 to 10, not {self.TRUSTED_PROXIES}")
+        # One JSON line per request on standard output.
+        self.REQUEST_LOG = _bool(env.get("REQUEST_LOG"), default=True)
+        self.MIGRATIONS_DIR = env.get("MIGRATIONS_DIR") or str(Path(__file__).parent / "migrations")
+        # /healthz answers 503 when the scheduler's last tick, or the oldest unsent mail, is
+        # older than these.
+        self.HEALTH_SCHEDULER_MAX_AGE_SECONDS = _number(
+            env, "HEALTH_SCHEDULER_MAX_AGE_SECONDS", "300"
+        )
+        self.HEALTH_OUTBOX_MAX_AGE_SECONDS = _number(env, "HEALTH_OUTBOX_MAX_AGE_SECONDS", "3600")
+        self._directory(env)
+
+    def _directory(self, env: Mapping[str, str]) -> None:
+        """Sign-in with the city's directory (LDAP / Active Directory), off without LDAP_URL."""
+        self.LDAP_URL = env.get("LDAP_URL") or None
+        self.LDAP_BIND_DN = env.get("LDAP_BIND_DN") or None
+        self.LDAP_BIND_PASSWORD = env.get("LDAP_BIND_PASSWORD") or None
+        self.LDAP_USER_BASE = env.get("LDAP_USER_BASE") or ""
+        self.LDAP_USER_FILTER = env.get("LDAP_USER_FILTER") or (
+            "(&(objectClass=inetOrgPerson)(uid={login}))"
+        )
+        self.LDAP_ATTRIBUTES = _ldap_attributes(
+            env.get("LDAP_ATTRIBUTES") or DEFAULT_LDAP_ATTRIBUTES
+        )
+        self.LDAP_GROUP_SECRETARIAT = _group_dns(env.get("LDAP_GROUP_SECRETARIAT"))
+        self.LDAP_GROUP_COMMITTEE = _group_dns(env.get("LDAP_GROUP_COMMITTEE"))
+        self.LDAP_GROUP_ADMIN = _group_dns(env.get("LDAP_GROUP_ADMIN"))
+        self.LDAP_GROUP_MEMBER_ATTRIBUTE = env.get("LDAP_GROUP_MEMBER_ATTRIBUTE") or "member"
+        self.LDAP_STARTTLS = _bool(env.get("LDAP_STARTTLS"))
+        self.LDAP_CA_FILE = env.get("LDAP_CA_FILE") or None
+        self.LDAP_TIMEOUT = _number(env, "LDAP_TIMEOUT", "5", float)
+        if self.LDAP_URL:
+            if not self.LDAP_URL.startswith(("ldap://", "ldaps://")):
+                raise ConfigError(
+                    f"LDAP_URL must start with ldap:// or ldaps://, not {self.LDAP_URL!r}"
+                )
+            if not self.LDAP_USER_BASE:
+                raise ConfigError("LDAP_USER_BASE is needed with LDAP_URL (where the users are)")
+            if "{login}" not in self.LDAP_USER_FILTER:
+                raise ConfigError("LDAP_USER_FILTER must contain {login}")
 
     @staticmethod
     def default_database(instance: Path) -> str:
@@ -128,3 +193,4 @@ class TestConfig(Config):
         env.setdefault("SECRET_KEY", "test-secret-key")
         env["DATABASE_URL"] = env.get("TEST_DATABASE_URL") or "sqlite://"
         super().__init__(instance_path, env)
+        self.REQUEST_LOG = False

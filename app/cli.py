@@ -71,10 +71,14 @@ def register_commands(app: Flask) -> None:
     from notifications.cli import register as register_notification_commands
 
     from .demo import demo_cli
+    from .ops_cli import register as register_ops_commands
     from .reports.cli import report_cli
+    from .server import serve_command
 
     app.cli.add_command(demo_cli)
     app.cli.add_command(report_cli)
+    app.cli.add_command(serve_command)
+    register_ops_commands(app)
     register_notification_commands(app)
 
     @app.cli.command("check")

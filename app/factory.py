@@ -80,10 +80,12 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     app.config.from_object(config_class(app.instance_path))
     app.config.update(overrides)
     app.url_map.converters["int"] = BoundedIntConverter
-    proxies = app.config.get("TRUSTED_PROXIES", 0)
-    if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     _use_workflow(app)
+
+    if app.config.get("TRUSTED_PROXIES"):
+        # Only as many X-Forwarded-* values as there are proxies in front are believed.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
@@ -99,8 +101,14 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     from . import models  # noqa: F401  (register the tables)
     from .auth import bp as auth_bp
     from .cli import register_commands
+    from .health import bp as health_bp
     from .main import bp as main_bp
+    from .request_log import init_request_log
     from .templating import register_template_helpers
+
+    init_request_log(app)
+    # Open to monitors without a login: counts and times only (see app/health.py).
+    app.register_blueprint(health_bp)
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)

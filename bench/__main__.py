@@ -2,6 +2,7 @@
 
     python -m bench            # everything, SQLite and (when reachable) PostgreSQL
     python -m bench demo       # one section (demo, login, transitions, pages, scale)
+    python -m bench load       # the load a server holds (kaikaku serve + Locust; see load.py)
 
 Each figure is the median of several runs, measured on this machine; nothing asserts.
 """
@@ -278,6 +279,11 @@ SECTIONS = {
 
 
 def main(argv: list[str]) -> None:
+    if argv[:1] == ["load"]:
+        from .load import main as load
+
+        load(argv[1:])
+        return
     chosen = argv or list(SECTIONS)
     kinds = ["sqlite"] + (["postgres"] if postgres_available() else [])
     print(f"Kaikaku benchmarks on {os.cpu_count()} cores; databases: {', '.join(kinds)}")

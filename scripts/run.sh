@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run Kaikaku for a newcomer: a local mail catcher and the scheduler in the background,
-# the web server in the foreground. Ctrl-C stops all three.
+# the web server (kaikaku serve) in the foreground. Ctrl-C stops all three.
 #   bash scripts/run.sh [HOST] [PORT]        (make run PORT=5001 SMTP_PORT=1026)
 # Mail goes to the catcher on 127.0.0.1:1025 unless SMTP_HOST/SMTP_PORT say otherwise;
 # what was sent is listed at /dev/mailbox/ (secretariat or administrator login).
@@ -78,4 +78,5 @@ catcher_on && echo "  Mail sent:       http://${HOST}:${PORT}/dev/mailbox/  (sec
 echo "  Mail server:     ${SMTP_HOST}:${SMTP_PORT}   Stop everything with Ctrl-C."
 echo
 
-"$KAIKAKU" run --host "$HOST" --port "$PORT" --no-reload
+# The production server (gunicorn), as on a city's server; one JSON line per request.
+"$KAIKAKU" serve --bind "$HOST:$PORT" --workers 2

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure the services and the Debian packages the test suite needs are there. In CI (CI=true) they are
+# Make sure the services and the Debian packages the test suite needs are there (PostgreSQL,
+# Chromium, slapd, fonts, LibreOffice). In CI (CI=true) they are
 # mandatory: anything that cannot be started or installed is an error.
 set -u
 ci=false; [ "${CI:-}" = "true" ] && ci=true
@@ -36,7 +37,8 @@ fi
 # (WeasyPrint embeds subsets of the fonts; without libharfbuzz-subset0 it takes 15 times
 # longer); LibreOffice Calc to print the Excel exports to PDF in the tests; poppler-utils
 # (pdffonts) to check that the PDF embeds its fonts; BIZ UDGothic, the font the workbooks
-# name, so that LibreOffice lays them out as Windows PCs will.
+# name, so that LibreOffice lays them out as Windows PCs will; slapd and ldap-utils for the
+# directory sign-in tests, which start a private OpenLDAP server (Debian's service stays off).
 needed() {
   local missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
@@ -45,6 +47,8 @@ needed() {
   command -v soffice >/dev/null || missing+=(libreoffice-calc)
   command -v pdffonts >/dev/null || missing+=(poppler-utils)
   [ -d /usr/share/fonts/truetype/bizud-gothic ] || missing+=(fonts-morisawa-bizud-gothic)
+  [ -x /usr/sbin/slapd ] || missing+=(slapd)
+  command -v ldapsearch >/dev/null || missing+=(ldap-utils)
   echo "${missing[@]}"
 }
 

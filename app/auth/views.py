@@ -5,17 +5,34 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from flask import flash, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
+from app.calendar import local_date
 from app.extensions import db
 from app.models import User
 
 from . import bp
+from .directory import (
+    DirectorySettings,
+    DirectoryUnavailable,
+    authenticate,
+    sync_user,
+    uses_directory,
+)
 from .forms import LoginForm, PasswordChangeForm
 from .passwords import password_problem
 from .sessions import sign_in, sign_out, verify_password
@@ -53,7 +70,23 @@ def login():
             flash(str(THROTTLED), "error")
             return render_template("auth/login.html", form=form), 429
         user = db.session.scalar(select(User).where(User.login == login_name))
-        if not verify_password(user, form.password.data):
+        directory = DirectorySettings.from_config(current_app.config)
+        if directory is not None and uses_directory(user):
+            try:
+                user = directory_sign_in(directory, login_name, form.password.data, now)
+            except DirectoryUnavailable as exc:
+                current_app.logger.warning("directory unavailable: %s", exc)
+                flash(
+                    _(
+                        "ディレクトリサーバーに接続できないため、ログインできません。しばらくしてからお試しください。"
+                    ),
+                    "error",
+                )
+                return render_template("auth/login.html", form=form), 503
+            password_ok = user is not None and user.active
+        else:
+            password_ok = verify_password(user, form.password.data)
+        if not password_ok:
             record_failure(db.session, login_name, address, now)
             db.session.commit()
             flash(_("ログインIDまたはパスワードが正しくありません。"), "error")
@@ -63,6 +96,16 @@ def login():
         db.session.commit()
         return redirect(safe_next(request.args.get("next")) or url_for("main.index"))
     return render_template("auth/login.html", form=form)
+
+
+def directory_sign_in(
+    directory: DirectorySettings, login_name: str, password: str, now: datetime
+) -> User | None:
+    """The user the directory vouches for, created or updated from it; None if refused."""
+    account = authenticate(directory, login_name, password)
+    if account is None:
+        return None
+    return sync_user(db.session, directory, account, local_date(now))
 
 
 @bp.route("/logout", methods=["POST"])
@@ -81,6 +124,17 @@ def change_password():
 
     form = PasswordChangeForm.posted()
     user = current_user._get_current_object()
+    directory = DirectorySettings.from_config(current_app.config)
+    if directory is not None and uses_directory(user):
+        flash(
+            _(
+                "このアカウントのパスワードは庁内のディレクトリで管理されています。ディレクトリの手続きで変更してください。"
+            ),
+            "error",
+        )
+        return render_template("auth/password.html", form=form), (
+            409 if request.method == "POST" else 200
+        )
     if request.method == "GET":
         return render_template("auth/password.html", form=form)
     if not form.validate():

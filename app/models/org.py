@@ -179,6 +179,10 @@ class User(Base):
     reminders_enabled: Mapped[bool] = mapped_column(default=True)
     session_token: Mapped[str] = mapped_column(sa.String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "local": signs in with the password kept here; "directory": with the city's LDAP /
+    # Active Directory, which also supplies the name, e-mail, section and granted roles.
+    auth_source: Mapped[str] = mapped_column(sa.String(20), default="local", server_default="local")
+    directory_dn: Mapped[str | None] = mapped_column(sa.String(500))
 
     roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan")
     assignments: Mapped[list[PostAssignment]] = relationship(back_populates="user")

@@ -1,7 +1,7 @@
 """submission keys
 
 Revision ID: 0013_submission_keys
-Revises: 0012_workflow_as_data
+Revises: 0015_directory_sign_in
 Create Date: 2026-11-29 19:44:28.720550
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0013_submission_keys'
-down_revision = '0012_workflow_as_data'
+down_revision = '0015_directory_sign_in'
 branch_labels = None
 depends_on = None
 

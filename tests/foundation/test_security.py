@@ -14,6 +14,7 @@ PUBLIC = {
     "public.export",
     "static",
     "ical.feed",
+    "health.healthz",
 }
 # Pages every logged-in user may open (their content depends on who they are).
 ANY_USER = {

@@ -1,0 +1,202 @@
+"""`python -m bench load`: the load a 2-core server holds, measured through real sockets.
+
+A fresh PostgreSQL database gets the migrations and the demo; `kaikaku serve` (gunicorn,
+4 workers) and `kaikaku scheduler run` start on it; Locust (bench/load_users.py, in a
+process of its own) then drives the server on 127.0.0.1 for a bounded time at 50 and at
+200 concurrent users: staff opening their tasks and items and saving or submitting stage
+forms, heads approving, the secretariat on its dashboard and exporting to Excel, citizens
+reading /public/. It prints requests/s, p50/p95/p99 per page and the error count.
+
+    python -m bench load [--users 50,200] [--seconds 60] [--think 3-10] [--workers 4]
+
+Needs the `bench` extra (`pip install -e '.[bench]'`, Locust) and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from .__main__ import database
+
+ROOT = Path(__file__).resolve().parents[1]
+KAIKAKU = [sys.executable, "-c", "from app.cli import main; main()"]
+DEMO_PASSWORD = "kaikaku-demo"
+GOAL_P95_MS = 500
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def process(command: list[str], env: dict, log: Path):
+    """A child process writing to `log`, stopped (SIGTERM) on the way out."""
+    with open(log, "w") as out:
+        child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield child
+        finally:
+            child.terminate()
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def wait_for(port: int, child: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise SystemExit(f"the server ended with {child.returncode} before listening")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"nothing listens on port {port}")
+
+
+def who(url: str) -> dict:
+    """The demo's login IDs by kind, its items, and this fiscal year."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+
+        def logins(kind: str) -> list[str]:
+            rows = conn.execute(
+                text(
+                    'SELECT DISTINCT u.login FROM "user" u JOIN post_assignment a '
+                    "ON a.user_id = u.id JOIN post p ON p.id = a.post_id "
+                    "WHERE p.kind = :kind AND a.ends_on IS NULL ORDER BY u.login"
+                ),
+                {"kind": kind},
+            )
+            return [r[0] for r in rows]
+
+        plan = {
+            "staff": logins("staff"),
+            "heads": logins("head"),
+            "secretariat": ["jimukyoku"],
+            "items": [r[0] for r in conn.execute(text("SELECT id FROM reform_item ORDER BY id"))],
+            "fy": conn.execute(text("SELECT max(fiscal_year) FROM cycle")).scalar(),
+            "password": DEMO_PASSWORD,
+        }
+    engine.dispose()
+    return plan
+
+
+def print_result(users: int, result: dict, seconds: int) -> bool:
+    print(f"\n{users} users, {seconds} s measured: {result['rps']:.1f} requests/s, "
+          f"{result['requests']} requests, {result['failures']} errors")  # fmt: skip
+    print(f"  {'page':<52} {'req/s':>6} {'p50':>6} {'p95':>6} {'p99':>6} {'errors':>6}")
+    met = result["failures"] == 0
+    for row in result["rows"]:
+        print(
+            f"  {row['method'] + ' ' + row['name']:<52} {row['rps']:>6.1f} {row['p50']:>6.0f}"
+            f" {row['p95']:>6.0f} {row['p99']:>6.0f} {row['failures']:>6}"
+        )
+        if "export" not in row["name"] and row["p95"] >= GOAL_P95_MS:
+            met = False
+    for row in result["sign_in"]:
+        print(f"  (while spawning) {row['method']} {row['name']}: {row['requests']} requests, "
+              f"p50 {row['p50']:.0f} ms, p95 {row['p95']:.0f} ms")  # fmt: skip
+    if result["refused"]:
+        refused = ", ".join(f"{name}: {n}" for name, n in sorted(result["refused"].items()))
+        print(f"  answered as designed (someone else first, draft incomplete): {refused}")
+    for error in result["errors"] + result["warm_up_errors"]:
+        print(f"  error: {error['method']} {error['name']}: {error['error']} ×{error['count']}")
+    verdict = "met" if met else "NOT met"
+    print(f"  goal (0 errors, p95 < {GOAL_P95_MS} ms except exports): {verdict}")
+    return met
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench load")
+    parser.add_argument("--users", default="50,200")
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--think", default="3-10", help="seconds between a user's clicks")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--logs", default=None, help="keep the server's and Locust's logs here")
+    args = parser.parse_args(argv)
+    think_min, think_max = (float(v) for v in args.think.split("-"))
+    levels = [int(n) for n in args.users.split(",")]
+    # A stop request still stops the server and drops the database on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    print(f"Kaikaku load test on {os.cpu_count()} cores, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"load average before: {'/'.join(f'{n:.1f}' for n in os.getloadavg())}")
+    with ExitStack() as stack:
+        url = stack.enter_context(database("postgres"))
+        folder = Path(args.logs or stack.enter_context(tempfile.TemporaryDirectory()))
+        folder.mkdir(parents=True, exist_ok=True)
+        env = dict(
+            os.environ,
+            DATABASE_URL=url,
+            SECRET_KEY="bench-secret-key",
+            PYTHONPATH=str(ROOT),
+            SMTP_PORT=str(free_port()),  # no mail server: mail waits in the outbox
+            MAILBOX_DIR=str(folder / "mailbox"),
+        )
+        started = time.perf_counter()
+        subprocess.run([*KAIKAKU, "db", "upgrade"], cwd=ROOT, env=env, check=True,
+                       capture_output=True)  # fmt: skip
+        subprocess.run([*KAIKAKU, "demo", "load"], cwd=ROOT, env=env, check=True,
+                       capture_output=True)  # fmt: skip
+        took = time.perf_counter() - started
+        print(f"demo loaded into a new PostgreSQL database in {took:.1f} s")
+        plan = who(url)
+        port = free_port()
+        stack.enter_context(process([*KAIKAKU, "scheduler", "run"], env, folder / "scheduler.log"))
+        server = stack.enter_context(
+            process(
+                [*KAIKAKU, "serve", "--bind", f"127.0.0.1:{port}", "--workers",
+                 str(args.workers), "--threads", str(args.threads)],
+                env,
+                folder / "server.log",
+            )
+        )  # fmt: skip
+        wait_for(port, server)
+        print(f"kaikaku serve: {args.workers} workers × {args.threads} threads on 127.0.0.1:{port};"
+              f" think time {args.think} s; users: staff 50%, citizens 25%, heads 15%,"
+              f" secretariat 10%")  # fmt: skip
+        all_met = True
+        for users in levels:
+            plan.update(
+                host=f"http://127.0.0.1:{port}",
+                users=users,
+                spawn_rate=5,
+                seconds=args.seconds,
+                think_min=think_min,
+                think_max=think_max,
+            )
+            plan_file, result_file = folder / "plan.json", folder / f"result-{users}.json"
+            plan_file.write_text(json.dumps(plan))
+            subprocess.run(
+                [sys.executable, "-m", "bench.load_users", str(plan_file), str(result_file)],
+                cwd=ROOT,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=open(folder / f"locust-{users}.log", "w"),  # noqa: SIM115
+            )
+            all_met &= print_result(users, json.loads(result_file.read_text()), args.seconds)
+            print(f"  load average after: {'/'.join(f'{n:.1f}' for n in os.getloadavg())}")
+        server_log = (folder / "server.log").read_text()
+        problems = [line for line in server_log.splitlines() if '"status": 5' in line]
+        print(f"\nserver: {len(server_log.splitlines())} log lines, {len(problems)} answers 5xx")
+    sys.exit(0 if all_met else 1)
