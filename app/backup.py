@@ -78,9 +78,14 @@ def row_counts(engine: Engine) -> dict[str, int]:
     return counts
 
 
+# Tables the migrations fill in themselves (the default post kinds): a freshly migrated
+# database counts as empty, and a copy replaces their rows with the source's.
+SEEDED = ("alembic_version", "post_kind")
+
+
 def refuse_unless_empty(engine: Engine, what: str) -> None:
-    """Raise BackupError when any table of the target holds rows."""
-    filled = {name: n for name, n in row_counts(engine).items() if n and name != "alembic_version"}
+    """Raise BackupError when any table of the target holds rows of its own."""
+    filled = {name: n for name, n in row_counts(engine).items() if n and name not in SEEDED}
     if filled:
         sample = ", ".join(f"{name} {n}" for name, n in list(filled.items())[:3])
         raise BackupError(
@@ -219,9 +224,9 @@ def copy_tables(source: Engine, target: Engine) -> dict[str, int]:
     """Copy every application table's rows, in foreign-key order, in one transaction."""
     copied = {}
     with source.connect() as reader, target.begin() as writer:
-        # The migrations seed some rows (the post kinds): the source's copies replace them.
-        for table in reversed(db.metadata.sorted_tables):
-            writer.execute(table.delete())
+        for name in SEEDED:
+            if name in db.metadata.tables:
+                writer.execute(db.metadata.tables[name].delete())
         for table in db.metadata.sorted_tables:
             rows = reader.execute(select(table)).mappings()
             copied[table.name] = 0

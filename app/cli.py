@@ -42,8 +42,9 @@ def check_database(app: Flask) -> None:
 
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-# Commands that work on a database that is not (yet) at the newest revision.
-WITHOUT_SCHEMA = ("--help", "-h", "routes", "shell", "db")
+# Commands that work on a database that is not (yet) at the newest revision (a restore
+# goes into an empty database).
+WITHOUT_SCHEMA = ("--help", "-h", "routes", "shell", "db", "restore")
 
 
 class NotMigrated(Exception):

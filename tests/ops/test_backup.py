@@ -10,7 +10,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from flask_migrate import upgrade
+from sqlalchemy import func, select
 
 from app.extensions import db as _db
 from app.models import AuditEntry, Cycle, Department, User
@@ -98,7 +99,7 @@ def _restore(tmp_path, target_url: str, backup_file):
     app = make_app(tmp_path / f"r{uuid.uuid4().hex[:6]}", target_url)
     with app.app_context():  # the target's, even inside another app's context
         result = app.test_cli_runner().invoke(args=["restore", str(backup_file)])
-        _db.session.remove()  # the check's session holds a connection: give it back first
+        _db.session.remove()  # its connection back to the pool, then the pool closed
         _db.engine.dispose()
     return result
 
@@ -108,12 +109,10 @@ def _printed_counts(output: str) -> dict[str, int]:
 
 
 def test_sqlite_backup_during_transitions_restores_a_consistent_database(tmp_path):
-    from flask_migrate import upgrade
-
     url = f"sqlite:///{tmp_path / 'live.db'}"
     app = make_app(tmp_path, url)
     with app.app_context():
-        upgrade(directory=app.config["MIGRATIONS_DIR"])  # `kaikaku backup` wants the head
+        upgrade(directory="migrations")  # a city's database is migrated, not created
     _open_cycles(app)
     backup_file = tmp_path / "nightly.db"
     before, after = _backup_while_streaming(app, url, backup_file)
@@ -137,7 +136,7 @@ def test_restore_refuses_a_database_that_is_not_empty_and_changes_nothing(tmp_pa
     url = f"sqlite:///{tmp_path / 'live.db'}"
     app = make_app(tmp_path, url)
     with app.app_context():
-        _db.create_all()
+        upgrade(directory="migrations")  # a city's database is migrated, not created
         _db.engine.dispose()
     _open_cycles(app, 1)
     backup_file = tmp_path / "b.db"
@@ -152,9 +151,7 @@ def test_restore_refuses_a_database_that_is_not_empty_and_changes_nothing(tmp_pa
     assert _audit_count(app) == before
 
 
-@pytest.fixture
-def empty_pg_database(pg_url):
-    """A new, empty PostgreSQL database (dropped afterwards)."""
+def _new_pg_database(pg_url):
     name = f"kaikaku_restore_{uuid.uuid4().hex[:8]}"
     with _pg_connect() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -163,19 +160,26 @@ def empty_pg_database(pg_url):
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def empty_pg_database(pg_url):
+    """A new, empty PostgreSQL database (dropped afterwards)."""
+    yield from _new_pg_database(pg_url)
+
+
 @pytest.mark.postgres
 def test_pg_dump_during_transitions_restores_with_pg_restore(
     tmp_path, pg_app, pg_url, empty_pg_database
 ):
-    from alembic.script import ScriptDirectory
-
+    # The suite's schema is the migrations' head: say so, as `kaikaku db stamp` would.
+    subprocess.run(
+        [*KAIKAKU, "db", "stamp", "head", "-d", "migrations"],
+        cwd=ROOT,
+        env=kaikaku_env(pg_url),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     _open_cycles(pg_app)
-    # The schema was made by create_all: record it as at the head, as `kaikaku backup` asks.
-    [head] = ScriptDirectory(pg_app.config["MIGRATIONS_DIR"]).get_heads()
-    _db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    _db.session.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)"))
-    _db.session.execute(text("INSERT INTO alembic_version VALUES (:head)"), {"head": head})
-    _db.session.commit()
     backup_file = tmp_path / "nightly.dump"
     before, after = _backup_while_streaming(pg_app, pg_url, backup_file)
     assert backup_file.read_bytes().startswith(b"PGDMP")

@@ -60,7 +60,8 @@ def test_first_sign_in_creates_the_user_with_name_mail_section_and_roles(client,
     assert yamada.directory_dn == f"uid=yamada,ou=people,{SUFFIX}"
     assert yamada.password_hash == ""  # the password stays in the directory
     assert yamada.posts_on(today()) == [sections["digital_post"]]
-    assert yamada.granted_roles() == set()  # staff by the post, no role granted
+    assert [p.kind_code for p in yamada.posts_on(today())] == ["staff"]
+    assert yamada.granted_roles() == set()
 
     suzuki_page = sign_in(client, "suzuki", "suzuki-pass")
     assert suzuki_page.status_code == 302
@@ -76,7 +77,7 @@ def test_wrong_password_locked_account_and_odd_ids_are_refused_and_throttled(cli
     assert sign_in(client, "kato", "kato-pass").status_code == 401
     # A filter wildcard is a character, not a pattern; an empty password is no bind.
     assert sign_in(client, "*", "yamada-pass").status_code == 401
-    assert sign_in(client, "yamada", "").status_code in (401, 422)  # refused by the form
+    assert sign_in(client, "yamada", "").status_code in (401, 422)  # the form refuses it
     assert user_named(db, "yamada") is None and user_named(db, "kato") is None
     assert client.get("/plan").status_code == 302
 
