@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.extensions import db as _db
 from app.models import AuditEntry, Cycle, Department, User
@@ -179,9 +179,14 @@ def test_pg_dump_during_transitions_restores_with_pg_restore(
         capture_output=True,
         timeout=120,
     )
-    _open_cycles(pg_app)
-    backup_file = tmp_path / "nightly.dump"
-    before, after = _backup_while_streaming(pg_app, pg_url, backup_file)
+    try:
+        _open_cycles(pg_app)
+        backup_file = tmp_path / "nightly.dump"
+        before, after = _backup_while_streaming(pg_app, pg_url, backup_file)
+    finally:
+        # The suite's PostgreSQL runs share one schema: leave it without a version again.
+        _db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        _db.session.commit()
     assert backup_file.read_bytes().startswith(b"PGDMP")
 
     result = _restore(tmp_path, empty_pg_database, backup_file)
