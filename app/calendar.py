@@ -6,7 +6,7 @@ closure (29 December to 3 January) is the city's own rule.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -27,11 +27,6 @@ def local_date(moment: datetime) -> date:
     if moment.tzinfo is None:
         raise ValueError("naive datetime: pass an aware one")
     return moment.astimezone(TOKYO).date()
-
-
-def tokyo_midnight(day: date) -> datetime:
-    """The start of `day` in Tokyo, as an aware UTC datetime."""
-    return datetime(day.year, day.month, day.day, tzinfo=TOKYO).astimezone(UTC)
 
 
 def fiscal_year_of(day: date | datetime) -> int:

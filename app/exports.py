@@ -33,8 +33,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 from .calendar import TOKYO, local_date, wareki_date, wareki_fiscal_year
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# Characters a spreadsheet would read as the start of a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Characters a spreadsheet would read as the start of a formula (CSV injection); Excel with
+# a Japanese input method takes the full-width signs (＝＋－＠) for their ASCII forms.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 
 FONT_NAME = "BIZ UDゴシック"
 FONT_SIZE = 10
