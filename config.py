@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 
 
@@ -25,6 +27,22 @@ def _number(env: Mapping[str, str], name: str, default: str, kind=int):
         return kind(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+
+
+def _mail_from(env: Mapping[str, str]) -> str:
+    """The sender of every mail; an address that no mail server would take is a ConfigError."""
+    from email_validator import EmailNotValidError, validate_email
+
+    value = env.get("MAIL_FROM", "Kaikaku 行政改革事務局 <kaikaku@localhost>")
+    name, address = parseaddr(value)
+    if "\n" in value or "\r" in value or not address:
+        raise ConfigError(f"MAIL_FROM is not a mail address: {value!r}")
+    if address.rpartition("@")[2] != "localhost":  # the development default
+        try:
+            validate_email(address, check_deliverability=False)
+        except EmailNotValidError as exc:
+            raise ConfigError(f"MAIL_FROM is not a mail address: {value!r} ({exc})") from None
+    return value
 
 
 # Directory attributes Kaikaku reads, and the Kaikaku field each one fills.
@@ -83,6 +101,8 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    # "Keep me signed in" lasts two weeks; logging out ends it at once, on the server.
+    REMEMBER_COOKIE_DURATION = timedelta(days=14)
     BABEL_DEFAULT_LOCALE = "ja"
     BABEL_DEFAULT_TIMEZONE = "Asia/Tokyo"
     LANGUAGES = ("ja", "en")
@@ -98,7 +118,7 @@ class Config:
         secure = _bool(env.get("SESSION_COOKIE_SECURE"), default=self.BASE_URL.startswith("https"))
         self.SESSION_COOKIE_SECURE = secure
         self.REMEMBER_COOKIE_SECURE = secure
-        self.MAIL_FROM = env.get("MAIL_FROM", "Kaikaku 行政改革事務局 <kaikaku@localhost>")
+        self.MAIL_FROM = _mail_from(env)
         self.SMTP_HOST = env.get("SMTP_HOST", "127.0.0.1")
         self.SMTP_PORT = _number(env, "SMTP_PORT", "1025")
         self.SMTP_USERNAME = env.get("SMTP_USERNAME") or None
@@ -116,6 +136,8 @@ class Config:
         self.WORKFLOW_DEFINITION = env.get("WORKFLOW_DEFINITION") or None
         # How many reverse proxies stand in front; their X-Forwarded-* headers are trusted.
         self.TRUSTED_PROXIES = _number(env, "TRUSTED_PROXIES", "0")
+        if not 0 <= self.TRUSTED_PROXIES <= 10:
+            raise ConfigError(f"TRUSTED_PROXIES must be 0 to 10, not {self.TRUSTED_PROXIES}")
         # One JSON line per request on standard output.
         self.REQUEST_LOG = _bool(env.get("REQUEST_LOG"), default=True)
         self.MIGRATIONS_DIR = env.get("MIGRATIONS_DIR") or str(Path(__file__).parent / "migrations")

@@ -30,7 +30,7 @@ def local_date(moment: datetime) -> date:
 
 
 def tokyo_midnight(day: date) -> datetime:
-    """The start of `day` in Tokyo, as an aware UTC datetime."""
+    """The start of `day` in Tokyo, as an aware UTC datetime (bounds of a day in SQL)."""
     return datetime(day.year, day.month, day.day, tzinfo=TOKYO).astimezone(UTC)
 
 

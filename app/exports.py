@@ -34,8 +34,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 from .calendar import TOKYO, local_date, wareki_date, wareki_fiscal_year
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# Characters a spreadsheet would read as the start of a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Characters a spreadsheet would read as the start of a formula (CSV injection); Excel with
+# a Japanese input method takes the full-width signs (＝＋－＠) for their ASCII forms.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 
 FONT_NAME = "BIZ UDゴシック"
 FONT_SIZE = 10
@@ -77,8 +78,9 @@ def _text(value) -> str:
     kind = type(value)
     if kind is int:
         return str(value)
-    if kind is str and value and not value.startswith(_FORMULA_START):
-        return ILLEGAL_CHARACTERS_RE.sub("", value) if _CONTROL.search(value) else value
+    # The common cell: plain text, nothing to drop, nothing a spreadsheet would run.
+    if kind is str and not value.startswith(_FORMULA_START) and not _CONTROL.search(value):
+        return value
     if value is None:
         return ""
     if kind is datetime:

@@ -8,7 +8,9 @@ from flask import Flask, render_template, request, session
 from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from config import Config, ConfigError
 
@@ -28,6 +30,29 @@ def select_locale() -> str:
     if current_user and current_user.is_authenticated:
         return current_user.locale or "ja"
     return "ja"
+
+
+class BoundedIntConverter(IntegerConverter):
+    """`<int:...>` in every route: ids and years beyond a 32-bit column are simply not found."""
+
+    def __init__(self, map, *args, **kwargs):
+        from .validation import ID_MAX
+
+        kwargs.setdefault("max", ID_MAX)
+        super().__init__(map, *args, **kwargs)
+
+
+def client_identifier() -> str:
+    """What binds a session to its browser: the client address and the user agent.
+
+    The address is werkzeug's `remote_addr`, which comes from X-Forwarded-For only when
+    TRUSTED_PROXIES says how many proxies stand in front (ProxyFix); a client cannot set it.
+    """
+    import hashlib
+
+    agent = request.headers.get("User-Agent", "")
+    text = f"{request.remote_addr or ''}|{agent}"
+    return hashlib.sha512(text.encode("utf-8", "replace")).hexdigest()
 
 
 def _error_page(code: int):
@@ -54,6 +79,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     app = Flask("app", instance_relative_config=False)
     app.config.from_object(config_class(app.instance_path))
     app.config.update(overrides)
+    app.url_map.converters["int"] = BoundedIntConverter
     _use_workflow(app)
 
     if app.config.get("TRUSTED_PROXIES"):
@@ -70,6 +96,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     login_manager.login_message = N_("ログインしてください。")
     login_manager.localize_callback = gettext
     login_manager.session_protection = "strong"
+    login_manager._session_identifier_generator = client_identifier
 
     from . import models  # noqa: F401  (register the tables)
     from .auth import bp as auth_bp
@@ -126,6 +153,10 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
             back = referrer.path + (f"?{referrer.query}" if referrer.query else "")
         return render_template("errors/400.html", csrf=True, error=error, back=back), 400
 
+    @app.errorhandler(BadRequest)
+    def bad_request(error):
+        return render_template("errors/400.html", error=error), 400
+
     @app.errorhandler(413)
     def too_large(error):
         return render_template("errors/400.html", too_large=True, error=error), 413
@@ -141,10 +172,14 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self'; frame-ancestors 'none'",
+            "script-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         )
         if request.path.startswith("/static/"):
             response.cache_control.max_age = 3600
+        elif current_user and current_user.is_authenticated:
+            # A signed-in page or export may hold what others must not see: never kept by a
+            # browser or a proxy, so "back" after logout shows nothing.
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     return app

@@ -133,3 +133,6 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_global(action_label, "action_label")
     app.add_template_global(stage_label, "stage_label")
     app.add_template_global(item_link, "item_link")
+    from .once import once_field
+
+    app.add_template_global(once_field, "once_field")

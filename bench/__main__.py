@@ -1,7 +1,7 @@
 """Print Kaikaku's speed figures.
 
     python -m bench            # everything, SQLite and (when reachable) PostgreSQL
-    python -m bench demo       # one section
+    python -m bench demo       # one section (demo, login, transitions, pages)
     python -m bench scale --items 100000 [--json]   # a prefecture's worth (bench/scale.py)
     python -m bench load       # the load a server holds (kaikaku serve + Locust; see load.py)
 
@@ -106,6 +106,34 @@ def bench_demo(kind: str) -> None:
             db.engine.dispose()
 
 
+def bench_login(kind: str, repeat: int = 15) -> None:
+    """A refused login, for a login ID that exists and for one that does not: the same cost."""
+    from app.models import User
+
+    with database(kind) as url:
+        app = app_for(url)
+        with app.app_context():
+            db.create_all()
+            user = User(login="known", name="既知", email="known@city.example.jp")
+            user.set_password("kaikaku-bench-password")
+            db.session.add(user)
+            db.session.commit()
+            client = app.test_client()
+            times: dict[str, list[float]] = {"known": [], "unknown": []}
+            for n in range(repeat):
+                for login in times:  # interleaved, so both see the same machine
+                    start = time.perf_counter()
+                    client.post(
+                        "/login",
+                        data={"login": login, "password": "wrong-password"},
+                        environ_overrides={"REMOTE_ADDR": f"10.9.{n}.{len(login)}"},
+                    )
+                    times[login].append((time.perf_counter() - start) * 1000)
+            for login, values in times.items():
+                row(f"[{kind}] refused login, {login} login ID", statistics.median(values), "ms")
+            db.engine.dispose()
+
+
 def bench_transitions(kind: str, count: int = 200) -> None:
     """Submit then approve `count` plans, one transaction each, as a web request would."""
     from tests.factories import Factory
@@ -191,6 +219,7 @@ def bench_pages(kind: str) -> None:
 
 SECTIONS = {
     "demo": bench_demo,
+    "login": bench_login,
     "transitions": bench_transitions,
     "pages": bench_pages,
 }

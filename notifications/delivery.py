@@ -12,6 +12,10 @@ as they are) and the server is tried again with a growing pause (`smtp_retry_at`
 message refused with a temporary error (4xx) is retried with exponential backoff and
 marked failed after `max_attempts`; a permanent refusal (5xx) is marked failed at once.
 Failed rows stay in the table with their last error; `flask outbox retry` requeues them.
+Each message is isolated: a malformed one (an address with a line break, one no mail
+server would take, a header that cannot be written) or one the server refuses for good is
+marked failed with its reason, and the others go out; only the server's own state (down,
+refusing our sender) stops a pass.
 A reminder or escalation whose cycle has left the state it was about (the item was submitted,
 approved, sent back...) while it waited is not sent: it is marked cancelled, never deleted.
 """
@@ -119,6 +123,36 @@ def build_message(row: OutboxMessage, settings: Settings) -> Message:
     return message
 
 
+class Malformed(Exception):
+    """A message that cannot be sent as it stands: failed at once, with the reason."""
+
+
+def address_problem(address: str) -> str | None:
+    """Why `address` cannot be a recipient (a message for the log), or None."""
+    from email_validator import EmailNotValidError, validate_email
+
+    if not address or any(c in address for c in "\r\n\0"):
+        return f"宛先のメールアドレスが正しくありません: {address!r}"
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return f"宛先のメールアドレスが正しくありません: {address!r} ({exc})"
+    return None
+
+
+def prepare(row: OutboxMessage, settings: Settings) -> Message:
+    """The message for a row; Malformed (with the reason) when it cannot be sent as it is."""
+    problem = address_problem(row.to_address)
+    if problem:
+        raise Malformed(problem)
+    try:
+        message = build_message(row, settings)
+        message.as_bytes()  # every header must be writable before the SMTP session sees it
+    except Exception as exc:  # noqa: BLE001 - whatever the cause, this one message cannot go
+        raise Malformed(f"メールを組み立てられません: {exc.__class__.__name__}: {exc}") from exc
+    return message
+
+
 def smtp_connect(settings: Settings) -> smtplib.SMTP:
     """Open an SMTP session with STARTTLS and login when configured."""
     smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout)
@@ -212,7 +246,7 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
     return min(pause, settings.retry_max)
 
 
-def _temporary(exc: smtplib.SMTPException) -> bool:
+def _temporary(exc: Exception) -> bool:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _msg in exc.recipients.values()]
         return all(400 <= code < 500 for code in codes)
@@ -271,18 +305,27 @@ def _send(session: Session, now: datetime, run: _Pass, factory) -> None:
                 continue
             mid = message_id(row, settings)
             try:
-                message = build_message(row, settings)
+                message = prepare(row, settings)
                 if settings.before_send:
                     settings.before_send(row)
                 connection.send(message)
+            except Malformed as exc:
+                row.attempts += 1
+                row.status = OutboxStatus.FAILED
+                row.last_error = str(exc)[:2000]
+                row.message_id = mid
+                session.commit()
+                run.count("failed")
+                continue
             except ServerUnavailable as exc:
                 run.stop(str(exc))
                 row.last_error = f"メールサーバーに接続できません: {exc}"
                 session.commit()
                 break
-            except smtplib.SMTPException as exc:
+            except (smtplib.SMTPException, UnicodeError) as exc:
+                # Refused for this message alone (or it needs SMTPUTF8 the server lacks).
                 row.attempts += 1
-                row.last_error = str(exc)
+                row.last_error = f"{exc.__class__.__name__}: {exc}"[:2000]
                 row.message_id = mid
                 if _temporary(exc) and row.attempts < settings.max_attempts:
                     row.next_attempt_at = now + backoff(settings, row.attempts)

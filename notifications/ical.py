@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import date, datetime, timedelta
 
@@ -15,6 +16,9 @@ from workflows.registry import all_definitions, definition_of
 from workflows.roles import reach_of
 
 from .reminders import open_cycles
+
+# secrets.token_urlsafe(32): 43 characters of the URL-safe alphabet.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
 
 
 def feed_token(session: Session, user: User) -> str:
@@ -39,7 +43,9 @@ def reset_token(session: Session, user: User, now: datetime) -> str:
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    """The active user owning `token`, or None."""
+    """The active user owning `token`, or None (at once for anything not shaped like one)."""
+    if not _TOKEN.fullmatch(token or ""):
+        return None
     feed = session.scalar(select(CalendarFeed).where(CalendarFeed.token == token))
     if feed is None or not feed.user.active:
         return None

@@ -102,35 +102,23 @@ def display(obj, f: Field):
 
 
 def parse_fields(session: Session, entity: str, form, current=None) -> tuple[dict, dict]:
-    """Values and errors (Japanese) of a submitted entity form."""
+    """Values and errors (Japanese, by field) of a submitted entity form."""
+    from .forms import entity_form
+
     model, fields = specs()[entity]
-    values, errors = {}, {}
+    checked = entity_form(model, fields)(formdata=form)
+    checked.validate()
+    errors = checked.errors_by_field()
+    values = {}
     for f in fields:
-        raw = (form.get(f.name) or "").strip()
-        if f.kind == "bool":
-            values[f.name] = form.get(f.name) in ("1", "on", "true")
-            continue
-        if not raw:
-            values[f.name] = None if f.kind != "text" else ""
-            if f.required:
-                errors[f.name] = _("%(field)sを入力してください。", field=f.label)
-            continue
-        if f.kind in ("int", "department", "section"):
-            if not raw.isdigit():
-                errors[f.name] = _("%(field)sは数字で入力してください。", field=f.label)
-                continue
-            values[f.name] = int(raw)
-            target = {"department": Department, "section": Section}.get(f.kind)
-            if target is not None and session.get(target, int(raw)) is None:
-                errors[f.name] = _("%(field)sが見つかりません。", field=f.label)
-        elif f.kind == "post_kind":
-            if session.scalar(select(PostKind.id).where(PostKind.code == raw)) is None:
+        value = checked[f.name].data
+        if f.kind == "text":
+            value = value or ""
+        values[f.name] = value
+        if f.kind == "post_kind" and value and f.name not in errors:
+            if session.scalar(select(PostKind.id).where(PostKind.code == value)) is None:
                 errors[f.name] = _("%(field)sを選んでください。", field=f.label)
-            else:
-                values[f.name] = raw
-        else:
-            values[f.name] = raw[:100]
-    code = values.get("code")
+    code = values.get("code") if "code" not in errors else None
     if code and entity == "post_kinds" and not re.fullmatch(r"[a-z][a-z0-9_]*", code):
         errors["code"] = _(
             "種類のコードは半角英小文字・数字・_ で入力してください（例: deputy_mayor）。"
@@ -139,8 +127,13 @@ def parse_fields(session: Session, entity: str, form, current=None) -> tuple[dic
         clash = session.scalar(select(model).where(model.code == code))
         if clash is not None and clash is not current:
             errors["code"] = _("コード「%(code)s」は既に使われています。", code=code)
+    for f in fields:
+        target = {"department": Department, "section": Section}.get(f.kind)
+        if target is not None and values[f.name] is not None and f.name not in errors:
+            if session.get(target, values[f.name]) is None:
+                errors[f.name] = _("%(field)sが見つかりません。", field=f.label)
     section_id, department_id = values.get("section_id"), values.get("department_id")
-    if entity == "posts" and section_id and department_id and "section_id" not in errors:
+    if entity == "posts" and section_id and department_id and not errors:
         if session.get(Section, section_id).department_id != department_id:
             errors["section_id"] = _("課が選んだ部に属していません。")
     return values, errors
@@ -220,31 +213,33 @@ def _plain(value):
 
 
 def parse_user(session: Session, form, current: User | None = None) -> tuple[dict, dict]:
+    """Values and errors (Japanese, by field) of the user form; the address is checked with
+    email-validator, a new password against the password rules."""
+    from app.auth.passwords import password_problem
+
+    from .forms import UserForm
+
+    checked = UserForm(formdata=form)
+    checked.validate()
+    errors = checked.errors_by_field()
     values = {
-        "login": (form.get("login") or "").strip(),
-        "name": (form.get("name") or "").strip(),
-        "email": (form.get("email") or "").strip(),
-        "active": form.get("active") in ("1", "on"),
-        "roles": sorted(set(form.getlist("roles")) & {g.value for g in GRANTED_ROLES}),
-        "password": form.get("password") or "",
+        "login": checked.login.data or "",
+        "name": checked.name.data or "",
+        "email": checked.email.data or "",
+        "active": bool(checked.active.data),
+        "roles": checked.roles.data or [],
+        "password": checked.password.data or "",
     }
-    errors = {}
-    labels = (("login", _("ログインID")), ("name", _("氏名")), ("email", _("メールアドレス")))
-    for key, label in labels:
-        if not values[key]:
-            errors[key] = _("%(field)sを入力してください。", field=label)
-    if values["email"] and "@" not in values["email"]:
-        errors["email"] = _("メールアドレスの形式が正しくありません。")
-    if values["login"]:
+    if values["login"] and "login" not in errors:
         clash = session.scalar(select(User).where(User.login == values["login"]))
         if clash is not None and clash is not current:
             errors["login"] = _(
                 "ログインID「%(login)s」は既に使われています。", login=values["login"]
             )
-    if current is None and len(values["password"]) < 8:
-        errors["password"] = _("パスワードは8文字以上で入力してください。")
-    elif values["password"] and len(values["password"]) < 8:
-        errors["password"] = _("パスワードは8文字以上で入力してください。")
+    if (current is None or values["password"]) and "password" not in errors:
+        problem = password_problem(values["password"], login=values["login"])
+        if problem:
+            errors["password"] = problem
     return values, errors
 
 
@@ -274,6 +269,8 @@ def save_user(
     ]
     if values["password"]:
         user.set_password(values["password"])
+    elif before is not None and before["active"] and not user.active:
+        user.end_sessions()  # a deactivated user's open sessions end at once
     session.add(user)
     session.flush()
     if before is not None and before["active"] and not user.active:

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.exports import to_xlsx
 from app.models import Post, PostAssignment, User
-from app.spreadsheets import SpreadsheetError, open_workbook
+from app.spreadsheets import SpreadsheetError, first_sheet_rows
 from app.text import ActionError, _, current_locale
+from app.validation import Invalid, check_text, column_length, parse_date
 from workflows.registry import get_definition
 
 from .owners import left_without_owner, scope_of
@@ -83,26 +84,25 @@ def template_workbook(session: Session, today: date) -> bytes:
     return to_xlsx("人事異動", list(HEADERS), rows)
 
 
-def _parse_date(value) -> date | None:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    text = str(value or "").strip()
-    match = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", text)
-    if not match:
-        raise ValueError(text)
-    return date(*(int(g) for g in match.groups()))
+def _cell_text(value, max_length: int) -> str:
+    """A cell as text; Invalid when it is too long for its column or holds control characters."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return check_text("" if value is None else str(value), max_length=max_length, multiline=False)
+
+
+def _shown(value) -> str:
+    """A refused cell as the error message quotes it: short and printable."""
+    text = "".join(c if c.isprintable() else "?" for c in str(value))
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 def read_workbook(data: bytes) -> tuple[list[TransferRow], list[str]]:
     """The rows of the first sheet; header problems are file errors."""
     try:
-        workbook = open_workbook(data)
+        lines = iter(first_sheet_rows(data, MAX_ROWS + 2))
     except SpreadsheetError as exc:
         return [], [exc.message]
-    sheet = workbook.worksheets[0]
-    lines = sheet.iter_rows(values_only=True)
     header = [str(h or "").strip() for h in next(lines, ())]
     missing = [h for h in HEADERS if h != "役職名" and h not in header]
     if missing:
@@ -115,18 +115,32 @@ def read_workbook(data: bytes) -> tuple[list[TransferRow], list[str]]:
             continue
         if len(rows) >= MAX_ROWS:
             return rows, [_("行数が多すぎます（%(n)s行まで）。", n=MAX_ROWS)]
-        code = str(values[at["役職コード"]] or "").strip()
-        logins = [s for s in _SPLIT.split(str(values[at["新任者ログインID"]] or "").strip()) if s]
-        row = TransferRow(line=number, code=code, logins=logins, starts_on=None)
+        row = TransferRow(line=number, code="", logins=[], starts_on=None)
+        try:
+            row.code = _cell_text(values[at["役職コード"]], column_length(Post.code))
+        except Invalid as exc:
+            row.errors.append(exc.message(_("役職コード")))
+        try:
+            holders = _cell_text(values[at["新任者ログインID"]], 2000)
+        except Invalid as exc:
+            row.errors.append(exc.message(_("新任者ログインID")))
+            holders = ""
+        row.logins = [s for s in _SPLIT.split(holders) if s]
+        for login in row.logins:
+            if len(login) > column_length(User.login):
+                row.errors.append(
+                    _("ログインID「%(login)s」の利用者は登録されていません。", login=_shown(login))
+                )
+        row.logins = [s for s in row.logins if len(s) <= column_length(User.login)]
         raw_date = values[at["発令日"]]
         if raw_date not in (None, ""):
             try:
-                row.starts_on = _parse_date(raw_date)
-            except ValueError:
+                row.starts_on = parse_date(raw_date)
+            except Invalid:
                 row.errors.append(
                     _(
                         "発令日「%(value)s」は日付として読めません（例: 2027-04-01）。",
-                        value=raw_date,
+                        value=_shown(raw_date),
                     )
                 )
         rows.append(row)
@@ -172,7 +186,8 @@ def plan(
 
 def _check_row(row: TransferRow, posts: dict, users: dict, seen: dict[str, int]) -> None:
     if not row.code:
-        row.errors.append(_("役職コードが空欄です。"))
+        if not row.errors:
+            row.errors.append(_("役職コードが空欄です。"))
         return
     if row.code in seen:
         row.errors.append(

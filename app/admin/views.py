@@ -14,6 +14,7 @@ from app.calendar import local_date
 from app.exports import download, export_response
 from app.extensions import db
 from app.models import Department, Post, PostKind, Section, User
+from app.once import once
 from app.text import ActionError
 
 from . import bp, service, transfers
@@ -60,6 +61,7 @@ ENTITIES = "<any(departments, sections, posts, post_kinds):entity>"
 
 
 @bp.route(f"/{ENTITIES}", methods=["GET", "POST"])
+@once
 def entities(entity: str):
     model, fields = service.specs()[entity]
     values, errors, status = {}, {}, 200
@@ -105,6 +107,7 @@ def entities(entity: str):
 @bp.route(
     "/<any(departments, sections, posts, post_kinds):entity>/<int:obj_id>", methods=["GET", "POST"]
 )
+@once
 def edit_entity(entity: str, obj_id: int):
     model, fields = service.specs()[entity]
     obj = db.get_or_404(model, obj_id)
@@ -149,6 +152,7 @@ def users():
 
 @bp.route("/users/new", methods=["GET", "POST"])
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@once
 def edit_user(user_id: int | None = None):
     user = db.get_or_404(User, user_id) if user_id else None
     values = {"login": "", "name": "", "email": "", "active": True, "roles": []}
@@ -201,11 +205,11 @@ def transfers_preview():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         flash(_("アップロードするExcelファイルを選んでください。"), "error")
-        return redirect(url_for(".transfers_form"))
+        return render_template("admin/transfers.html"), 422
     data = upload.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         flash(_("ファイルが大きすぎます（5MBまで）。"), "error")
-        return redirect(url_for(".transfers_form"))
+        return render_template("admin/transfers.html"), 422
     rows, file_errors = transfers.read_workbook(data)
     result = transfers.plan(db.session, rows, file_errors)
     token = _serializer().dumps(result.serialise()) if result.ok and result.changed else ""
@@ -215,6 +219,7 @@ def transfers_preview():
 
 
 @bp.route("/transfers/apply", methods=["POST"])
+@once
 def transfers_apply():
     try:
         data = _serializer().loads(request.form.get("token", ""))
@@ -222,7 +227,7 @@ def transfers_apply():
         flash(
             _("プレビューの内容を確認できませんでした。もう一度アップロードしてください。"), "error"
         )
-        return redirect(url_for(".transfers_form"))
+        return render_template("admin/transfers.html"), 400
     result = transfers.plan(db.session, transfers.rows_from_serialised(data))
     try:
         count = transfers.apply(db.session, result, by=current_user, now=_now())

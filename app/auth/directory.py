@@ -210,13 +210,24 @@ def sync_user(
     user.auth_source = DIRECTORY
     user.directory_dn = account.dn[:500]
     user.name = (account.name or user.name or account.login)[:100]
-    user.email = (account.email or user.email)[:200]
+    user.email = _checked_email(account.email) or user.email
     _sync_roles(user, settings.managed_roles, account.roles)
     session.flush()
     if account.section_code:
         _sync_section(session, user, account.section_code, today)
         session.flush()
     return user
+
+
+def _checked_email(address: str | None) -> str:
+    """The directory's mail address when a mail server would take it, else "" (logged)."""
+    from app.validation import Invalid, parse_email
+
+    try:
+        return parse_email(address or "")
+    except Invalid:
+        log.warning("directory: a mail address no mail server would take was ignored")
+        return ""
 
 
 def _sync_roles(user: User, managed: set[Role], granted: set[Role]) -> None:

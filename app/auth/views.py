@@ -1,4 +1,4 @@
-"""Login, logout and the language switch."""
+"""Login, logout, the password change and the language switch."""
 
 from __future__ import annotations
 
@@ -17,15 +17,12 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
+from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
-from wtforms import BooleanField, PasswordField, StringField
-from wtforms.validators import DataRequired
 
 from app.calendar import local_date
-from app.extensions import db, login_manager
+from app.extensions import db
 from app.models import User
 
 from . import bp
@@ -36,28 +33,14 @@ from .directory import (
     sync_user,
     uses_directory,
 )
+from .forms import LoginForm, PasswordChangeForm
+from .passwords import password_problem
+from .sessions import sign_in, sign_out, verify_password
 from .throttle import clear_failures, is_throttled, record_failure
 
-
-@login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    ident, _sep, token = user_id.partition(":")
-    if not ident.isdigit():
-        return None
-    user = db.session.get(User, int(ident))
-    if user is None or not user.active or user.session_token != token:
-        return None
-    return user
-
-
-class LoginForm(FlaskForm):
-    login = StringField(
-        _l("ログインID"), validators=[DataRequired(message=_l("ログインIDを入力してください。"))]
-    )
-    password = PasswordField(
-        _l("パスワード"), validators=[DataRequired(message=_l("パスワードを入力してください。"))]
-    )
-    remember = BooleanField(_l("ログイン状態を保持する"))
+THROTTLED = _l(
+    "ログインの失敗が続いたため、しばらくログインできません。15分ほど待ってからお試しください。"
+)
 
 
 def safe_next(target: str | None) -> str | None:
@@ -67,6 +50,8 @@ def safe_next(target: str | None) -> str | None:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
+    if any(ord(c) < 32 or ord(c) == 127 or c == "\\" for c in target):
+        return None
     return target
 
 
@@ -74,18 +59,15 @@ def safe_next(target: str | None) -> str | None:
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
-    form = LoginForm()
-    if form.validate_on_submit():
-        login_name = form.login.data.strip()
+    form = LoginForm.posted()
+    if request.method == "POST" and not form.validate():
+        return render_template("auth/login.html", form=form), 422
+    if request.method == "POST":
+        login_name = form.login.data
         address = request.remote_addr or ""
         now = datetime.now(UTC)
         if is_throttled(db.session, login_name, address, now):
-            flash(
-                _(
-                    "ログインの失敗が続いたため、しばらくログインできません。15分ほど待ってからお試しください。"
-                ),
-                "error",
-            )
+            flash(str(THROTTLED), "error")
             return render_template("auth/login.html", form=form), 429
         user = db.session.scalar(select(User).where(User.login == login_name))
         directory = DirectorySettings.from_config(current_app.config)
@@ -101,18 +83,17 @@ def login():
                     "error",
                 )
                 return render_template("auth/login.html", form=form), 503
-            password_ok = user is not None
+            password_ok = user is not None and user.active
         else:
-            password_ok = user is not None and user.check_password(form.password.data)
-        if not password_ok or not user.active:
+            password_ok = verify_password(user, form.password.data)
+        if not password_ok:
             record_failure(db.session, login_name, address, now)
             db.session.commit()
             flash(_("ログインIDまたはパスワードが正しくありません。"), "error")
             return render_template("auth/login.html", form=form), 401
         clear_failures(db.session, login_name, address)
+        sign_in(user, remember=bool(form.remember.data))
         db.session.commit()
-        login_user(user, remember=form.remember.data)
-        session["locale"] = user.locale or "ja"
         return redirect(safe_next(request.args.get("next")) or url_for("main.index"))
     return render_template("auth/login.html", form=form)
 
@@ -130,9 +111,62 @@ def directory_sign_in(
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    logout_user()
+    sign_out(current_user._get_current_object())
     flash(_("ログアウトしました。"), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change one's own password; every other session of the user ends."""
+    from workflows.audit import record
+
+    form = PasswordChangeForm.posted()
+    user = current_user._get_current_object()
+    directory = DirectorySettings.from_config(current_app.config)
+    if directory is not None and uses_directory(user):
+        flash(
+            _(
+                "このアカウントのパスワードは庁内のディレクトリで管理されています。ディレクトリの手続きで変更してください。"
+            ),
+            "error",
+        )
+        return render_template("auth/password.html", form=form), (
+            409 if request.method == "POST" else 200
+        )
+    if request.method == "GET":
+        return render_template("auth/password.html", form=form)
+    if not form.validate():
+        return render_template("auth/password.html", form=form), 422
+    address, now = request.remote_addr or "", datetime.now(UTC)
+    if is_throttled(db.session, user.login, address, now):
+        flash(str(THROTTLED), "error")
+        return render_template("auth/password.html", form=form), 429
+    if not verify_password(user, form.current_password.data):
+        record_failure(db.session, user.login, address, now)
+        db.session.commit()
+        form.current_password.errors.append(_("現在のパスワードが正しくありません。"))
+        return render_template("auth/password.html", form=form), 422
+    problem = password_problem(form.new_password.data, login=user.login)
+    if problem is None and verify_password(user, form.new_password.data):
+        problem = _("新しいパスワードは、現在のパスワードと違うものにしてください。")
+    if problem:
+        form.new_password.errors.append(problem)
+        return render_template("auth/password.html", form=form), 422
+    user.set_password(form.new_password.data)
+    record(
+        db.session,
+        scope="admin",
+        action="password_change",
+        now=now,
+        actor=user,
+        data={"id": user.id},
+    )
+    sign_in(user, remember=False)
+    db.session.commit()
+    flash(_("パスワードを変更しました。ほかの端末のログインは終了しました。"), "success")
+    return redirect(url_for("main.index"))
 
 
 @bp.route("/csrf-token")

@@ -19,6 +19,7 @@ from app.models import (
 )
 from app.secretariat.actions import refuse_if_locked
 from app.text import ActionError, _
+from app.validation import Invalid, check_text
 from workflows import audit
 from workflows.deadlines import schedule_for
 from workflows.rules import confirmed_clause, evaluation_confirmed
@@ -100,11 +101,12 @@ def reviewable(session: Session, fiscal_year: int, *, department_ids: set[int] |
 
 
 def _text(value: str, what: str) -> str:
-    value = (value or "").strip()
+    try:
+        value = check_text(value, max_length=MAX_LENGTH)
+    except Invalid as exc:
+        raise ActionError(exc.message(what)) from None
     if not value:
         raise ActionError(_("%(what)sを入力してください。", what=what))
-    if len(value) > MAX_LENGTH:
-        raise ActionError(_("%(what)sは%(n)s文字以内で入力してください。", what=what, n=MAX_LENGTH))
     return value
 
 

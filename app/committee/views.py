@@ -14,9 +14,12 @@ from app.calendar import fiscal_year_of, local_date
 from app.exports import export_response
 from app.extensions import db
 from app.models import CommitteeOpinion, CommitteeQuestion, Cycle, Indicator, ReformItem, Section
+from app.once import once
 from app.text import ActionError
+from app.validation import fiscal_year_arg
 
 from . import bp, service
+from .forms import AnswerForm, OpinionForm, QuestionForm, ReplyForm
 
 
 def _now() -> datetime:
@@ -32,7 +35,7 @@ def _default_year() -> int:
 @login_required
 def index():
     today = local_date(_now())
-    fiscal_year = request.args.get("fy", type=int) or _default_year()
+    fiscal_year = fiscal_year_arg(request.args, _default_year())
     if service.is_reviewer(current_user):
         departments = None
     else:
@@ -69,7 +72,7 @@ def index():
 def opinions_export():
     if not service.is_reviewer(current_user):
         abort(403)
-    fiscal_year = request.args.get("fy", type=int) or _default_year()
+    fiscal_year = fiscal_year_arg(request.args, _default_year())
     fmt = request.args.get("format") if request.args.get("format") in ("xlsx", "csv") else "xlsx"
     headers, rows = service.opinion_sheet(db.session, fiscal_year)
     return export_response(_("意見一覧表"), headers, rows, fmt, fiscal_year=fiscal_year)
@@ -132,11 +135,14 @@ def _page(cycle: Cycle, typed: dict[str, str] | None = None, status: int = 200):
     ), status
 
 
-def _run(cycle: Cycle, action, success: str, field: str, text: str):
-    """Run `action`; on a refusal show the page again with the message and `text` kept in
-    the textarea `field` (422)."""
+def _run(cycle: Cycle, form, action, success: str, field: str, text: str):
+    """Check `form`, then run `action(form)`; a refusal shows the page again with the
+    message and `text` kept in the textarea `field` (422), and changes nothing."""
+    if not form.validate():
+        flash(next(iter(form.errors_by_field().values())), "error")
+        return _page(cycle, {field: text}, 422)
     try:
-        action()
+        action(form)
     except ActionError as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -148,65 +154,77 @@ def _run(cycle: Cycle, action, success: str, field: str, text: str):
 
 @bp.route("/cycles/<int:cycle_id>/opinions", methods=["POST"])
 @login_required
+@once
 def add_opinion(cycle_id: int):
     cycle = _cycle(cycle_id)
     if not service.can_give_opinion(current_user):
         abort(403)
-    body = request.form.get("body", "")
     return _run(
         cycle,
-        lambda: service.add_opinion(db.session, cycle, by=current_user, now=_now(), body=body),
+        OpinionForm.posted(),
+        lambda form: service.add_opinion(
+            db.session, cycle, by=current_user, now=_now(), body=form.body.data
+        ),
         _("意見を登録しました。"),
         "new-opinion",
-        body,
+        request.form.get("body", ""),
     )
 
 
 @bp.route("/opinions/<int:opinion_id>/reply", methods=["POST"])
 @login_required
+@once
 def reply(opinion_id: int):
     opinion = db.get_or_404(CommitteeOpinion, opinion_id)
     cycle = _cycle(opinion.cycle_id)
     if not service.can_reply(current_user, cycle, local_date(_now())):
         abort(403)
-    body = request.form.get("body", "")
     return _run(
         cycle,
-        lambda: service.reply(db.session, opinion, by=current_user, now=_now(), body=body),
+        ReplyForm.posted(),
+        lambda form: service.reply(
+            db.session, opinion, by=current_user, now=_now(), body=form.body.data
+        ),
         _("対応を登録しました。"),
         f"reply-{opinion.id}",
-        body,
+        request.form.get("body", ""),
     )
 
 
 @bp.route("/cycles/<int:cycle_id>/questions", methods=["POST"])
 @login_required
+@once
 def ask(cycle_id: int):
     cycle = _cycle(cycle_id)
     if not service.can_give_opinion(current_user):
         abort(403)
-    question = request.form.get("question", "")
     return _run(
         cycle,
-        lambda: service.ask(db.session, cycle, by=current_user, now=_now(), question=question),
+        QuestionForm.posted(),
+        lambda form: service.ask(
+            db.session, cycle, by=current_user, now=_now(), question=form.question.data
+        ),
         _("事前質問を登録しました。"),
         "new-question",
-        question,
+        request.form.get("question", ""),
     )
 
 
 @bp.route("/questions/<int:question_id>/answer", methods=["POST"])
 @login_required
+@once
 def answer(question_id: int):
     question = db.get_or_404(CommitteeQuestion, question_id)
     cycle = _cycle(question.cycle_id)
     if not service.can_reply(current_user, cycle, local_date(_now())):
         abort(403)
-    body = request.form.get("body", "")
     return _run(
         cycle,
-        lambda: service.answer(db.session, question, by=current_user, now=_now(), body=body),
+        AnswerForm.posted(),
+        lambda form: service.answer(
+            db.session, question, by=current_user, now=_now(), body=form.body.data
+        ),
         _("回答を登録しました。"),
         f"answer-{question.id}",
-        body,
+        request.form.get("body", ""),
     )

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.calendar import local_date
 from app.extensions import db
+from app.fields import CheckField, Form
+from app.once import once
 from notifications.ical import calendar_text, feed_token, reset_token, user_for_token
 
 from . import bp
+
+
+class NotificationSettingsForm(Form):
+    wants_digest = CheckField()
+    reminders_enabled = CheckField()
 
 
 def feed_url(token: str) -> str:
@@ -30,10 +37,13 @@ def settings():
 
 @bp.post("/settings/notifications")
 @login_required
+@once
 def save_settings():
     """Save the mail preferences; escalations are always sent, whatever is chosen here."""
-    current_user.wants_digest = request.form.get("wants_digest") == "1"
-    current_user.reminders_enabled = request.form.get("reminders_enabled") == "1"
+    form = NotificationSettingsForm.posted()
+    form.validate()
+    current_user.wants_digest = bool(form.wants_digest.data)
+    current_user.reminders_enabled = bool(form.reminders_enabled.data)
     db.session.commit()
     flash(_("通知の設定を保存しました。"), "success")
     return redirect(url_for("ical.settings"))
@@ -41,6 +51,7 @@ def save_settings():
 
 @bp.post("/settings/notifications/calendar")
 @login_required
+@once
 def reset():
     """Issue a new calendar address; the old one stops working at once."""
     reset_token(db.session, current_user, datetime.now(UTC))

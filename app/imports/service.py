@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -28,8 +28,9 @@ from app.models import (
     User,
     Viewpoint,
 )
-from app.spreadsheets import SpreadsheetError, open_workbook
+from app.spreadsheets import SpreadsheetError, first_sheet_rows
 from app.text import _
+from app.validation import TEXT_MAX, Invalid, check_text, column_length, parse_int, parse_number
 from workflows import audit, operations
 from workflows.deadlines import year_locked
 
@@ -47,6 +48,17 @@ FIXED_COLUMNS = [
     "大きいほど良い",
 ]
 REQUIRED = {"番号", "基本的な視点", "改革項目名", "所管課"}
+# Column sizes (characters) of the text columns; others are at most 200.
+TEXT_LIMITS = {
+    "番号": column_length(ReformItem.number),
+    "改革項目名": column_length(ReformItem.title),
+    "目的": TEXT_MAX,
+    "内容": TEXT_MAX,
+    "関係課": 2000,
+    "指標名": column_length(Indicator.name),
+    "単位": column_length(Indicator.unit),
+}
+MULTILINE = {"目的", "内容"}
 NUMBER_PATTERN = re.compile(r"^[1-9][0-9]?-[0-9]{1,3}$")
 MAX_ROWS = 2000
 
@@ -150,23 +162,34 @@ class _Row:
         return self.values[index] if index is not None and index < len(self.values) else None
 
     def text(self, name: str) -> str:
-        return _text(self.raw(name))
+        """The cell as text within its column's size; a refusal names the column."""
+        try:
+            return check_text(
+                _text(self.raw(name)),
+                max_length=TEXT_LIMITS.get(name, 200),
+                multiline=name in MULTILINE,
+            )
+        except Invalid as exc:
+            self.error(exc.message(f"「{name}」"))
+            return ""
 
     def decimal(self, name: str) -> Decimal | None:
-        text = self.text(name).replace(",", "")
-        if text == "":
-            return None
+        """A number by the same rules as the forms (全角 digits and 1,234 accepted)."""
+        raw = self.raw(name)
         try:
-            number = Decimal(text)
-        except InvalidOperation:
-            self.error(
-                _("「%(name)s」は数値で入力してください（%(value)s）。", name=name, value=text)
-            )
+            return parse_number(raw.strip() if isinstance(raw, str) else raw)
+        except Invalid as exc:
+            if exc.reason == "number":
+                self.error(
+                    _(
+                        "「%(name)s」は数値で入力してください（%(value)s）。",
+                        name=name,
+                        value=_text(raw)[:40],
+                    )
+                )
+            else:
+                self.error(exc.message(f"「{name}」"))
             return None
-        if not number.is_finite() or abs(number) >= Decimal("1e15"):
-            self.error(_("「%(name)s」の値が大きすぎます。", name=name))
-            return None
-        return number
 
     def error(self, message: str) -> None:
         self.errors.append(message)
@@ -176,15 +199,16 @@ def _item_from(
     row: _Row, number: str, sections: dict[str, Section], viewpoints: set[int]
 ) -> ItemRow | None:
     """The item's own columns, from the first row of its number."""
-    viewpoint_text = row.text("基本的な視点")
-    viewpoint = int(viewpoint_text) if viewpoint_text.isdigit() else None
+    try:
+        viewpoint = parse_int(row.raw("基本的な視点"))
+    except Invalid:
+        viewpoint = None
     if viewpoint not in viewpoints:
         row.error(_("「基本的な視点」は 1〜%(n)d の番号で入力してください。", n=len(viewpoints)))
+    refused = len(row.errors)
     title = row.text("改革項目名")
-    if not title:
+    if not title and len(row.errors) == refused:
         row.error(_("「改革項目名」を入力してください。"))
-    elif len(title) > 200:
-        row.error(_("「改革項目名」は200文字以内で入力してください。"))
     owner = row.text("所管課")
     section = _section(sections, owner)
     if section is None:
@@ -259,11 +283,9 @@ def _locked_target_changes(session: Session, items, years: list[int]) -> list[tu
 def read_workbook(session: Session, plan: ExecutionPlan, data: bytes) -> ImportPlan:
     """Parse and check every row; nothing is written."""
     try:
-        workbook = open_workbook(data)
+        rows = iter(first_sheet_rows(data, MAX_ROWS + 2))
     except SpreadsheetError as exc:
         raise WorkbookError(exc.message) from exc
-    sheet = workbook.worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
     header = [_text(h) for h in next(rows, ())]
     missing = [c for c in REQUIRED if c not in header]
     if missing:

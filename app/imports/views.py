@@ -14,6 +14,8 @@ from sqlalchemy import select
 from app.exports import download
 from app.extensions import db
 from app.models import ExecutionPlan
+from app.once import once
+from app.validation import id_arg
 
 from . import bp
 from .service import WorkbookError, apply, can_import, read_workbook, template_workbook
@@ -22,7 +24,7 @@ MAX_UPLOAD = 5 * 1024 * 1024
 
 
 def _plan() -> ExecutionPlan:
-    plan_id = request.values.get("plan", type=int)
+    plan_id = id_arg(request.values, "plan")
     if plan_id is not None:
         return db.get_or_404(ExecutionPlan, plan_id)
     plan = db.session.scalar(select(ExecutionPlan).order_by(ExecutionPlan.start_fy.desc()))
@@ -43,6 +45,12 @@ def upload():
     return render_template("imports/upload.html", plan=_plan())
 
 
+def _refused(plan: ExecutionPlan, message: str):
+    """The upload page again with why the file was refused (422); nothing was changed."""
+    flash(message, "error")
+    return render_template("imports/upload.html", plan=plan), 422
+
+
 @bp.route("/template.xlsx")
 def template():
     plan = _plan()
@@ -57,16 +65,13 @@ def preview():
     upload = request.files.get("file")
     data = upload.read(MAX_UPLOAD + 1) if upload else b""
     if not data:
-        flash(_("取り込むExcelファイルを選択してください。"), "error")
-        return redirect(url_for(".upload", plan=plan.id))
+        return _refused(plan, _("取り込むExcelファイルを選択してください。"))
     if len(data) > MAX_UPLOAD:
-        flash(_("ファイルが大きすぎます（5MBまで）。"), "error")
-        return redirect(url_for(".upload", plan=plan.id))
+        return _refused(plan, _("ファイルが大きすぎます（5MBまで）。"))
     try:
         parsed = read_workbook(db.session, plan, data)
     except WorkbookError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for(".upload", plan=plan.id))
+        return _refused(plan, exc.message)
     return render_template(
         "imports/preview.html",
         plan=plan,
@@ -77,6 +82,7 @@ def preview():
 
 
 @bp.route("/apply", methods=["POST"])
+@once
 def apply_import():
     plan = _plan()
     try:
@@ -85,13 +91,12 @@ def apply_import():
         created, updated = apply(db.session, plan, parsed, by=current_user, now=datetime.now(UTC))
     except (WorkbookError, binascii.Error, ValueError) as exc:
         db.session.rollback()
-        flash(
+        return _refused(
+            plan,
             getattr(
                 exc, "message", _("取込データが壊れています。もう一度アップロードしてください。")
             ),
-            "error",
         )
-        return redirect(url_for(".upload", plan=plan.id))
     db.session.commit()
     flash(
         _("改革項目を取り込みました（新規 %(c)d件、更新 %(u)d件）。", c=created, u=updated), "info"

@@ -8,10 +8,9 @@ needs to decide are required too. The caller commits.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask import has_request_context
 from flask_babel import get_locale
@@ -21,24 +20,21 @@ from sqlalchemy.orm import Session, object_session
 from app.calendar import local_date
 from app.models import (
     Cycle,
-    Direction,
-    Grade,
     Indicator,
     IndicatorValue,
     ProgressReport,
-    ProgressStatus,
     ProgressValue,
     User,
 )
 from app.models.cycle import PROGRESS_REPORT
-from app.templating import fy_label
 from workflows import audit
 from workflows.deadlines import year_locked
 from workflows.registry import definition_of
 from workflows.roles import standing
 
+from .forms import act_form, check_form, plan_form, report_form
+
 TEXT_MAX = 4000
-NAME_MAX = 200
 
 Errors = dict[str, str]
 
@@ -78,83 +74,6 @@ def waiting_for(cycle: Cycle) -> str:
         return ""
     locale = str(get_locale() or "ja") if has_request_context() else "ja"
     return definition.roles[state.actor].label(locale)
-
-
-def normalise(text: str | None) -> str:
-    """Full-width digits and letters to half-width, surrounding spaces removed."""
-    return unicodedata.normalize("NFKC", text or "").strip()
-
-
-def parse_decimal(raw: str | None, field: str, errors: Errors, label: str) -> Decimal | None:
-    text = normalise(raw).replace(",", "")
-    if not text:
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        errors[field] = _("%(label)sは数値で入力してください。", label=label)
-        return None
-    if not value.is_finite() or abs(value) >= Decimal("1e15"):
-        errors[field] = _("%(label)sの値が大きすぎます。", label=label)
-        return None
-    return value
-
-
-def parse_int(raw: str | None, field: str, errors: Errors, label: str) -> int | None:
-    value = parse_decimal(raw, field, errors, label)
-    if value is None:
-        return None
-    if value != value.to_integral_value():
-        errors[field] = _("%(label)sは整数で入力してください。", label=label)
-        return None
-    return int(value)
-
-
-def parse_date(raw: str | None, field: str, errors: Errors, label: str) -> date | None:
-    text = normalise(raw).replace("/", "-")
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        errors[field] = _("%(label)sは「2026-09-30」の形式で入力してください。", label=label)
-        return None
-
-
-def text_field(
-    form: Mapping[str, str],
-    field: str,
-    errors: Errors,
-    label: str,
-    required: bool = False,
-    max_length: int = TEXT_MAX,
-) -> str:
-    value = (form.get(field) or "").strip()
-    if required and not value:
-        errors[field] = _("%(label)sを入力してください。", label=label)
-    elif len(value) > max_length:
-        errors[field] = _("%(label)sは%(n)d文字以内で入力してください。", label=label, n=max_length)
-    return value
-
-
-def enum_field(
-    form: Mapping[str, str],
-    field: str,
-    enum_cls,
-    errors: Errors,
-    label: str,
-    required: bool = False,
-):
-    raw = (form.get(field) or "").strip()
-    if not raw:
-        if required:
-            errors[field] = _("%(label)sを選んでください。", label=label)
-        return None
-    try:
-        return enum_cls(raw)
-    except ValueError:
-        errors[field] = _("%(label)sの選択肢が正しくありません。", label=label)
-        return None
 
 
 def _record(
@@ -220,41 +139,30 @@ def save_plan(
     for_submission: bool = False,
 ) -> Errors:
     """Save the goal, the quarterly schedule and the indicators with their targets."""
-    errors: Errors = {}
-    goal = text_field(form, "goal", errors, _("今年度の目標"), required=for_submission)
-    quarters = [
-        text_field(form, f"schedule_q{q}", errors, _("第%(q)d四半期", q=q)) for q in range(1, 5)
-    ]
-    if for_submission and not any(quarters) and "schedule_q1" not in errors:
-        errors["schedule_q1"] = _("四半期ごとのスケジュールを少なくとも1つ入力してください。")
     # Past and locked years keep their targets: the form shows them read-only.
     years = target_years(cycle)
+    checked = plan_form(cycle, years, form)(form)
+    checked.validate()
+    errors: Errors = checked.errors_by_field()
+    goal = checked.goal.data
+    if for_submission and not goal and "goal" not in errors:
+        errors["goal"] = _("%(label)sを入力してください。", label=_("今年度の目標"))
+    quarters = [checked[f"schedule_q{q}"].data for q in range(1, 5)]
+    if for_submission and not any(quarters) and "schedule_q1" not in errors:
+        errors["schedule_q1"] = _("四半期ごとのスケジュールを少なくとも1つ入力してください。")
 
     parsed: list[tuple[Indicator | None, dict]] = []
     rows: list[tuple[Indicator | None, str]] = [(i, str(i.id)) for i in cycle.item.indicators]
     rows.append((None, "new"))
     for indicator, key in rows:
         prefix = f"ind-{key}-"
-        name = text_field(form, prefix + "name", errors, _("指標名"), max_length=NAME_MAX)
+        name = checked[prefix + "name"].data
         if indicator is None and not name:
             continue
-        if not name:
+        if not name and prefix + "name" not in errors:
             errors[prefix + "name"] = _("%(label)sを入力してください。", label=_("指標名"))
-        unit = text_field(form, prefix + "unit", errors, _("単位"), max_length=40)
-        baseline = parse_decimal(
-            form.get(prefix + "baseline"), prefix + "baseline", errors, _("基準値")
-        )
-        baseline_fy = parse_int(
-            form.get(prefix + "baseline_fy"), prefix + "baseline_fy", errors, _("基準年度")
-        )
-        if baseline_fy is not None and not 1990 <= baseline_fy <= 2100:
-            errors[prefix + "baseline_fy"] = _("基準年度は西暦で入力してください（例: 2021）。")
-        targets = {}
         shown = name or _("新しい指標")
-        for fy in years:
-            field = f"{prefix}target-{fy}"
-            label = _("%(name)s（%(fy)s）の目標値", name=shown, fy=fy_label(fy))
-            targets[fy] = parse_decimal(form.get(field), field, errors, label)
+        targets = {fy: checked[f"{prefix}target-{fy}"].data for fy in years}
         if (
             for_submission
             and targets.get(cycle.fiscal_year) is None
@@ -268,9 +176,9 @@ def save_plan(
                 indicator,
                 {
                     "name": name,
-                    "unit": unit,
-                    "baseline": baseline,
-                    "baseline_fy": baseline_fy,
+                    "unit": checked[prefix + "unit"].data,
+                    "baseline": checked[prefix + "baseline"].data,
+                    "baseline_fy": checked[prefix + "baseline_fy"].data,
                     "targets": targets,
                 },
             )
@@ -312,14 +220,14 @@ def save_report(
     session: Session, cycle: Cycle, form: Mapping[str, str], *, by: User, now: datetime
 ) -> Errors:
     """Add a progress report (or the mid-year report) with the indicators' actuals so far."""
-    errors: Errors = {}
-    kinds = dict(report_kinds(cycle))
-    kind = (form.get("kind") or "").strip()
-    if not kind:
+    checked = report_form(cycle)(form)
+    checked.validate()
+    errors: Errors = checked.errors_by_field()
+    kind, as_of, body = checked.kind.data, checked.as_of.data, checked.body.data
+    if not kind and "kind" not in errors:
         errors["kind"] = _("%(label)sを選んでください。", label=_("報告の種類"))
-    elif kind not in kinds:
+    elif kind and kind not in dict(report_kinds(cycle)) and "kind" not in errors:
         errors["kind"] = _("%(label)sの選択肢が正しくありません。", label=_("報告の種類"))
-    as_of = parse_date(form.get("as_of"), "as_of", errors, _("時点"))
     if as_of is None and "as_of" not in errors:
         errors["as_of"] = _("%(label)sを入力してください。", label=_("時点"))
     elif as_of is not None and not (
@@ -328,13 +236,9 @@ def save_report(
         errors["as_of"] = _("時点は対象年度内の日付にしてください。")
     elif as_of is not None and as_of > local_date(now):
         errors["as_of"] = _("時点に未来の日付は指定できません。")
-    body = text_field(form, "body", errors, _("進捗状況"), required=True)
-    values = {}
-    for indicator in cycle.item.indicators:
-        field = f"value-{indicator.id}"
-        values[indicator] = parse_decimal(
-            form.get(field), field, errors, _("%(name)sの実績値", name=indicator.name)
-        )
+    if not body and "body" not in errors:
+        errors["body"] = _("%(label)sを入力してください。", label=_("進捗状況"))
+    values = {i: checked[f"value-{i.id}"].data for i in cycle.item.indicators}
     if errors:
         return errors
     report = ProgressReport(
@@ -362,21 +266,31 @@ def save_check(
     for_submission: bool = False,
 ) -> Errors:
     """Save the year-end evaluation: actuals, grade, 着手状況, analysis, 課題, 効果額."""
-    errors: Errors = {}
+    checked = check_form(cycle)(form)
+    checked.validate()
+    errors: Errors = checked.errors_by_field()
     actuals = {}
     for indicator in cycle.item.indicators:
         field = f"actual-{indicator.id}"
-        label = _("%(name)sの実績値", name=indicator.name)
-        actuals[indicator] = parse_decimal(form.get(field), field, errors, label)
+        actuals[indicator] = checked[field].data
         if for_submission and actuals[indicator] is None and field not in errors:
+            label = _("%(name)sの実績値", name=indicator.name)
             errors[field] = _("%(label)sを入力してください。", label=label)
-    grade = enum_field(form, "grade", Grade, errors, _("達成度"), required=for_submission)
-    status = enum_field(
-        form, "progress_status", ProgressStatus, errors, _("着手状況"), required=for_submission
-    )
-    analysis = text_field(form, "analysis", errors, _("要因分析"), required=for_submission)
-    issues = text_field(form, "issues", errors, _("課題"))
-    effect = parse_int(form.get("effect_amount"), "effect_amount", errors, _("効果額"))
+    grade, status = checked.grade.data, checked.progress_status.data
+    analysis, issues = checked.analysis.data, checked.issues.data
+    effect = checked.effect_amount.data
+    if for_submission:
+        for name, value, label, verb in (
+            ("grade", grade, _("達成度"), "choose"),
+            ("progress_status", status, _("着手状況"), "choose"),
+            ("analysis", analysis, _("要因分析"), "enter"),
+        ):
+            if not value and name not in errors:
+                errors[name] = (
+                    _("%(label)sを選んでください。", label=label)
+                    if verb == "choose"
+                    else _("%(label)sを入力してください。", label=label)
+                )
     if errors:
         return errors
     for indicator, actual in actuals.items():
@@ -405,11 +319,14 @@ def save_act(
     for_submission: bool = False,
 ) -> Errors:
     """Save the improvement measures and next year's direction."""
-    errors: Errors = {}
-    improvement = text_field(form, "improvement", errors, _("改善策"), required=for_submission)
-    direction = enum_field(
-        form, "direction", Direction, errors, _("今後の方向性"), required=for_submission
-    )
+    checked = act_form(cycle)(form)
+    checked.validate()
+    errors: Errors = checked.errors_by_field()
+    improvement, direction = checked.improvement.data, checked.direction.data
+    if for_submission and not improvement and "improvement" not in errors:
+        errors["improvement"] = _("%(label)sを入力してください。", label=_("改善策"))
+    if for_submission and direction is None and "direction" not in errors:
+        errors["direction"] = _("%(label)sを選んでください。", label=_("今後の方向性"))
     if errors:
         return errors
     cycle.improvement = improvement

@@ -30,8 +30,10 @@ from app.models import (
     Section,
     UsedDecisionLink,
 )
+from app.once import once
 from app.tasks.queries import last_send_back, my_tasks
 from app.templating import state_label
+from app.validation import parse_fiscal_year
 from workflows import batch, operations, permissions
 from workflows import errors as workflow_errors
 from workflows.deadlines import due_date
@@ -40,6 +42,7 @@ from workflows.registry import definition_of
 
 from . import bp, service
 from .charts import indicator_chart
+from .forms import DecideForm, InboxForm, StageMetaForm
 
 FORMS = ("plan", "report", "check", "act")
 CONFLICT_MESSAGE = _l("他の人が先に判断しました。最新の状態を確認してください。")
@@ -132,7 +135,7 @@ def show(item_id: int):
     years = list(item.plan.fiscal_years)
     cycle = None
     if item.cycles:
-        wanted = request.args.get("fy", type=int)
+        wanted = parse_fiscal_year(request.args.get("fy"))
         cycle = next((c for c in item.cycles if c.fiscal_year == wanted), item.cycles[-1])
     day = today()
     form = service.form_of(cycle) if cycle else None
@@ -232,6 +235,7 @@ def render_form(cycle: Cycle, form: str, values: dict, errors: dict, status: int
 
 @bp.route("/items/<int:item_id>/cycles/<int:fy>/<form>", methods=["GET", "POST"])
 @login_required
+@once
 def edit(item_id: int, fy: int, form: str):
     if form not in FORMS:
         abort(404)
@@ -248,7 +252,10 @@ def edit(item_id: int, fy: int, form: str):
     values = request.form.to_dict()
     submitting = request.form.get("action") == "submit"
     moment = now()
-    expected = request.form.get("expected_version", type=int)
+    meta = StageMetaForm.posted()
+    if not meta.validate():
+        return render_form(cycle, form, values, meta.errors_by_field(), 422)
+    expected = meta.expected_version.data
     if expected is not None and expected != cycle.version:
         # Someone saved this draft after the page was opened: keep what was typed, say so.
         values["expected_version"] = str(cycle.version)
@@ -272,9 +279,7 @@ def edit(item_id: int, fy: int, form: str):
         return render_form(cycle, form, values, field_errors, 422)
     if submitting:
         try:
-            operations.submit(
-                cycle, by=current_user, now=moment, comment=values.get("comment", "").strip()
-            )
+            operations.submit(cycle, by=current_user, now=moment, comment=meta.comment.data)
         except workflow_errors.WorkflowError as exc:
             db.session.rollback()
             field_errors = form_error(exc, values)
@@ -335,6 +340,7 @@ def form_error(exc, fields) -> dict[str, str]:
 
 @bp.route("/cycles/<int:cycle_id>/decide", methods=["GET", "POST"])
 @login_required
+@once
 def decide(cycle_id: int):
     cycle = db.session.get(Cycle, cycle_id)
     if cycle is None:
@@ -347,20 +353,19 @@ def decide(cycle_id: int):
     status = 200
     if request.method == "POST":
         values = request.form.to_dict()
-        trigger = request.form.get("trigger", "")
-        comment = values.get("comment", "").strip()
-        expected = request.form.get("expected_version", type=int)
-        if expected is not None and expected != cycle.version:
-            return conflict_page(cycle)
-        if trigger not in triggers:
-            abort(403)
-        if needs_reason(cycle, trigger) and not comment:
+        form = DecideForm.posted()
+        form.validate()
+        field_errors = form.errors_by_field()
+        trigger, comment = form.trigger.data or "", form.comment.data or ""
+        expected = form.expected_version.data
+        if "trigger" not in field_errors and "expected_version" not in field_errors:
+            if expected is not None and expected != cycle.version:
+                return conflict_page(cycle)
+            if trigger not in triggers:
+                abort(403)
+        if not field_errors and needs_reason(cycle, trigger) and not comment:
             field_errors["comment"] = _(
                 "理由を入力してください（差戻し・休止などには理由が必要です）。"
-            )
-        elif len(comment) > service.TEXT_MAX:
-            field_errors["comment"] = _(
-                "コメントは%(n)d文字以内で入力してください。", n=service.TEXT_MAX
             )
         if not field_errors:
             try:
@@ -405,6 +410,7 @@ def decide(cycle_id: int):
 
 @bp.route("/inbox", methods=["GET", "POST"])
 @login_required
+@once
 def inbox():
     day = today()
     waiting = [
@@ -415,11 +421,9 @@ def inbox():
     if request.method == "GET":
         return render_template("items/inbox.html", tasks=waiting, step="select", selected=[])
 
-    chosen: dict[int, int] = {}
-    for raw in request.form.getlist("cycle"):
-        ident, _sep, version = raw.partition(":")
-        if ident.isdigit() and version.isdigit():
-            chosen[int(ident)] = int(version)
+    form = InboxForm.posted()
+    form.validate()
+    chosen: dict[int, int] = form.cycle.data or {}
     if not chosen:
         flash(_("承認する項目を選んでください。"), "error")
         return render_template("items/inbox.html", tasks=waiting, step="select", selected=[]), 422

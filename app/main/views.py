@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from app.calendar import local_date
 from app.extensions import db
 from app.models import ExecutionPlan, Outline, ReformItem, Section, Viewpoint
+from app.validation import id_arg
 from workflows.permissions import viewable_items
 
 from . import bp
@@ -34,7 +35,7 @@ def index():
 @bp.route("/plan")
 @login_required
 def plan_items():
-    plan = current_plan(request.args.get("plan", type=int))
+    plan = current_plan(id_arg(request.args, "plan"))
     if plan is None:
         if request.args.get("plan"):
             abort(404)

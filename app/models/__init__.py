@@ -48,7 +48,7 @@ from .review import CommitteeOpinion, CommitteeQuestion, OverdueSnapshot
 from .schedule import FiscalYearSchedule, StageDeadline
 from .security import LoginFailure
 from .types import LabeledEnum, UTCDateTime, utcnow
-from .ui import UsedDecisionLink
+from .ui import SubmissionKey, UsedDecisionLink
 
 __all__ = [
     "DEFAULT_POST_KINDS",
@@ -91,6 +91,7 @@ __all__ = [
     "Section",
     "StageDeadline",
     "PROGRESS_REPORT",
+    "SubmissionKey",
     "Substitution",
     "UsedDecisionLink",
     "User",

@@ -194,6 +194,10 @@ class User(Base):
         """Store an already computed hash (bulk loads hash a shared password once)."""
         self.password_hash = password_hash
         # A new token ends every session opened with the old password.
+        self.end_sessions()
+
+    def end_sessions(self) -> None:
+        """Issue a new session token: every session and remember-me cookie of the old one ends."""
         self.session_token = secrets.token_hex(16)
 
     def check_password(self, password: str) -> bool:

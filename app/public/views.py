@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app.exports import SheetSpec, download, export_response
 from app.extensions import db
 from app.models import ExecutionPlan, Grade, Outline, Publication
+from app.once import once
 from app.reports.sheet import (
     ProgressSheet,
     indicator_columns,
@@ -22,8 +23,10 @@ from app.reports.sheet import (
 )
 from app.reports.yearly import filename as report_filename
 from app.reports.yearly import yearly_pdf
+from app.validation import require_fiscal_year
 
 from . import bp
+from .forms import PublishForm, WithdrawForm
 from .service import (
     PublicationError,
     can_publish,
@@ -47,6 +50,7 @@ def index():
 
 @bp.route("/<int:fiscal_year>")
 def year(fiscal_year: int):
+    require_fiscal_year(fiscal_year)
     publication = current(db.session, fiscal_year)
     if publication is None:
         abort(404)
@@ -66,6 +70,7 @@ def year(fiscal_year: int):
 
 @bp.route("/<int:fiscal_year>.<fmt>")
 def export(fiscal_year: int, fmt: str):
+    require_fiscal_year(fiscal_year)
     publication = current(db.session, fiscal_year)
     if publication is None or fmt not in ("xlsx", "csv", "pdf"):
         abort(404)
@@ -89,6 +94,10 @@ def export(fiscal_year: int, fmt: str):
 def manage():
     if not can_publish(current_user):
         abort(403)
+    return _manage_page()
+
+
+def _manage_page(status: int = 200):
     plan = db.session.scalar(select(ExecutionPlan).order_by(ExecutionPlan.start_fy.desc()))
     rows = []
     for fy in reversed(plan.fiscal_years if plan else []):
@@ -107,30 +116,41 @@ def manage():
     history = db.session.scalars(
         select(Publication).order_by(Publication.published_at.desc())
     ).all()
-    return render_template("public/manage.html", rows=rows, history=history)
+    return render_template("public/manage.html", rows=rows, history=history), status
 
 
 @bp.route("/manage/<int:fiscal_year>", methods=["GET", "POST"])
 @login_required
+@once
 def manage_year(fiscal_year: int):
     if not can_publish(current_user):
         abort(403)
-    if request.method == "POST":
-        try:
-            publish(
-                db.session,
-                fiscal_year,
-                by=current_user,
-                now=datetime.now(UTC),
-                note=request.form.get("note", ""),
-            )
-        except PublicationError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return redirect(url_for(".manage_year", fiscal_year=fiscal_year))
-        db.session.commit()
-        flash(_("公表しました。市民向けページに掲載されています。"), "info")
-        return redirect(url_for(".year", fiscal_year=fiscal_year))
+    require_fiscal_year(fiscal_year)
+    if request.method == "GET":
+        return _manage_year_page(fiscal_year)
+    form = PublishForm.posted()
+    if not form.validate():
+        flash(next(iter(form.errors_by_field().values())), "error")
+        return _manage_year_page(fiscal_year, request.form.get("note", ""), 422)
+    try:
+        publish(
+            db.session,
+            fiscal_year,
+            by=current_user,
+            now=datetime.now(UTC),
+            note=form.note.data,
+        )
+    except PublicationError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _manage_year_page(fiscal_year, form.note.data, 422)
+    db.session.commit()
+    flash(_("公表しました。市民向けページに掲載されています。"), "info")
+    return redirect(url_for(".year", fiscal_year=fiscal_year))
+
+
+def _manage_year_page(fiscal_year: int, note: str = "", status: int = 200):
+    """The preview of what would be published; `note` keeps what was typed."""
     entries, left_out = preview(db.session, fiscal_year)
     return render_template(
         "public/manage_year.html",
@@ -138,27 +158,33 @@ def manage_year(fiscal_year: int):
         sheets=[sheet_for(e) for e in entries],
         left_out=left_out,
         publication=current(db.session, fiscal_year),
-    )
+        note=note,
+    ), status
 
 
 @bp.route("/manage/publications/<int:publication_id>/withdraw", methods=["POST"])
 @login_required
+@once
 def withdraw_publication(publication_id: int):
     if not can_publish(current_user):
         abort(403)
     publication = db.get_or_404(Publication, publication_id)
+    form = WithdrawForm.posted()
+    if not form.validate():
+        flash(next(iter(form.errors_by_field().values())), "error")
+        return _manage_page(422)
     try:
         withdraw(
             db.session,
             publication,
             by=current_user,
             now=datetime.now(UTC),
-            reason=request.form.get("reason", ""),
+            reason=form.reason.data,
         )
     except PublicationError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return redirect(url_for(".manage"))
+        return _manage_page(422)
     db.session.commit()
     flash(_("公表を取り下げました。"), "info")
     return redirect(url_for(".manage"))

@@ -91,41 +91,20 @@ def form_values(schedule: FiscalYearSchedule) -> dict:
 
 def parse(fiscal_year: int, form) -> ScheduleForm:
     """Read and validate the settings form; nothing is stored here."""
-    values: dict = {}
-    errors: dict[str, str] = {}
+    from .forms import schedule_form
+
     labels = field_labels()
-    required = {due_field(s.name) for s in stages()}
-    for name in date_fields():
-        raw = (form.get(name) or "").strip()
-        if not raw:
-            values[name] = None
-            if name in required:
-                errors[name] = _("%(field)sを入力してください。", field=labels[name])
-            continue
-        try:
-            values[name] = date.fromisoformat(raw)
-        except ValueError:
-            values[name] = None
-            errors[name] = _(
-                "%(field)sの日付が正しくありません（例: 2026-04-30）。", field=labels[name]
-            )
-    raw_days = (form.get("reminder_days") or "").replace("、", ",").replace(" ", ",")
-    days = []
-    for part in filter(None, (p.strip() for p in raw_days.split(","))):
-        if not part.isdigit() or int(part) > 90:
-            errors["reminder_days"] = _(
-                "リマインダーは0〜90の整数をカンマ区切りで入力してください。"
-            )
-            break
-        days.append(int(part))
-    values["reminder_days"] = sorted(set(days), reverse=True)
+    checked = schedule_form(date_fields(), INT_FIELDS, labels)(formdata=form)
+    checked.validate()
+    errors = checked.errors_by_field()
+    values: dict = {name: checked[name].data for name in [*date_fields(), *INT_FIELDS]}
+    values["reminder_days"] = checked.reminder_days.data or []
+    for name in (due_field(s.name) for s in stages()):
+        if values[name] is None and name not in errors:
+            errors[name] = _("%(field)sを入力してください。", field=labels[name])
     for name in INT_FIELDS:
-        raw = (form.get(name) or "").strip()
-        if not raw.isdigit() or not 1 <= int(raw) <= 60:
+        if values[name] is None and name not in errors:
             errors[name] = _("%(field)sは1〜60の整数で入力してください。", field=labels[name])
-            values[name] = None
-        else:
-            values[name] = int(raw)
     _check_order(fiscal_year, values, errors)
     return ScheduleForm(values, errors)
 

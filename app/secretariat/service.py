@@ -7,6 +7,7 @@ the number of items.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
@@ -32,6 +33,7 @@ from app.models import (
 )
 from app.models.bulk import chunks
 from app.text import _, current_locale
+from app.validation import parse_fiscal_year, parse_id
 from workflows.overdue import (
     Deadlines,
     VersionState,
@@ -45,6 +47,8 @@ from workflows.rules import days_overdue
 
 # Matrix columns after the stages: ended years (closed, abolished), everything else.
 TAIL_COLUMNS = ("ended", "other")
+# A state's name in a workflow definition (anything else in a query string is ignored).
+_STATE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}", re.ASCII)
 SORTS = ("since", "number", "department", "activity", "grade")
 PAGE_SIZE = 50
 
@@ -105,17 +109,17 @@ class Filters:
     @classmethod
     def from_args(cls, args, default_fy: int) -> Filters:
         def integer(name: str) -> int | None:
-            value = args.get(name, "")
-            return int(value) if str(value).isdigit() else None
+            return parse_id(args.get(name))
 
         column = args.get("stage") or None
+        state = args.get("state") or None
         grade = args.get("grade") or None
         sort = args.get("sort") or "since"
         return cls(
-            fiscal_year=integer("fy") or default_fy,
+            fiscal_year=parse_fiscal_year(args.get("fy")) or default_fy,
             viewpoint=integer("viewpoint"),
             department=integer("department"),
-            state=args.get("state") or None,
+            state=state if state and _STATE_NAME.fullmatch(state) else None,
             column=column if column in columns() else None,
             grade=grade if grade in {g.value for g in Grade} else None,
             overdue=args.get("overdue") == "1",

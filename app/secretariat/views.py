@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import re
+from datetime import UTC, datetime
 from functools import wraps
 from urllib.parse import parse_qsl, urlsplit
 
@@ -18,7 +19,9 @@ from app.calendar import fiscal_year_of, local_date
 from app.exports import export_response, stream_csv
 from app.extensions import db
 from app.models import AuditEntry, Cycle, OutboxMessage, OutboxStatus
+from app.once import once
 from app.text import ActionError, current_locale
+from app.validation import fiscal_year_arg, narrow, parse_id
 from workflows.deadlines import year_locked
 from workflows.errors import WorkflowError
 from workflows.overdue import load_deadlines, states_of_year
@@ -26,6 +29,7 @@ from workflows.registry import definition_of
 
 from . import actions, bp
 from . import schedule as schedule_rules
+from .forms import ExtendForm, FireForm, LockForm, NudgeForm
 from .service import (
     PAGE_SIZE,
     Filters,
@@ -82,6 +86,7 @@ def _back(default: str) -> str:
 
 
 def _filters() -> Filters:
+    fiscal_year_arg(request.args, fiscal_year_of(_now()))  # a year out of range is a 404
     return Filters.from_args(request.args, fiscal_year_of(_now()))
 
 
@@ -194,14 +199,20 @@ def _items_page(
 
 @bp.route("/nudge", methods=["POST"])
 @acting_required
+@once
 def nudge():
-    ids = [int(v) for v in request.form.getlist("cycle_id") if v.isdigit()]
+    form = NudgeForm.posted()
+    ids = form.cycle_id.data or []
+    message = request.form.get("message", "")
+    if not form.validate():
+        flash(next(iter(form.errors_by_field().values())), "error")
+        return _refused_nudge(ids, message)
+    message = form.message.data
     cycles = (
         db.session.scalars(select(Cycle).where(Cycle.id.in_(ids)).options(*cycle_loads())).all()
         if ids
         else []
     )
-    message = request.form.get("message", "").strip()
     try:
         sent = actions.nudge(db.session, cycles, by=current_user, now=_now(), message=message)
     except (ActionError, WorkflowError) as exc:
@@ -225,7 +236,9 @@ def _refused_nudge(ids: list[int], message: str):
     back = urlsplit(_back(url_for(".items")))
     single = url_for(".cycle", cycle_id=ids[0]) if len(ids) == 1 else None
     if single is not None and back.path == single:
-        return _cycle_page(_cycle_or_404(ids[0]), {"n-msg": message}, 422)
+        cycle = db.session.scalar(select(Cycle).where(Cycle.id == ids[0]).options(*cycle_loads()))
+        if cycle is not None:
+            return _cycle_page(cycle, {"n-msg": message}, 422)
     filters = Filters.from_args(MultiDict(parse_qsl(back.query)), fiscal_year_of(_now()))
     return _items_page(filters, {"nudge-message": message}, ids, 422)
 
@@ -286,18 +299,22 @@ def _cycle_action(cycle_id: int, run, success: str, typed: dict[str, str]):
 
 @bp.route("/cycles/<int:cycle_id>/extend", methods=["POST"])
 @acting_required
+@once
 def extend(cycle_id: int):
-    raw, reason = request.form.get("due_on", ""), request.form.get("reason", "")
-    typed = {"e-due": raw, "e-reason": reason}
-    try:
-        due_on = date.fromisoformat(raw)
-    except ValueError:
-        flash(_("新しい期限の日付が正しくありません。"), "error")
+    form = ExtendForm.posted()
+    typed = {"e-due": request.form.get("due_on", ""), "e-reason": request.form.get("reason", "")}
+    if not form.validate():
+        flash(next(iter(form.errors_by_field().values())), "error")
         return _cycle_page(_cycle_or_404(cycle_id), typed, 422)
     return _cycle_action(
         cycle_id,
         lambda c: actions.extend_deadline(
-            db.session, c, by=current_user, now=_now(), due_on=due_on, reason=reason
+            db.session,
+            c,
+            by=current_user,
+            now=_now(),
+            due_on=form.due_on.data,
+            reason=form.reason.data,
         ),
         _("期限を延長しました。"),
         typed,
@@ -306,10 +323,16 @@ def extend(cycle_id: int):
 
 @bp.route("/cycles/<int:cycle_id>/fire", methods=["POST"])
 @acting_required
+@once
 def fire(cycle_id: int):
     """Fire one of the transitions the console offers (confirm, reopen, a hearing ...)."""
-    trigger = request.form.get("trigger", "")
-    comment = request.form.get("comment", "")
+    form = FireForm.posted()
+    trigger = form.trigger.data or ""
+    typed = {f"t-{trigger}": request.form.get("comment", "")}
+    if not form.validate():
+        flash(next(iter(form.errors_by_field().values())), "error")
+        return _cycle_page(_cycle_or_404(cycle_id), typed, 422)
+    comment = form.comment.data
     return _cycle_action(
         cycle_id,
         lambda c: actions.fire(
@@ -319,10 +342,10 @@ def fire(cycle_id: int):
             by=current_user,
             now=_now(),
             comment=comment,
-            expected_version=request.form.get("version", type=int),
+            expected_version=form.version.data,
         ),
         _("「%(action)s」を行いました。", action=_done_label(cycle_id, trigger)),
-        {f"t-{trigger}": comment},
+        typed,
     )
 
 
@@ -334,11 +357,13 @@ def _done_label(cycle_id: int, trigger: str) -> str:
 
 @bp.route("/years/<int:fiscal_year>/lock", methods=["POST"])
 @acting_required
+@once
 def lock(fiscal_year: int):
     if not 2000 <= fiscal_year <= 2100:
         abort(404)
+    form = LockForm.posted()
     typed = request.form.get("confirm_year", "")
-    if typed.strip() != str(fiscal_year):
+    if not form.validate() or narrow(form.confirm_year.data) != str(fiscal_year):
         flash(_("確認のため、ロックする年度（西暦）を入力してください。"), "error")
         return _schedule_page(fiscal_year, typed={"lock-year": typed}, status=422)
     try:
@@ -354,6 +379,7 @@ def lock(fiscal_year: int):
 
 @bp.route("/schedule/<int:fiscal_year>", methods=["GET", "POST"])
 @console_required
+@once
 def schedule(fiscal_year: int):
     if not 2000 <= fiscal_year <= 2100:
         abort(404)
@@ -415,7 +441,9 @@ def _schedule_page(
 def notifications():
     status = request.args.get("status") or None
     kind = request.args.get("kind") or None
-    page = max(request.args.get("page", 1, type=int), 1)
+    if kind is not None and not re.fullmatch(r"[a-z_]{1,60}", kind):
+        kind = None  # no kind of mail is named so
+    page = parse_id(request.args.get("page")) or 1
     query = select(OutboxMessage).options(selectinload(OutboxMessage.recipient))
     if status in {s.value for s in OutboxStatus}:
         query = query.where(OutboxMessage.status == OutboxStatus(status))

@@ -11,14 +11,15 @@ from sqlalchemy import select
 
 from app.calendar import local_date
 from app.extensions import db
-from app.items.service import parse_date, text_field
 from app.models import Post, Substitution, User
+from app.once import once
 from workflows import errors as workflow_errors
 from workflows import operations
 from workflows.registry import get_definition
 from workflows.substitutes import eligible_substitute
 
 from . import bp
+from .forms import SubstituteForm
 
 
 def now() -> datetime:
@@ -80,6 +81,7 @@ def render_page(posts, values, errors, status=200):
 
 @bp.route("/", methods=["GET", "POST"])
 @login_required
+@once
 def index():
     today = local_date(now())
     posts = head_posts_of(current_user, today)
@@ -89,18 +91,18 @@ def index():
         return render_page(posts, {"post_id": str(posts[0].id)}, {})
 
     values = request.form.to_dict()
-    errors: dict[str, str] = {}
-    post = next((p for p in posts if str(p.id) == values.get("post_id")), None)
+    form = SubstituteForm.posted()
+    form.validate()
+    errors: dict[str, str] = form.errors_by_field()
+    post = next((p for p in posts if p.id == form.post_id.data), None)
     if post is None or not can_manage_substitutes(current_user, post, today):
         errors["post_id"] = _("代理を設定する役職を選んでください。")
-    substitute_id = values.get("substitute_id", "")
-    substitute = db.session.get(User, int(substitute_id)) if substitute_id.isdigit() else None
+    substitute = db.session.get(User, form.substitute_id.data) if form.substitute_id.data else None
     if substitute is None or not substitute.active:
         errors["substitute_id"] = _("代理者を選んでください。")
     elif substitute.id == current_user.id:
         errors["substitute_id"] = _("自分自身を代理者にはできません。")
-    starts_on = parse_date(values.get("starts_on"), "starts_on", errors, _("開始日"))
-    ends_on = parse_date(values.get("ends_on"), "ends_on", errors, _("終了日"))
+    starts_on, ends_on, reason = form.starts_on.data, form.ends_on.data, form.reason.data
     for field, value, label in (
         ("starts_on", starts_on, _("開始日")),
         ("ends_on", ends_on, _("終了日")),
@@ -111,7 +113,6 @@ def index():
         errors["ends_on"] = _("終了日は開始日以降にしてください。")
     if ends_on and ends_on < today and "ends_on" not in errors:
         errors["ends_on"] = _("終了日に過去の日付は指定できません。")
-    reason = text_field(values, "reason", errors, _("理由"), max_length=1000)
     if errors:
         return render_page(posts, values, errors, 422)
     try:
@@ -138,6 +139,7 @@ def index():
 
 @bp.route("/<int:substitution_id>/revoke", methods=["POST"])
 @login_required
+@once
 def revoke(substitution_id: int):
     substitution = db.session.get(Substitution, substitution_id)
     if substitution is None:

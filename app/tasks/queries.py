@@ -25,7 +25,6 @@ from workflows.registry import all_definitions, definition_of
 from workflows.roles import Reach, reach_of
 from workflows.rules import is_overdue
 
-SOON_DAYS = 14
 UPCOMING_DAYS = 60
 
 StatePick = Callable[[Definition, str, State], bool]
@@ -153,10 +152,6 @@ class Task:
     @property
     def overdue(self) -> bool:
         return is_overdue(self.due, self.today)
-
-    @property
-    def due_soon(self) -> bool:
-        return self.due is not None and 0 <= (self.due - self.today).days <= SOON_DAYS
 
 
 def _load_cycles(session: Session, condition: ColumnElement[bool]) -> list[Cycle]:

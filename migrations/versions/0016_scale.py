@@ -1,7 +1,7 @@
 """scale: the cycle's last activity, indexes for the scheduler and the outbox
 
 Revision ID: 0016_scale
-Revises: 0015_directory_sign_in
+Revises: 0013_submission_keys
 Create Date: 2026-12-01
 
 - cycles keep the time of their latest audit record (filled in from the audit log), so
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0016_scale'
-down_revision = '0015_directory_sign_in'
+down_revision = '0013_submission_keys'
 branch_labels = None
 depends_on = None
 

@@ -36,12 +36,12 @@ def make_item(seed, state="plan_draft", submitted=False, deputy=False):
     return seed(build)
 
 
-def test_staff_plans_head_sends_back_staff_fixes_head_approves(page, seed):
+def test_staff_plans_head_sends_back_staff_fixes_head_approves(page, seed, tmp_path):
     ids = make_item(seed)
     login(page, ids["staff"])
     expect(page.get_by_role("heading", name="あなたの対応待ち", level=1)).to_be_visible()
     assert_accessible(page)
-    page.screenshot(path="/tmp/kaikaku-tasks.png", full_page=True)
+    page.screenshot(path=tmp_path / "tasks.png", full_page=True)  # for a person to look at
 
     page.get_by_role("link", name=ids["title"]).first.click()
     page.get_by_role("link", name="計画を作成・編集する").click()
@@ -91,7 +91,7 @@ def test_staff_plans_head_sends_back_staff_fixes_head_approves(page, seed):
     expect(page.get_by_role("heading", name="現在の段階：実施中")).to_be_visible()
     expect(page.get_by_text("第2四半期以降の予定も書いてください")).to_be_visible()
     assert_accessible(page)
-    page.screenshot(path="/tmp/kaikaku-item.png", full_page=True)
+    page.screenshot(path=tmp_path / "item.png", full_page=True)
 
 
 def test_a_substitute_approves(page, seed):

@@ -39,7 +39,7 @@ def _late_items(factory, session):
     }
 
 
-def test_dashboard_matrix_links_and_bulk_nudge(page, seed, query):
+def test_dashboard_matrix_links_and_bulk_nudge(page, seed, query, tmp_path):
     data = seed(_late_items)
     login(page, data["login"])
     page.get_by_role("link", name="事務局").click()
@@ -47,7 +47,7 @@ def test_dashboard_matrix_links_and_bulk_nudge(page, seed, query):
     expect(page.get_by_role("heading", name="事務局ダッシュボード")).to_be_visible()
     row = page.locator("table.matrix tbody tr", has_text="環境部")
     expect(row.locator("td").nth(0)).to_have_text(re.compile(r"^\s*3"))
-    page.screenshot(path="/tmp/secretariat_dashboard.png", full_page=True)
+    page.screenshot(path=tmp_path / "dashboard.png", full_page=True)  # for a person to look at
     assert_accessible(page)
 
     row.get_by_role("link", name="（超過 3）").first.click()
@@ -58,11 +58,11 @@ def test_dashboard_matrix_links_and_bulk_nudge(page, seed, query):
     page.get_by_role("button", name="選択した項目に督促する").click()
     page.wait_for_load_state()
     assert "2件の項目について、2通の督促メールを送信予約しました" in page.content()
-    page.screenshot(path="/tmp/secretariat_items.png", full_page=True)
+    page.screenshot(path=tmp_path / "items.png", full_page=True)
     assert_accessible(page)
     page.goto(f"/secretariat/schedule/{PAST_FY}")
     expect(page.get_by_role("heading", name="カレンダー")).to_be_visible()
-    page.screenshot(path="/tmp/secretariat_schedule.png", full_page=True)
+    page.screenshot(path=tmp_path / "schedule.png", full_page=True)
     assert_accessible(page)
 
     mails = query(

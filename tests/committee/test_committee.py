@@ -111,19 +111,21 @@ def test_pages_opinion_reply_and_export(client, login_as, setting):
     assert csv.startswith(b"\xef\xbb\xbf") and "広報紙で周知します".encode() in csv
 
 
-def test_staff_of_other_departments_cannot_ask_or_give_opinions(client, login_as, setting):
-    owner, _other, _member, confirmed, _draft = setting
-    login_as(owner.staff)
-    assert (
-        client.post(f"/committee/cycles/{confirmed.id}/opinions", data={"body": "x"}).status_code
-        == 403
-    )
-    assert (
-        client.post(
-            f"/committee/cycles/{confirmed.id}/questions", data={"question": "x"}
-        ).status_code
-        == 403
-    )
+@pytest.mark.parametrize("department", ["owning", "other"])
+def test_staff_cannot_give_opinions_or_ask_and_nothing_is_recorded(
+    client, login_as, setting, department
+):
+    owner, other, _member, confirmed, _draft = setting
+    staff = owner.staff if department == "owning" else other.staff
+    login_as(staff)
+    opinion = client.post(f"/committee/cycles/{confirmed.id}/opinions", data={"body": "x"})
+    question = client.post(f"/committee/cycles/{confirmed.id}/questions", data={"question": "x"})
+    assert (opinion.status_code, question.status_code) == (403, 403)
+    page = client.get(f"/committee/cycles/{confirmed.id}").status_code
+    # The owning department reads its evaluation; another department does not see it at all.
+    assert page == (200 if department == "owning" else 403)
+    for model in (CommitteeOpinion, CommitteeQuestion, AuditEntry):
+        assert _db.session.scalar(select(func.count()).select_from(model)) == 0
 
 
 def test_questions_are_answered_by_the_department_through_the_pages(

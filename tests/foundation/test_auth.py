@@ -70,10 +70,25 @@ def test_passwords_are_stored_hashed(org):
 
 
 @pytest.mark.parametrize("app_overrides", [{"WTF_CSRF_ENABLED": True}])
-def test_forms_without_the_csrf_token_are_refused(client, org, app_overrides):
+def test_a_login_without_the_csrf_token_is_refused_and_signs_nobody_in(
+    client, org, app_overrides, db
+):
+    from sqlalchemy import func, select
+
+    from app.models import LoginFailure
+
     response = client.post("/login", data={"login": org.staff.login, "password": "password"})
-    assert response.status_code in (400, 200)
+    assert response.status_code == 400
+    assert "送信の有効期限が切れました（CSRF）" in response.get_data(as_text=True)
     assert client.get("/plan").status_code == 302  # not logged in
+    assert db.session.scalar(select(func.count()).select_from(LoginFailure)) == 0
+    # With the token from the page, the same login works.
+    page = client.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    ok = client.post(
+        "/login", data={"login": org.staff.login, "password": "password", "csrf_token": token}
+    )
+    assert ok.status_code == 302 and client.get("/plan").status_code == 200
 
 
 def test_pages_forbid_framing_and_foreign_scripts(client):

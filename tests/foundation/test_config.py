@@ -103,3 +103,33 @@ def test_database_defaults_to_sqlite_under_instance(tmp_path):
 def test_a_setting_that_is_not_a_number_is_named(tmp_path):
     with pytest.raises(ConfigError, match="SMTP_PORT must be a number, not 'abc'"):
         Config(tmp_path / "instance", {"SECRET_KEY": "x", "SMTP_PORT": "abc"})
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "Kaikaku <kaikaku@city.example.jp>\r\nBcc: all@evil.example",
+        "Kaikaku <not an address>",
+        "",
+    ],
+)
+def test_a_sender_address_no_mail_server_would_take_is_a_configuration_error(tmp_path, sender):
+    with pytest.raises(ConfigError, match="MAIL_FROM"):
+        Config(tmp_path, {"SECRET_KEY": "x", "MAIL_FROM": sender or " "})
+
+
+def test_a_real_sender_address_and_the_development_default_are_accepted(tmp_path):
+    sender = "行政改革 <kaikaku@city.example.jp>"
+    config = Config(tmp_path, {"SECRET_KEY": "x", "MAIL_FROM": sender})
+    assert config.MAIL_FROM == "行政改革 <kaikaku@city.example.jp>"
+    assert "kaikaku@localhost" in Config(tmp_path, {"SECRET_KEY": "x"}).MAIL_FROM
+
+
+@pytest.mark.parametrize("value", ["-1", "11", "two"])
+def test_the_trusted_proxy_count_must_be_a_small_number(tmp_path, value):
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        Config(tmp_path, {"SECRET_KEY": "x", "TRUSTED_PROXIES": value})
+
+
+def test_no_proxy_is_trusted_unless_configured(tmp_path):
+    assert Config(tmp_path, {"SECRET_KEY": "x"}).TRUSTED_PROXIES == 0

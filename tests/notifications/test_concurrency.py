@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -127,11 +129,35 @@ def _sqlite_with_pending_mail(tmp_path, count: int) -> tuple[str, list[str]]:
     return url, ids
 
 
+class _Lines:
+    """The lines a child process writes to stderr, read by a thread: waiting for the next one
+    fails the test after `timeout` seconds instead of hanging the suite."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.process = process
+        self.queue: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for line in self.process.stderr:
+                self.queue.put(line)
+        except (ValueError, OSError):  # the test closed the pipe: nothing more to read
+            pass
+
+    def next(self, timeout: float = 30) -> str:
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue.Empty:
+            self.process.kill()
+            pytest.fail(f"the process wrote nothing within {timeout} s")
+
+
 def _tick_killed_while_paused(url, smtp, hook: str) -> None:
     env = _env(url, smtp, KAIKAKU_TEST_SEND_PAUSE=hook)
     command = [sys.executable, "-m", "flask", "scheduler", "tick", "--now", "2026-06-01T10:00"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
-    line = process.stderr.readline()
+    line = _Lines(process).next()
     assert line.startswith("paused"), line
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
@@ -189,13 +215,14 @@ def test_a_standby_scheduler_takes_over_when_the_leader_is_killed(tmp_path, smtp
         return subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
 
     leader = start()
-    assert "leader" in leader.stderr.readline()
+    assert "leader" in _Lines(leader).next()
     standby = start()
+    standby_lines = _Lines(standby)
     try:
-        assert "standby" in standby.stderr.readline()
+        assert "standby" in standby_lines.next()
         leader.send_signal(signal.SIGKILL)
         leader.wait(timeout=10)
-        assert "leader" in standby.stderr.readline()  # within about one interval
+        assert "leader" in standby_lines.next()  # within about one interval
         standby.terminate()
         assert standby.wait(timeout=20) == 0  # SIGTERM ends the scheduler cleanly
     finally:

@@ -8,34 +8,16 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.models import MissedWindowKind, OutboxMessage, OutboxStatus
-from app.outbox import enqueue
 from notifications.delivery import deliver_outbox, message_id, retry_failed
 from notifications.jobs import tick
 from notifications.settings import Settings
 from notifications.state import missed_windows, scheduler_status
 
-from .helpers import at, days
+from .helpers import at, days, queue_nudge
 
 
 def _nudge(session, user, now, n: int = 1) -> OutboxMessage:
-    context = {
-        "item_id": 7,
-        "item_number": "2-3",
-        "item_title": "公共施設の再配置",
-        "fiscal_year_label": "令和8年度",
-        "state_label": "計画作成中",
-        "stage_label": "計画",
-        "message": "至急ご確認ください。",
-        "sender_name": "事務局 一郎",
-    }
-    return enqueue(
-        session,
-        kind="nudge",
-        recipient=user,
-        context=context,
-        now=now,
-        dedupe_key=f"nudge-test:{user.id}:{n}",
-    )
+    return queue_nudge(session, user, now, f"nudge-test:{user.id}:{n}")
 
 
 def test_japanese_mail_arrives_intact_with_a_stable_message_id(db, make, smtp):

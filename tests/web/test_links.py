@@ -50,17 +50,43 @@ def test_tampered_and_foreign_links(app, client, world, db, login_as):
     assert client.get(f"/links/{token}x").status_code == 404
 
 
-def test_expired_link(app, client, world, db, login_as, monkeypatch):
-    from app.links import LinkError
+def _token_made_days_ago(app, cycle, user, days: int, monkeypatch) -> str:
+    """A real token, signed as if the mail had been made `days` ago."""
+    import time
+
+    from itsdangerous.timed import TimestampSigner
+
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            TimestampSigner, "get_timestamp", lambda self: int(time.time()) - days * 24 * 3600
+        )
+        return token_for(app, cycle, user)
+
+
+def test_a_link_older_than_fourteen_days_has_expired_and_records_nothing(
+    app, client, world, db, login_as, monkeypatch
+):
+    from sqlalchemy import func, select
+
+    from app.models import UsedDecisionLink
 
     cycle = world.cycle("plan_submitted", submitted_by_id=world.org.staff.id)
     db.session.commit()
-
-    def expired(*args, **kwargs):
-        raise LinkError("expired")
-
-    monkeypatch.setattr("app.items.views.load_decision_token", expired)
+    stale = _token_made_days_ago(app, cycle, world.org.head, 15, monkeypatch)
     login_as(world.org.head)
-    response = client.get(f"/links/{token_for(app, cycle, world.org.head)}")
+    response = client.get(f"/links/{stale}")
     assert response.status_code == 410
     assert "有効期限が切れています" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(UsedDecisionLink)) == 0
+
+
+def test_a_link_thirteen_days_old_still_opens_the_decision_page(
+    app, client, world, db, login_as, monkeypatch
+):
+    cycle = world.cycle("plan_submitted", submitted_by_id=world.org.staff.id)
+    db.session.commit()
+    recent = _token_made_days_ago(app, cycle, world.org.head, 13, monkeypatch)
+    login_as(world.org.head)
+    response = client.get(f"/links/{recent}")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/cycles/{cycle.id}/decide")
