@@ -8,7 +8,7 @@ PORT ?= 5000
 export FLASK_APP := app:create_app
 
 .DEFAULT_GOAL := help
-.PHONY: help install assets translations run demo test lint format bench bench-load services clean
+.PHONY: help install assets translations run demo test lint format bench bench-load bench-scale services clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -64,6 +64,10 @@ format: install ## Format the code with ruff
 
 bench: install services ## Print the benchmark figures
 	$(PY) -m bench
+
+bench-scale: install services ## 100,000 items on PostgreSQL beside pgbench and SpiffWorkflow (minutes)
+	$(VENV)/bin/pip install -q -e '.[bench]'
+	$(PY) -m bench scale --items 100000
 
 bench-load: install services ## Load test: kaikaku serve on PostgreSQL driven by Locust (minutes)
 	$(VENV)/bin/pip install -q -e '.[bench]'

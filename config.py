@@ -127,6 +127,7 @@ class Config:
         self.SMTP_TIMEOUT = _number(env, "SMTP_TIMEOUT", "10", float)
         self.SMTP_MAX_ATTEMPTS = _number(env, "SMTP_MAX_ATTEMPTS", "8")
         self.SMTP_CA_FILE = env.get("SMTP_CA_FILE") or None
+        self.OUTBOX_SENDERS = _number(env, "OUTBOX_SENDERS", "2")
         self.SCHEDULER_INTERVAL_SECONDS = _number(env, "SCHEDULER_INTERVAL_SECONDS", "60")
         # Development only: mail is caught locally and listed at /dev/mailbox.
         self.MAIL_CATCHER = _bool(env.get("MAIL_CATCHER"))

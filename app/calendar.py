@@ -6,7 +6,7 @@ closure (29 December to 3 January) is the city's own rule.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,11 @@ def local_date(moment: datetime) -> date:
     if moment.tzinfo is None:
         raise ValueError("naive datetime: pass an aware one")
     return moment.astimezone(TOKYO).date()
+
+
+def tokyo_midnight(day: date) -> datetime:
+    """The start of `day` in Tokyo, as an aware UTC datetime (bounds of a day in SQL)."""
+    return datetime(day.year, day.month, day.day, tzinfo=TOKYO).astimezone(UTC)
 
 
 def fiscal_year_of(day: date | datetime) -> int:
@@ -116,6 +121,7 @@ def add_business_days(day: date, count: int) -> date:
     return day
 
 
+@lru_cache(maxsize=8192)
 def business_days_between(start: date, end: date) -> int:
     """Business days after `start` up to and including `end` (0 when end <= start)."""
     count, day = 0, start

@@ -17,7 +17,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.orm import Session
 
 from app.calendar import wareki_fiscal_year
-from app.models import OutboxMessage, User
+from app.models import OutboxMessage, OutboxStatus, User
+from app.models.bulk import insert_new
 
 TEMPLATES = Path(__file__).parent.parent / "notifications" / "templates"
 
@@ -29,6 +30,8 @@ def _env() -> Environment:
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
+        # Templates ship with the code: no stat of the file for each of many mails.
+        auto_reload=False,
     )
     # Years as the pages write them (令和8年度), not as stored (2026).
     env.filters["fy"] = wareki_fiscal_year
@@ -87,3 +90,44 @@ def enqueue(
     session.add(message)
     session.flush()
     return message
+
+
+def outbox_row(
+    *,
+    kind: str,
+    recipient_id: int,
+    name: str,
+    email: str,
+    context: dict,
+    now: datetime,
+    cycle_id: int | None = None,
+    dedupe_key: str | None = None,
+) -> dict:
+    """One rendered outbox row as values for a bulk insert (`enqueue_rows`)."""
+    context = {**context, "recipient_name": name}
+    subject, body = render(kind, context)
+    return {
+        "kind": kind,
+        "recipient_id": recipient_id,
+        "to_address": email,
+        "subject": subject,
+        "body_text": body,
+        "body_html": "",
+        "context": context,
+        "cycle_id": cycle_id,
+        "dedupe_key": dedupe_key,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+        "last_error": "",
+        "message_id": "",
+    }
+
+
+def enqueue_rows(session: Session, rows: list[dict]) -> dict[str, int]:
+    """Add many outbox rows in a few statements; {dedupe_key: id} of those added (a row
+    whose dedupe key is already queued is skipped)."""
+    table = OutboxMessage.__table__
+    added = insert_new(session, table, rows, (table.c.id, table.c.dedupe_key))
+    return {key: ident for ident, key in added}

@@ -102,10 +102,16 @@ def stage_label(stage: str, version: str | None = None) -> str:
     return stage
 
 
-def item_link(item) -> Markup:
-    """The item's title, linked to its page for those who may open it."""
+def item_link(item, viewable: set[int] | None = None) -> Markup:
+    """The item's title, linked to its page for those who may open it (`viewable`: the ids
+    a list page worked out at once with `permissions.viewable_items`)."""
     today = local_date(datetime.now(UTC))
-    if not current_user.is_authenticated or not can_view_item(current_user, item, today):
+    if not current_user.is_authenticated:
+        return escape(item.title)
+    allowed = item.id in viewable if viewable is not None else None
+    if allowed is None:
+        allowed = can_view_item(current_user, item, today)
+    if not allowed:
         return escape(item.title)
     return Markup('<a href="{}">{}</a>').format(url_for("items.show", item_id=item.id), item.title)
 

@@ -1,7 +1,8 @@
 """Print Kaikaku's speed figures.
 
     python -m bench            # everything, SQLite and (when reachable) PostgreSQL
-    python -m bench demo       # one section (demo, login, transitions, pages, scale)
+    python -m bench demo       # one section (demo, login, transitions, pages)
+    python -m bench scale --items 100000 [--json]   # a prefecture's worth (bench/scale.py)
     python -m bench load       # the load a server holds (kaikaku serve + Locust; see load.py)
 
 Each figure is the median of several runs, measured on this machine; nothing asserts.
@@ -216,65 +217,11 @@ def bench_pages(kind: str) -> None:
             db.engine.dispose()
 
 
-def bench_scale(kind: str) -> None:
-    """The secretariat's dashboard and a scheduler tick with 50 and with 5,000 open items."""
-    from notifications.jobs import tick
-    from tests.factories import Factory
-    from tests.secretariat.helpers import bulk_cycles
-
-    for count in (50, 5000):
-        with database(kind) as url:
-            app = app_for(url)
-            with app.app_context():
-                db.create_all()
-                make = Factory(db.session)
-                orgs = [make.org(f"部署{n}") for n in range(10)]
-                plan = make.plan()
-                make.user("jimukyoku", roles=["secretariat"])
-                for org in orgs:
-                    bulk_cycles(
-                        db.session,
-                        org.section.id,
-                        count // 10,
-                        fiscal_year=2026,
-                        plan_id=plan.id,
-                        viewpoint_id=plan.outline.viewpoints[0].id,
-                    )
-                db.session.commit()
-                day = datetime(2026, 5, 11, 0, 30, tzinfo=UTC)
-                start = time.perf_counter()
-                tick(db.session, day, deliver=False)
-                row(
-                    f"[{kind}] scheduler tick, {count} overdue plans (first pass)",
-                    (time.perf_counter() - start) * 1000,
-                    "ms",
-                )
-                start = time.perf_counter()
-                tick(db.session, day + timedelta(minutes=1), deliver=False)
-                row(
-                    f"[{kind}] scheduler tick, {count} items (nothing new to send)",
-                    (time.perf_counter() - start) * 1000,
-                    "ms",
-                )
-            client = app.test_client()
-            client.post("/login", data={"login": "jimukyoku", "password": "password"})
-            path = "/secretariat/?fy=2026"
-            if client.get(path).status_code == 200:
-                row(
-                    f"[{kind}] GET {path} with {count} items",
-                    median_ms(lambda c=client, p=path: c.get(p), repeat=3),
-                    "ms",
-                )
-            with app.app_context():
-                db.engine.dispose()
-
-
 SECTIONS = {
     "demo": bench_demo,
     "login": bench_login,
     "transitions": bench_transitions,
     "pages": bench_pages,
-    "scale": bench_scale,
 }
 
 
@@ -283,6 +230,11 @@ def main(argv: list[str]) -> None:
         from .load import main as load
 
         load(argv[1:])
+        return
+    if argv[:1] == ["scale"]:
+        from .scale import main as scale
+
+        scale(argv[1:])
         return
     chosen = argv or list(SECTIONS)
     kinds = ["sqlite"] + (["postgres"] if postgres_available() else [])

@@ -86,6 +86,9 @@ def tick_command(now_text: str | None, no_deliver: bool) -> None:
         deliver=not no_deliver,
     )
     _echo_report(report)
+    if report.errors:
+        # A failing job must not look like a quiet day to cron, systemd or an operator.
+        raise SystemExit(1)
 
 
 @scheduler_cli.command("run")
@@ -198,8 +201,6 @@ def status_command() -> None:
     )
     if state.leader:
         click.echo(f"run by: {state.leader}")
-    if state.last_error:
-        click.echo(f"last error: {state.last_error}")
     if state.smtp_error:
         click.echo(f"mail server: {state.smtp_error} (next try {tokyo(state.smtp_retry_at)})")
     for window in missed_windows(db.session)[:20]:
@@ -207,6 +208,11 @@ def status_command() -> None:
             f"missed {window.kind}: {tokyo(window.starts_at)}..{tokyo(window.ends_at)} "
             f"{window.note}"
         )
+    if state.last_error:
+        click.echo(
+            f"FAILING: the last tick ({tokyo(state.last_tick_at)}) had errors: {state.last_error}"
+        )
+        raise SystemExit(1)
 
 
 @outbox_cli.command("list")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.calendar import fiscal_year_of, local_date
 from app.models import MissedWindow, MissedWindowKind
-from workflows.rollover import open_next_cycles
+from workflows.rollover import open_year
 
 from .delivery import deliver_outbox
 from .digests import build_digests
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 def rollover(session: Session, now: datetime) -> int:
     """Open the fiscal year's cycles once 1 April has come (idempotent); the count opened."""
-    return len(open_next_cycles(session, fiscal_year_of(now), now=now) or [])
+    return len(open_year(session, fiscal_year_of(now), now=now))
 
 
 def tick(

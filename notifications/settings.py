@@ -28,7 +28,12 @@ class Settings:
     retry_max: timedelta = timedelta(hours=6)
     # While the mail server cannot be reached, nothing is spent: retry the server itself.
     connect_retry_max: timedelta = timedelta(minutes=15)
-    batch_size: int = 200
+    # Delivery goes on until the queue is empty, this many messages are sent, or this much
+    # time has passed (the next tick carries on).
+    batch_size: int = 100_000
+    delivery_seconds: float = 50.0
+    # Senders side by side on PostgreSQL, each with its own SMTP connection (SQLite: one).
+    senders: int = 2
     # A gap between two ticks longer than this is recorded as downtime.
     downtime_threshold: timedelta = timedelta(minutes=15)
     scheduler_name: str = "main"
@@ -53,6 +58,7 @@ class Settings:
             smtp_ca_file=config.get("SMTP_CA_FILE") or None,
             smtp_timeout=float(config.get("SMTP_TIMEOUT", cls.smtp_timeout)),
             max_attempts=int(config.get("SMTP_MAX_ATTEMPTS", cls.max_attempts)),
+            senders=max(1, int(config.get("OUTBOX_SENDERS", cls.senders))),
         )
         values.update(overrides)
         return cls(**values)

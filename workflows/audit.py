@@ -11,8 +11,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import AuditEntry, Cycle, User
 
@@ -77,7 +78,8 @@ def record(
     comment: str = "",
     data: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry to `scope`'s chain (flushed, not committed)."""
+    """Append one entry to `scope`'s chain (flushed, not committed); a cycle's entry also
+    becomes its last activity."""
     if now.tzinfo is None:
         raise ValueError("audit times must be timezone-aware")
     _serialise(session, scope)
@@ -106,7 +108,19 @@ def record(
     entry.hash = entry_hash(entry)
     session.add(entry)
     session.flush()
+    if cycle is not None:
+        touch(session, cycle, entry.at)
     return entry
+
+
+def touch(session: Session, cycle: Cycle, at: datetime) -> None:
+    """Make `at` the cycle's last activity without moving its version: a record beside
+    a decision (a draft saved, an opinion) must not make a pending decision stale."""
+    if cycle.last_activity_at == at:
+        return  # the engine's move wrote it with the state
+    table = Cycle.__table__
+    session.execute(update(table).where(table.c.id == cycle.id).values(last_activity_at=at))
+    set_committed_value(cycle, "last_activity_at", at)
 
 
 def verify(session: Session) -> list[str]:
@@ -164,3 +178,65 @@ def _verify_cycles(session: Session) -> list[str]:
                 f"{state!r} (a record is missing)"
             )
     return problems
+
+
+def record_many(session: Session, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Append one entry to each of many scopes' chains in a few statements.
+
+    Each entry gives the fields of `record` by id (scope, action, at, actor_id,
+    on_behalf_of_id, cycle_id, from_state, to_state, comment, data). The scopes' writers
+    are serialised as `record` does (on PostgreSQL one statement takes every lock, in
+    scope order so that two batches cannot deadlock); their last links are read together.
+    Returns the entries as written, with seq and hash.
+    """
+    from app.models.bulk import chunks, insert_new
+
+    if not entries:
+        return []
+    scopes = sorted({e["scope"] for e in entries})
+    if len(scopes) != len(entries):
+        raise ValueError("one entry per scope")
+    if session.get_bind().dialect.name == "postgresql":
+        for batch in chunks(scopes):
+            session.execute(
+                text(
+                    "SELECT pg_advisory_xact_lock(:space, hashtext(s)) "
+                    "FROM unnest(CAST(:scopes AS text[])) AS s ORDER BY s"
+                ),
+                {"space": AUDIT_LOCK_SPACE, "scopes": batch},
+            )
+    heads: dict[str, tuple[int, str]] = {}
+    for batch in chunks(scopes):
+        last = (
+            select(AuditEntry.scope, func.max(AuditEntry.seq).label("seq"))
+            .where(AuditEntry.scope.in_(batch))
+            .group_by(AuditEntry.scope)
+            .subquery()
+        )
+        rows = session.execute(
+            select(AuditEntry.scope, AuditEntry.seq, AuditEntry.hash).join(
+                last, (AuditEntry.scope == last.c.scope) & (AuditEntry.seq == last.c.seq)
+            )
+        )
+        heads.update({scope: (seq, digest) for scope, seq, digest in rows})
+    written = []
+    for values in entries:
+        seq, prev_hash = heads.get(values["scope"], (0, ""))
+        entry = AuditEntry(
+            **{
+                **values,
+                "at": values["at"].astimezone(UTC),
+                "comment": values.get("comment") or "",
+                "data": json.loads(json.dumps(values.get("data") or {}, default=str)),
+            },
+            seq=seq + 1,
+            prev_hash=prev_hash,
+        )
+        entry.hash = entry_hash(entry)
+        written.append(
+            {c.key: getattr(entry, c.key) for c in AuditEntry.__table__.columns if c.key != "id"}
+        )
+    added = insert_new(session, AuditEntry.__table__, written, (AuditEntry.__table__.c.id,))
+    if len(added) != len(written):  # the locks make this impossible; never lose a record
+        raise RuntimeError("an audit chain moved while its writers were serialised")
+    return written

@@ -20,16 +20,17 @@ from transitions import MachineError
 
 from app.calendar import local_date
 from app.models import AuditEntry, Cycle, ItemStatus, User
-from app.outbox import enqueue
+from app.outbox import enqueue_rows, outbox_row
 
 from . import audit
-from .deadlines import year_locked
 from .definition import PREVIOUS, Definition, Transition
 from .errors import N_, ConflictError, GuardFailed, InvalidTransition, PermissionDenied
-from .guards import GUARDS, report_filed
-from .permissions import acting_for, involved, permits, who_must_act
+from .facts import Facts, Person
+from .facts import read as read_facts
+from .guards import GUARD_FACTS, GUARDS, report_filed, report_judge
+from .permissions import who_must_act
 from .registry import definition_of
-from .roles import people, session_of
+from .roles import session_of
 from .rules import confirmed_after
 
 
@@ -43,13 +44,21 @@ def _halted_from(session: Session, cycle: Cycle) -> str | None:
     )
 
 
-class _Checks:
+class Checks:
     """The conditions of a transition, run by the machine in this order (once per firing,
     though a transition back to the halted-from state is compiled for every state)."""
 
-    def __init__(self, definition: Definition, cycle: Cycle, by: User, today: date, comment: str):
+    def __init__(
+        self,
+        definition: Definition,
+        cycle: Cycle,
+        by: User,
+        today: date,
+        comment: str,
+        facts: Facts,
+    ):
         self.definition, self.cycle, self.by = definition, cycle, by
-        self.today, self.comment = today, comment
+        self.today, self.comment, self.facts = today, comment, facts
         self.session = session_of(cycle)
         self.passed: set[int] = set()
 
@@ -60,33 +69,36 @@ class _Checks:
         return True
 
     def _check(self, transition: Transition) -> None:
-        cycle = self.cycle
-        with self.session.no_autoflush:
-            if transition.decides and cycle.submitted_by_id == self.by.id:
-                raise PermissionDenied(
-                    N_("自分が提出したものを自分で判断することはできません。"),
-                    code="own_submission",
-                )
-            if not permits(self.definition, transition, cycle, self.by, self.today):
-                raise PermissionDenied()
-            if transition.needs_reason and not self.comment:
-                raise GuardFailed(N_("理由を入力してください。"), field="reason")
-            if year_locked(self.session, cycle.fiscal_year):
-                raise PermissionDenied(
-                    N_("%(year)s年度は確定（ロック）済みのため変更できません。"),
-                    code="year_locked",
-                    year=cycle.fiscal_year,
-                )
-        # The content the submission needs, as the caller has written it.
-        if transition.report:
-            report_filed(
-                self.session,
-                cycle,
-                transition.report,
-                self.definition.report_label(transition.report),
+        cycle, facts = self.cycle, self.facts
+        if transition.decides and cycle.submitted_by_id == self.by.id:
+            raise PermissionDenied(
+                N_("自分が提出したものを自分で判断することはできません。"),
+                code="own_submission",
             )
+        if not facts.permits(transition, cycle):
+            raise PermissionDenied()
+        if transition.needs_reason and not self.comment:
+            raise GuardFailed(N_("理由を入力してください。"), field="reason")
+        if facts.locked:
+            raise PermissionDenied(
+                N_("%(year)s年度は確定（ロック）済みのため変更できません。"),
+                code="year_locked",
+                year=cycle.fiscal_year,
+            )
+        # The content the submission needs, as the caller has written it: read with the
+        # rights when nothing is pending, else by the guards themselves (which flush).
+        pending = bool(self.session.new or self.session.dirty or self.session.deleted)
+        label = self.definition.report_label(transition.report) if transition.report else ""
+        if transition.report:
+            if pending:
+                report_filed(self.session, cycle, transition.report, label)
+            else:
+                report_judge(facts.guards["@report"][0], label)
         for guard in transition.guards:
-            GUARDS[guard](self.session, cycle)
+            if pending:
+                GUARDS[guard](self.session, cycle)
+            else:
+                GUARD_FACTS[guard][1](cycle, *facts.guards[guard])
 
 
 def fire(
@@ -98,78 +110,79 @@ def fire(
     comment: str = "",
     expected_version: int | None = None,
 ) -> AuditEntry:
-    """Fire `trigger` on `cycle` as `by` at `now`; the audit entry written (flushed)."""
+    """Fire `trigger` on `cycle` as `by` at `now`; the audit entry written (flushed).
+
+    In steady state it costs one read (the acting user's rights, the year lock, the mail's
+    recipients and the guards' data together), the cycle's conditional UPDATE, the audit
+    record (lock, last link, insert) and one insert of the mails. On ConflictError the
+    caller rolls its transaction back.
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     session = session_of(cycle)
     today = local_date(now)
     comment = (comment or "").strip()
     definition = definition_of(cycle)
+    transition = definition.transition(cycle.state, trigger)
     # Who may act is decided on what is stored; the caller's pending edits are not flushed
     # (nor its version moved) by a refusal.
     with session.no_autoflush:
+        facts = read_facts(session, definition, cycle, by, today, transition)
         # Nothing about the cycle (its version, its state) is told to someone with no part
         # in it.
-        if not involved(cycle, by, today):
+        if not facts.involved(definition):
             raise PermissionDenied()
         if expected_version is not None and expected_version != cycle.version:
             raise ConflictError()
-        transition = definition.transition(cycle.state, trigger)
         if transition is None:
-            raise _not_now(definition, cycle)
+            raise not_now(definition, cycle)
         previous = _halted_from(session, cycle) if transition.dest == PREVIOUS else None
     try:
         dest = definition.fire(
             cycle.state,
             trigger,
-            check=_Checks(definition, cycle, by, today, comment),
+            check=Checks(definition, cycle, by, today, comment, facts),
             previous=previous,
         )
     except MachineError as exc:
-        raise _not_now(definition, cycle) from exc
-    on_behalf_of = acting_for(definition, transition, cycle, by, today)
-    author = cycle.submitted_by
+        raise not_now(definition, cycle) from exc
+    on_behalf_of = facts.acting_for(transition)
     from_state = cycle.state
     try:
-        with session.begin_nested():
-            move(cycle, definition, transition, dest, now=now)
-            if transition.submits:
-                cycle.submitted_by_id = by.id
-                cycle.submitted_by = by
-                cycle.submitted_at = now
-            # The optimistic check: UPDATE cycle ... WHERE version = <the version read>.
-            session.flush()
-            entry = audit.record(
-                session,
-                scope=audit.cycle_scope(cycle),
-                action=trigger,
-                now=now,
-                actor=by,
-                on_behalf_of=on_behalf_of,
-                cycle=cycle,
-                from_state=from_state,
-                to_state=dest,
-                comment=comment,
-                data={"definition": definition.version},
-            )
-            _effects(cycle, definition, from_state, dest, by=by, now=now)
-            _notify(
-                cycle,
-                transition,
-                entry,
-                definition,
-                by=by,
-                author=author,
-                on_behalf_of=on_behalf_of,
-                today=today,
-                now=now,
-            )
+        move(cycle, definition, transition, dest, now=now)
+        if transition.submits:
+            cycle.submitted_by_id = by.id
+            cycle.submitted_by = by
+            cycle.submitted_at = now
+        # The optimistic check: UPDATE cycle ... WHERE version = <the version read>.
+        session.flush()
     except StaleDataError as exc:
         raise ConflictError() from exc
+    entry = audit.record(
+        session,
+        scope=audit.cycle_scope(cycle),
+        action=trigger,
+        now=now,
+        actor=by,
+        on_behalf_of=on_behalf_of,
+        cycle=cycle,
+        from_state=from_state,
+        to_state=dest,
+        comment=comment,
+        data={"definition": definition.version},
+    )
+    effects(cycle, definition, from_state, dest, by=by, now=now)
+    # The transition's mails, in one insert.
+    enqueue_rows(
+        session,
+        mails(
+            cycle, transition, entry, definition, facts, by=by, on_behalf_of=on_behalf_of, now=now
+        ),
+    )
     return entry
 
 
-def _not_now(definition: Definition, cycle: Cycle) -> InvalidTransition:
+def not_now(definition: Definition, cycle: Cycle) -> InvalidTransition:
     state = definition.state(cycle.state)
     if state is None:
         return InvalidTransition()
@@ -190,6 +203,7 @@ def move(
     target = definition.states[dest]
     cycle.state = dest
     cycle.state_since = now
+    cycle.last_activity_at = now
     confirmed = confirmed_after(definition, transition, target, cycle.confirmed_at is not None)
     if confirmed is True:
         cycle.confirmed_at = now
@@ -201,26 +215,25 @@ def move(
         cycle.closed_at = None
 
 
-def _effects(
+def effects(
     cycle: Cycle, definition: Definition, from_state: str, dest: str, *, by: User, now: datetime
 ) -> None:
     """What a move means beyond the cycle: the item's status, the next fiscal year."""
     from .rollover import roll_over, undo_ending
 
-    item = cycle.item
     target, source = definition.states[dest], definition.states[from_state]
     if target.closes_year:
         roll_over(cycle, by=by, now=now)
     elif source.closes_year:
         undo_ending(cycle, by=by, now=now)
     if target.item_status is not None:
-        item.status = ItemStatus(target.item_status)
-    elif source.item_status == ItemStatus.SUSPENDED and item.status == ItemStatus.SUSPENDED:
-        item.status = ItemStatus.ACTIVE
+        cycle.item.status = ItemStatus(target.item_status)
+    elif source.item_status == ItemStatus.SUSPENDED and cycle.item.status == ItemStatus.SUSPENDED:
+        cycle.item.status = ItemStatus.ACTIVE
 
 
 def _mail_context(
-    cycle: Cycle, definition: Definition, entry: AuditEntry, by: User, on_behalf_of: User | None
+    cycle: Cycle, definition: Definition, entry: AuditEntry, by: User, on_behalf_of: Person | None
 ) -> dict:
     return {
         "cycle_id": cycle.id,
@@ -247,38 +260,60 @@ def _stage_label(definition: Definition, state: str) -> str:
     return definition.stages[stage].ja if stage else ""
 
 
-def _notify(
+def _next_people(
+    cycle: Cycle, definition: Definition, facts: Facts, author: Person | None, today: date
+) -> list:
+    """`permissions.who_must_act` after the move, from the rosters read beforehand."""
+    state = definition.state(cycle.state)
+    if state is None or state.actor is None:
+        return []
+    if state.actor not in facts.rosters and not definition.roles[state.actor].submitter:
+        return who_must_act(cycle, today)  # a return to where it was halted: asked now
+    users = facts.people(definition, state.actor, author)
+    if cycle.state in definition.deciding_states:
+        users = [u for u in users if u.id != cycle.submitted_by_id]
+    return users
+
+
+def mails(
     cycle: Cycle,
     transition: Transition,
     entry: AuditEntry,
     definition: Definition,
+    facts: Facts,
     *,
     by: User,
-    author: User | None,
-    on_behalf_of: User | None,
-    today: date,
+    on_behalf_of: Person | None,
     now: datetime,
-) -> None:
-    session = session_of(cycle)
+) -> list[dict]:
+    """The outbox rows of a transition just made (the cycle already moved)."""
+    today = local_date(now)
+    # The submitter after the move: whoever just submitted, else the one before.
+    author = Person(by.id, by.name, by.email, by.active) if transition.submits else facts.author
     context = _mail_context(cycle, definition, entry, by, on_behalf_of)
     sent: set[tuple[str, int]] = set()
+    rows = []
     for recipients, kind in transition.notify.items():
         if recipients == "next":
-            users = who_must_act(cycle, today)
+            users = _next_people(cycle, definition, facts, author, today)
         elif recipients == "author":
-            users = [author] if author is not None else []
+            users = [facts.author] if facts.author is not None else []
         else:
-            users = people(definition.roles[recipients], cycle.item, today, author)
+            users = facts.people(definition, recipients, author)
         for user in users:
             if user.id == by.id or not user.active or (kind, user.id) in sent:
                 continue
             sent.add((kind, user.id))
-            enqueue(
-                session,
-                kind=kind,
-                recipient=user,
-                context=context,
-                now=now,
-                cycle_id=cycle.id,
-                dedupe_key=f"wf:{cycle.id}:{entry.seq}:{kind}:{user.id}",
+            rows.append(
+                outbox_row(
+                    kind=kind,
+                    recipient_id=user.id,
+                    name=user.name,
+                    email=user.email,
+                    context=context,
+                    now=now,
+                    cycle_id=cycle.id,
+                    dedupe_key=f"wf:{cycle.id}:{entry.seq}:{kind}:{user.id}",
+                )
             )
+    return rows

@@ -9,11 +9,14 @@ in a fixed number of queries.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import and_, false, or_, select
-from sqlalchemy.orm import Session, selectinload
+import sqlalchemy as sa
+from sqlalchemy import and_, exists, false, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
+from app.calendar import TOKYO, is_business_day
 from app.models import Cycle, DeadlineExtension, FiscalYearSchedule
 
 from .deadlines import adjusted, schedule_for, stage_due, stage_of
@@ -32,9 +35,16 @@ class Deadlines:
     year: int
     by_stage: dict[str, date]
     extended: dict[int, date] = field(default_factory=dict)  # cycle id -> due of its stage
+    _plain: dict[tuple[str, str], date | None] = field(default_factory=dict)
 
     def stage_due(self, version: str, state: str) -> date | None:
         """The (business-day) deadline of the state's stage, before extensions."""
+        key = (version, state)
+        if key not in self._plain:
+            self._plain[key] = self._stage_due(version, state)
+        return self._plain[key]
+
+    def _stage_due(self, version: str, state: str) -> date | None:
         definition = versions_in().get(version)
         stage = definition.stage_of(state) if definition else None
         if stage is None:
@@ -50,21 +60,61 @@ class Deadlines:
         return self.extended.get(cycle.id, plain)
 
     def overdue_clause(self, states: list[VersionState]):
-        """A WHERE clause true for the cycles past their stage's deadline today."""
-        late = [
-            (version, state)
-            for version, state in states
-            if (due := self.stage_due(version, state)) is not None and due < self.today
-        ]
-        base = states_clause(late)
-        if not self.extended:
-            return base
-        late_extended = [cid for cid, due in self.extended.items() if due < self.today]
-        ids = list(self.extended)
-        return or_(
-            and_(base, Cycle.id.not_in(ids)),
-            Cycle.id.in_(late_extended) if late_extended else false(),
-        )
+        """A WHERE clause true for the cycles past their stage's deadline today.
+
+        Cycles whose stage was extended are judged by their latest extension, through a
+        subquery: the clause has a few parameters per stage, never one per cycle.
+        """
+        by_stage: dict[tuple[str, date], list[VersionState]] = {}
+        for version, state in states:
+            due = self.stage_due(version, state)
+            if due is not None:
+                stage = versions_in()[version].stage_of(state)
+                by_stage.setdefault((stage, due), []).append((version, state))
+        # adjusted(x) < today exactly when x is before the first business day from today on.
+        first_open = next_business_day(self.today)
+        parts = []
+        for (stage, due), pairs in by_stage.items():
+            plain = ~extension_clause(stage) if due < self.today else false()
+            parts.append(
+                and_(states_clause(pairs), or_(plain, extension_clause(stage, before=first_open)))
+            )
+        return or_(*parts) if parts else false()
+
+
+def next_business_day(day: date) -> date:
+    """`day` itself when it is a business day, else the first one after it."""
+    while not is_business_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def extension_clause(stage: str, *, due_on: date | None = None, before: date | None = None):
+    """Cycles whose latest extension of `stage` exists (moved to `due_on`, or before
+    `before`): the rule of `deadlines.stage_due` as a correlated subquery."""
+    ext, later = aliased(DeadlineExtension), aliased(DeadlineExtension)
+    newer = exists().where(
+        later.cycle_id == ext.cycle_id,
+        later.stage == ext.stage,
+        or_(
+            later.created_at > ext.created_at,
+            and_(later.created_at == ext.created_at, later.id > ext.id),
+        ),
+    )
+    conditions = [ext.cycle_id == Cycle.id, ext.stage == stage, ~newer]
+    if due_on is not None:
+        conditions.append(ext.due_on == due_on)
+    if before is not None:
+        conditions.append(ext.due_on < before)
+    return exists().where(*conditions)
+
+
+def local_day(column, dialect: str) -> ColumnElement[date]:
+    """The Tokyo calendar date of a UTC timestamp column, computed by the database."""
+    if dialect == "postgresql":
+        return sa.cast(sa.func.timezone(TOKYO.key, column), sa.Date)
+    # SQLite keeps UTC as text; Japan has had no daylight saving time since 1951.
+    return sa.type_coerce(sa.func.date(column, "+9 hours"), sa.Date)
 
 
 def load_deadlines(session: Session, fiscal_year: int, today: date) -> Deadlines:
@@ -100,13 +150,41 @@ def states_clause(states: list[VersionState]):
 
 
 def states_of_year(session: Session, fiscal_year: int) -> list[VersionState]:
-    """The (definition version, state) pairs the year's cycles are in."""
+    """The (definition version, state) pairs the year's cycles are in.
+
+    One statement asking, for each state of each known definition, whether a cycle of the
+    year is in it: an index probe each, instead of reading every cycle of the year.
+    """
+    probes = [
+        select(
+            sa.literal(version, sa.String).label("version"),
+            sa.literal(state, sa.String).label("state"),
+        ).where(
+            exists().where(
+                Cycle.fiscal_year == fiscal_year,
+                Cycle.definition_version == version,
+                Cycle.state == state,
+            )
+        )
+        for version, definition in sorted(versions_in().items())
+        for state in definition.states
+    ]
+    return [(version, state) for version, state in session.execute(sa.union_all(*probes))]
+
+
+def fiscal_years(session: Session) -> list[int]:
+    """The fiscal years that have cycles, ascending (an index skip over the years)."""
     rows = session.execute(
-        select(Cycle.definition_version, Cycle.state)
-        .where(Cycle.fiscal_year == fiscal_year)
-        .distinct()
+        sa.text(
+            "WITH RECURSIVE years(fy) AS ("
+            " SELECT min(fiscal_year) FROM cycle"
+            " UNION ALL"
+            " SELECT (SELECT min(fiscal_year) FROM cycle WHERE fiscal_year > years.fy)"
+            " FROM years WHERE years.fy IS NOT NULL"
+            ") SELECT fy FROM years WHERE fy IS NOT NULL"
+        )
     )
-    return [(version, state) for version, state in rows]
+    return [fy for (fy,) in rows]
 
 
 def open_states(states: list[VersionState]) -> list[VersionState]:

@@ -119,3 +119,35 @@ def can_view_item(user: User, item: ReformItem, today: date) -> bool:
         for role in definition.roles.values()
         if role.post_based
     )
+
+
+def viewable_items(session, user: User, today: date, items: list[ReformItem]) -> set[int]:
+    """The ids among `items` whose page `user` may open (`can_view_item` for a whole list,
+    in two or three queries whatever its length)."""
+    from sqlalchemy import or_, select
+
+    from .registry import all_definitions
+    from .roles import reach_of
+
+    if not user.active:
+        return set()
+    if user.has_role(Role.SECRETARIAT) or user.has_role(Role.ADMIN):
+        return {item.id for item in items}
+    reach = reach_of(session, user, today)
+    # Each item is judged by the definition of its latest cycle (the current one if none).
+    versions: dict[str, list[int]] = {}
+    for item in items:
+        version = item.cycles[-1].definition_version if item.cycles else get_definition().version
+        versions.setdefault(version, []).append(item.id)
+    known = {d.version: d for d in all_definitions()}
+    found: set[int] = set()
+    for version, ids in versions.items():
+        definition = known.get(version) or get_definition(version)
+        clauses = [reach.clause(r) for r in definition.roles.values() if r.post_based]
+        if not clauses:
+            continue
+        plans = {item.plan_id for item in items}
+        query = select(ReformItem.id).where(ReformItem.plan_id.in_(plans), or_(*clauses))
+        allowed = set(session.scalars(query))
+        found |= allowed & set(ids)
+    return found

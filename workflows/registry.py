@@ -83,14 +83,32 @@ def definition_of(cycle: _Versioned) -> Definition:
 
 
 def all_definitions() -> list[Definition]:
-    """The current definition and every archived one (each checked)."""
+    """The current definition and every archived one (each checked).
+
+    Asked for every row of a long list, it answers from memory while neither the current
+    file nor the archive folder has changed (archived versions are never edited).
+    """
     now = current()
-    found = [now]
-    for path in sorted(archive_dir().glob(f"{now.name}-*.yaml")):
-        found.append(_load(path))
-    return found
+    folder = archive_dir()
+    try:
+        stamp = folder.stat().st_mtime_ns
+    except FileNotFoundError:
+        stamp = None
+    key = (id(now), str(folder), stamp)
+    if _known[0] != key:
+        found = [now]
+        for path in sorted(folder.glob(f"{now.name}-*.yaml")):
+            found.append(_load(path))
+        _known[:] = [key, found, {d.version: d for d in found}]
+    return _known[1]
+
+
+_known: list = [None, [], {}]
 
 
 def versions_in(definitions: list[Definition] | None = None) -> dict[str, Definition]:
     """Every known definition by version."""
-    return {d.version: d for d in (definitions or all_definitions())}
+    if definitions is not None:
+        return {d.version: d for d in definitions}
+    all_definitions()
+    return _known[2]

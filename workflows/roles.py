@@ -244,3 +244,63 @@ def reach_of(session: Session, user: User, today: date) -> Reach:
     if not user.active:
         held, substituted = [], []
     return Reach(user, today, held, substituted, granted)
+
+
+# --- every item at once: who plays a role, as SQL joined to the cycles ---------------
+
+
+def players(role: Role, today: date) -> sa.Select:
+    """Rows (section_id, department_id, user_id) of the posts of `role`'s kinds and the
+    active people holding or substituting for them on `today` (holders and substitutes
+    alike; a person appears once per post scope)."""
+    held = (
+        select(Post.section_id, Post.department_id, PostAssignment.user_id.label("user_id"))
+        .join(PostAssignment, PostAssignment.post_id == Post.id)
+        .join(User, User.id == PostAssignment.user_id)
+        .where(
+            Post.kind_code.in_(role.posts),
+            Post.active.is_(True),
+            User.active.is_(True),
+            PostAssignment.starts_on <= today,
+            sa.or_(PostAssignment.ends_on.is_(None), PostAssignment.ends_on >= today),
+        )
+    )
+    substituting = (
+        select(Post.section_id, Post.department_id, Substitution.substitute_id)
+        .join(Substitution, Substitution.post_id == Post.id)
+        .join(User, User.id == Substitution.substitute_id)
+        .where(
+            Post.kind_code.in_(role.posts),
+            Post.active.is_(True),
+            User.active.is_(True),
+            Substitution.revoked_at.is_(None),
+            Substitution.starts_on <= today,
+            Substitution.ends_on >= today,
+        )
+    )
+    return sa.union(held, substituting)
+
+
+def join_players(query: sa.Select, role: Role, today: date) -> sa.Select:
+    """`query` over Cycle, its ReformItem and the item's owning Section, joined to User:
+    one row per cycle and person playing `role` for its item on `today` -- the same people
+    as `people`, for every cycle at once, in one statement."""
+    if role.granted:
+        granted = select(UserRole.user_id).where(UserRole.role == GrantedRole(role.granted))
+        return query.join(User, sa.and_(User.id.in_(granted), User.active.is_(True)))
+    if role.submitter:
+        return query.join(User, sa.and_(User.id == Cycle.submitted_by_id, User.active.is_(True)))
+    cast = players(role, today).subquery()
+    if role.of == "owning_section":
+        on = cast.c.section_id == ReformItem.owning_section_id
+    elif role.of == "related_sections":
+        on = cast.c.section_id.in_(
+            select(item_related_section.c.section_id).where(
+                item_related_section.c.item_id == ReformItem.id
+            )
+        )
+    elif role.of == "owning_department":
+        on = cast.c.department_id == Section.department_id
+    else:  # city
+        on = sa.true()
+    return query.join(cast, on).join(User, User.id == cast.c.user_id)

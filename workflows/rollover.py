@@ -7,21 +7,25 @@ later cycle still running. Leaving that state again (a reopen) undoes exactly th
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+import sqlalchemy as sa
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased
 
 from app.models import (
     AuditEntry,
     Cycle,
     Direction,
     ExecutionPlan,
+    Indicator,
     IndicatorValue,
     ItemStatus,
     ReformItem,
     User,
 )
+from app.models.bulk import chunks, insert_new
 
 from . import audit
 from .engine import move
@@ -68,6 +72,7 @@ def open_cycle(
             definition_version=definition.version,
             state_since=now,
             opened_at=now,
+            last_activity_at=now,
             carried_over=carried_over,
         )
         session.add(cycle)
@@ -98,28 +103,148 @@ def _year_closed(cycle: Cycle) -> bool:
     return state is not None and state.closes_year
 
 
-def open_next_cycles(session: Session, fiscal_year: int, *, now: datetime) -> list[Cycle]:
-    """Open `fiscal_year`'s cycles of the active items (1 April); the newly opened ones."""
-    items = session.scalars(
-        select(ReformItem)
-        .join(ExecutionPlan)
+def open_year(session: Session, fiscal_year: int, *, now: datetime) -> list[int]:
+    """Open `fiscal_year`'s cycles of the active items (1 April); the ids newly opened.
+
+    Set-based and idempotent: one query finds the items still without a cycle that year
+    (nothing to do: one statement); the cycles, their indicator rows and their first audit
+    records are inserted in bulk, the unique (item, year) key skipping any another
+    scheduler opened at the same moment.
+    """
+    definition = get_definition()
+    previous = aliased(Cycle)
+    rows = session.execute(
+        select(
+            ReformItem.id,
+            previous.definition_version,
+            previous.state,
+            previous.fiscal_year,
+            previous.improvement,
+        )
+        .join(ExecutionPlan, ExecutionPlan.id == ReformItem.plan_id)
+        .outerjoin(
+            previous,
+            and_(previous.item_id == ReformItem.id, previous.fiscal_year == fiscal_year - 1),
+        )
         .where(
             ReformItem.status == ItemStatus.ACTIVE,
             ExecutionPlan.start_fy <= fiscal_year,
             ExecutionPlan.end_fy >= fiscal_year,
+            ~exists().where(Cycle.item_id == ReformItem.id, Cycle.fiscal_year == fiscal_year),
+            or_(
+                previous.direction.is_(None),
+                previous.direction.not_in([d for d in Direction if d.ends_item]),
+            ),
         )
         .order_by(ReformItem.id)
     ).all()
-    opened: list[Cycle] = []
-    for item in items:
-        if find_cycle(session, item, fiscal_year) is not None:
-            continue
-        previous = find_cycle(session, item, fiscal_year - 1)
-        if previous is not None and previous.direction is not None and previous.direction.ends_item:
-            continue
-        carried = _carry_text(previous) if previous is not None and _year_closed(previous) else ""
-        opened.append(open_cycle(item, fiscal_year, now=now, carried_over=carried))
-    return opened
+    if not rows:
+        return []
+    values = []
+    for item_id, version, state, year, improvement in rows:
+        carried = ""
+        if version is not None:
+            closed = get_definition(version).state(state)
+            if closed is not None and closed.closes_year:
+                carried = _carry_text(_Previous(year, improvement))
+        values.append(_new_cycle(item_id, fiscal_year, definition, now, carried))
+    table = Cycle.__table__
+    opened = insert_new(session, table, values, (table.c.id, table.c.item_id, table.c.carried_over))
+    opened.sort()
+    _ensure_year_values(session, fiscal_year, now)
+    entries = []
+    for cycle_id, _item_id, carried in opened:
+        entry = AuditEntry(
+            scope=f"cycle:{cycle_id}",
+            seq=1,
+            cycle_id=cycle_id,
+            at=now.astimezone(UTC),
+            actor_id=None,
+            on_behalf_of_id=None,
+            action="open",
+            from_state=None,
+            to_state=definition.initial,
+            comment="",
+            data={"definition": definition.version, "carried_over": bool(carried)},
+            prev_hash="",
+        )
+        entry.hash = audit.entry_hash(entry)
+        entries.append(
+            {c.key: getattr(entry, c.key) for c in AuditEntry.__table__.columns if c.key != "id"}
+        )
+    insert_new(session, AuditEntry.__table__, entries, (AuditEntry.__table__.c.id,))
+    return [cycle_id for cycle_id, _item, _carried in opened]
+
+
+class _Previous:
+    """What carrying the measures forward reads of last year's cycle."""
+
+    def __init__(self, fiscal_year: int, improvement: str | None):
+        self.fiscal_year, self.improvement = fiscal_year, improvement
+
+
+def _new_cycle(
+    item_id: int, fiscal_year: int, definition, now: datetime, carried_over: str
+) -> dict:
+    return {
+        "item_id": item_id,
+        "fiscal_year": fiscal_year,
+        "state": definition.initial,
+        "definition_version": definition.version,
+        "version": 1,
+        "state_since": now,
+        "opened_at": now,
+        "last_activity_at": now,
+        "carried_over": carried_over,
+        **{name: "" for name in _TEXTS},
+    }
+
+
+_TEXTS = (
+    "goal",
+    "schedule_q1",
+    "schedule_q2",
+    "schedule_q3",
+    "schedule_q4",
+    "analysis",
+    "issues",
+    "improvement",
+)
+
+
+def _ensure_year_values(session: Session, fiscal_year: int, now: datetime) -> None:
+    """An indicator row of the year for every indicator of the items opened at `now`."""
+    opened_items = select(Cycle.item_id).where(
+        Cycle.fiscal_year == fiscal_year, Cycle.opened_at == now
+    )
+    missing = select(Indicator.id, sa.literal(fiscal_year), sa.null()).where(
+        Indicator.item_id.in_(opened_items),
+        ~exists().where(
+            IndicatorValue.indicator_id == Indicator.id, IndicatorValue.fiscal_year == fiscal_year
+        ),
+    )
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(
+        dialect.insert(IndicatorValue)
+        .from_select(["indicator_id", "fiscal_year", "target"], missing)
+        .on_conflict_do_nothing()
+    )
+
+
+def open_next_cycles(session: Session, fiscal_year: int, *, now: datetime) -> list[Cycle]:
+    """Open `fiscal_year`'s cycles of the active items (1 April); the newly opened ones."""
+    ids = open_year(session, fiscal_year, now=now)
+    found: list[Cycle] = []
+    for batch in chunks(ids):
+        found += session.scalars(select(Cycle).where(Cycle.id.in_(batch)).order_by(Cycle.id))
+    # The rows went in without the ORM: collections already loaded are read again now.
+    items = {cycle.item_id for cycle in found}
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, ReformItem) and obj.id in items and "cycles" in obj.__dict__:
+            session.refresh(obj, ["cycles"])
+        elif isinstance(obj, Indicator) and obj.item_id in items and "values" in obj.__dict__:
+            session.refresh(obj, ["values"])
+    return found
 
 
 def _ended_status(direction: Direction) -> ItemStatus:

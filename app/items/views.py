@@ -34,8 +34,8 @@ from app.once import once
 from app.tasks.queries import last_send_back, my_tasks
 from app.templating import state_label
 from app.validation import parse_fiscal_year
+from workflows import batch, operations, permissions
 from workflows import errors as workflow_errors
-from workflows import operations, permissions
 from workflows.deadlines import due_date
 from workflows.definition import Transition
 from workflows.registry import definition_of
@@ -431,22 +431,16 @@ def inbox():
         selected = [t for t in waiting if t.cycle.id in chosen]
         return render_template("items/inbox.html", tasks=selected, step="confirm", selected=chosen)
 
-    approved, failed = [], []
-    for cycle_id, version in chosen.items():
-        cycle = db.session.get(Cycle, cycle_id)
-        if cycle is None:
-            continue
-        try:
-            with db.session.begin_nested():
-                if cycle.version != version:
-                    raise workflow_errors.ConflictError(str(CONFLICT_MESSAGE))
-                operations.approve(cycle, by=current_user, now=now(), expected_version=version)
-            approved.append(cycle)
-        except (workflow_errors.WorkflowError, StaleDataError) as exc:
-            message = getattr(exc, "message", str(CONFLICT_MESSAGE))
-            if isinstance(exc, workflow_errors.ConflictError | StaleDataError):
-                message = str(CONFLICT_MESSAGE)
-            failed.append((cycle, message))
+    approved, refused = batch.approve_many(db.session, chosen, by=current_user, now=now())
+    failed = [
+        (
+            cycle,
+            str(CONFLICT_MESSAGE)
+            if isinstance(exc, workflow_errors.ConflictError)
+            else getattr(exc, "message", str(CONFLICT_MESSAGE)),
+        )
+        for cycle, exc in refused
+    ]
     db.session.commit()
     if approved:
         flash(

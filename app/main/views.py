@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import abort, render_template, request
-from flask_login import login_required
+from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app.calendar import local_date
 from app.extensions import db
 from app.models import ExecutionPlan, Outline, ReformItem, Section, Viewpoint
 from app.validation import id_arg
+from workflows.permissions import viewable_items
 
 from . import bp
 
@@ -58,4 +62,5 @@ def plan_items():
         plan=plan,
         viewpoints=viewpoints,
         by_viewpoint=by_viewpoint,
+        viewable=viewable_items(db.session, current_user, local_date(datetime.now(UTC)), items),
     )

@@ -48,7 +48,17 @@ class Cycle(Base):
     """The PDCA cycle of one reform item in one fiscal year; the unit that moves."""
 
     __tablename__ = "cycle"
-    __table_args__ = (sa.UniqueConstraint("item_id", "fiscal_year"),)
+    __table_args__ = (
+        sa.UniqueConstraint("item_id", "fiscal_year"),
+        # The secretariat's list: a year's cycles, longest in their state first.
+        sa.Index("ix_cycle_year_since", "fiscal_year", "state_since", "id"),
+        # Which states a year's cycles are in, how many in each, how many stuck: counted
+        # from the index alone.
+        sa.Index(
+            "ix_cycle_year_state",
+            *("fiscal_year", "definition_version", "state", "state_since", "item_id", "id"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(sa.ForeignKey("reform_item.id"), index=True)
@@ -64,6 +74,9 @@ class Cycle(Base):
     # When the year's evaluation was confirmed (a transition marked `confirms`); cleared when
     # the cycle leaves the states that count as confirmed, kept when it is halted.
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The time of the cycle's latest audit record (kept by `workflows.audit.record`), so
+    # that lists show and sort by the last activity without reading the audit log.
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # Plan (計画)
     goal: Mapped[str] = mapped_column(sa.Text, default="")

@@ -31,13 +31,14 @@ class NotificationDispatch(Base):
     __table_args__ = (sa.UniqueConstraint("cycle_id", "rule", "step", "due_on", "recipient_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    cycle_id: Mapped[int] = mapped_column(sa.ForeignKey("cycle.id"), index=True)
+    # Found by the unique key, which leads with it.
+    cycle_id: Mapped[int] = mapped_column(sa.ForeignKey("cycle.id"))
     rule: Mapped[str] = mapped_column(sa.String(40))
     step: Mapped[int]
     due_on: Mapped[date]
     recipient_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
     state: Mapped[str] = mapped_column(sa.String(40), default="")
-    status: Mapped[DispatchStatus] = mapped_column(enum_column(DispatchStatus))
+    status: Mapped[DispatchStatus] = mapped_column(enum_column(DispatchStatus), index=True)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     outbox_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outbox_message.id"))
     digest_outbox_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outbox_message.id"))

@@ -22,6 +22,8 @@ class OutboxStatus(LabeledEnum):
 
 class OutboxMessage(Base):
     __tablename__ = "outbox_message"
+    # What the senders claim: pending rows whose time has come, oldest first.
+    __table_args__ = (sa.Index("ix_outbox_message_due", "status", "next_attempt_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
@@ -35,8 +37,9 @@ class OutboxMessage(Base):
     context: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     cycle_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cycle.id"), index=True)
     dedupe_key: Mapped[str | None] = mapped_column(sa.String(250), unique=True)
+    # Found by ix_outbox_message_due, which leads with it.
     status: Mapped[OutboxStatus] = mapped_column(
-        enum_column(OutboxStatus), default=OutboxStatus.PENDING, index=True
+        enum_column(OutboxStatus), default=OutboxStatus.PENDING
     )
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -11,12 +11,12 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+import sqlalchemy as sa
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.calendar import business_days_between, local_date
 from app.models import (
-    AuditEntry,
     Cycle,
     Department,
     FiscalYearSchedule,
@@ -27,18 +27,22 @@ from app.models import (
     Role,
     Section,
     User,
+    UserRole,
     Viewpoint,
+    item_related_section,
 )
+from app.models.bulk import chunks
 from app.text import _, current_locale
 from app.validation import parse_fiscal_year, parse_id
-from workflows.deadlines import stage_of
 from workflows.overdue import (
     Deadlines,
     VersionState,
+    fiscal_years,
     open_states,
     states_clause,
 )
 from workflows.registry import get_definition, versions_in
+from workflows.roles import join_players, players
 from workflows.rules import days_overdue
 
 # Matrix columns after the stages: ended years (closed, abolished), everything else.
@@ -150,14 +154,16 @@ class Filters:
         return out
 
 
-def _base(filters: Filters):
-    """The cycles of the year with the filters other than overdue/stuck applied."""
+def _base(filters: Filters, *, section: bool = True):
+    """The cycles of the year with the filters other than overdue/stuck applied (joined to
+    their item and, unless `section` is false, the item's owning section)."""
     query = (
         select(Cycle)
         .join(ReformItem, Cycle.item_id == ReformItem.id)
-        .join(Section, ReformItem.owning_section_id == Section.id)
         .where(Cycle.fiscal_year == filters.fiscal_year)
     )
+    if section:
+        query = query.join(Section, ReformItem.owning_section_id == Section.id)
     if filters.viewpoint:
         query = query.where(ReformItem.viewpoint_id == filters.viewpoint)
     if filters.department:
@@ -208,14 +214,23 @@ class MatrixRow:
 def matrix(
     session: Session, filters: Filters, deadlines: Deadlines, states: list[VersionState]
 ) -> list[MatrixRow]:
-    """Departments x stage: how many cycles, and how many of them overdue (2 queries + 1)."""
-    base = _base(replace(filters, column=None))
+    """Departments x stage: how many cycles, and how many of them overdue (one scan of
+    the year's cycles, grouped, and the departments)."""
+    base = _base(replace(filters, column=None), section=bool(filters.department))
+    late_count = func.coalesce(func.sum(case((deadlines.overdue_clause(states), 1), else_=0)), 0)
+    # Grouped by the owning section (the item alone), sections mapped to departments
+    # after: one join fewer over every cycle of the year.
     grouped = base.with_only_columns(
-        Section.department_id, Cycle.definition_version, Cycle.state, func.count(Cycle.id)
-    )
-    grouped = grouped.group_by(Section.department_id, Cycle.definition_version, Cycle.state)
-    counts = session.execute(grouped).all()
-    late = session.execute(grouped.where(deadlines.overdue_clause(states))).all()
+        ReformItem.owning_section_id,
+        Cycle.definition_version,
+        Cycle.state,
+        func.count(Cycle.id),
+        late_count,
+    ).group_by(ReformItem.owning_section_id, Cycle.definition_version, Cycle.state)
+    found = session.execute(grouped).all()
+    department_of = dict(session.execute(select(Section.id, Section.department_id)).all())
+    counts = [(department_of.get(s), v, st, n) for s, v, st, n, _late in found]
+    late = [(department_of.get(s), v, st, int(n)) for s, v, st, _n, n in found if n]
     departments = session.scalars(
         select(Department)
         .where(Department.active.is_(True))
@@ -249,14 +264,18 @@ class ListedCycle:
 
 
 def escalation_label(
-    cycle: Cycle, due: date | None, today: date, schedule: FiscalYearSchedule
+    cycle: Cycle,
+    due: date | None,
+    today: date,
+    schedule: FiscalYearSchedule,
+    known: dict | None = None,
 ) -> str:
     """Which level an overdue item has reached under the year's escalation offsets: the
     role it has been escalated to, as the scheduler counts (business days from
     max(deadline, the day the state began))."""
     if due is None or today <= due:
         return ""
-    definition = versions_in().get(cycle.definition_version) or get_definition()
+    definition = (known or versions_in()).get(cycle.definition_version) or get_definition()
     state = definition.state(cycle.state)
     clock = max(due, local_date(cycle.state_since))
     days = business_days_between(clock, today)
@@ -286,46 +305,20 @@ def list_cycles(
     limit: int | None = PAGE_SIZE,
 ) -> tuple[list[ListedCycle], int]:
     """One page of the filtered cycles (all of them when `limit` is None) and the total."""
-    from workflows.permissions import who_must_act
 
     query = _narrowed(_base(filters), filters, deadlines, states, now)
-    total = session.scalar(query.with_only_columns(func.count(Cycle.id)).order_by(None))
-    activity = (
-        select(AuditEntry.cycle_id, func.max(AuditEntry.at).label("last_at"))
-        .where(AuditEntry.cycle_id.is_not(None))
-        .group_by(AuditEntry.cycle_id)
-        .subquery()
-    )
-    query = query.outerjoin(activity, activity.c.cycle_id == Cycle.id).add_columns(
-        activity.c.last_at
-    )
+    total = session.scalar(_count(filters, deadlines, states, now))
     if filters.sort == "activity":
-        query = query.order_by(activity.c.last_at.asc().nulls_first(), Cycle.id)
+        query = query.order_by(Cycle.last_activity_at.asc().nulls_first(), Cycle.id)
     else:
         query = query.order_by(*_SORT_COLUMNS[filters.sort], Cycle.id)
     if limit is not None:
         query = query.limit(limit).offset((filters.page - 1) * limit)
     query = query.options(*cycle_loads())
-    rows = session.execute(query).all()
-    # The engine's answer depends on the section, the state and the submitter only; asking
-    # once per combination keeps the queries bounded by the organisation, not the items.
-    asked: dict[tuple, list[User]] = {}
-
-    def must_act(cycle: Cycle) -> list[User]:
-        if stage_of(cycle) is None:
-            return []
-        key = (
-            cycle.item.owning_section_id,
-            cycle.definition_version,
-            cycle.state,
-            cycle.submitted_by_id,
-        )
-        if key not in asked:
-            asked[key] = list(who_must_act(cycle, deadlines.today))
-        return asked[key]
-
+    cycles = list(session.scalars(query))
+    acting = must_act(session, cycles, deadlines.today)
     listed = []
-    for cycle, last_at in rows:
+    for cycle in cycles:
         due = deadlines.due(cycle)
         days = days_overdue(due, deadlines.today) if due else 0
         listed.append(
@@ -334,11 +327,59 @@ def list_cycles(
                 due=due,
                 days_overdue=days,
                 escalation=escalation_label(cycle, due, deadlines.today, deadlines.schedule),
-                last_activity=last_at,
-                must_act=must_act(cycle),
+                last_activity=cycle.last_activity_at,
+                must_act=acting.get(cycle.id, []),
             )
         )
     return listed, total or 0
+
+
+def _count(filters: Filters, deadlines: Deadlines, states: list[VersionState], now: datetime):
+    """How many cycles the list has: the cycle table alone unless a filter needs the item."""
+    if filters.viewpoint or filters.department:
+        query = _narrowed(_base(filters), filters, deadlines, states, now)
+        return query.with_only_columns(func.count(Cycle.id)).order_by(None)
+    query = select(func.count(Cycle.id)).where(Cycle.fiscal_year == filters.fiscal_year)
+    if filters.state:
+        query = query.where(Cycle.state == filters.state)
+    if filters.grade:
+        query = query.where(Cycle.grade == Grade(filters.grade))
+    return _narrowed(query, filters, deadlines, states, now)
+
+
+def must_act(session: Session, cycles: list[Cycle], today: date) -> dict[int, list[User]]:
+    """Who must act on each of `cycles` now (`permissions.who_must_act`), one query per
+    actor role whatever the number of cycles."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for cycle in cycles:
+        definition = versions_in().get(cycle.definition_version)
+        state = definition.state(cycle.state) if definition else None
+        if state is not None and state.actor and state.stage:
+            groups.setdefault((cycle.definition_version, state.actor), []).append(cycle.id)
+    found: dict[int, list[User]] = {}
+    for (version, actor), ids in groups.items():
+        definition = versions_in()[version]
+        deciding = [s for s in definition.deciding_states]
+        for batch in chunks(ids):
+            query = (
+                select(Cycle.id, User)
+                .select_from(Cycle)
+                .join(ReformItem, ReformItem.id == Cycle.item_id)
+                .join(Section, Section.id == ReformItem.owning_section_id)
+                .where(Cycle.id.in_(batch))
+            )
+            query = join_players(query, definition.roles[actor], today).where(
+                or_(
+                    Cycle.state.not_in(deciding or [""]),
+                    Cycle.submitted_by_id.is_(None),
+                    Cycle.submitted_by_id != User.id,
+                )
+            )
+            for cycle_id, user in session.execute(query.order_by(Cycle.id, User.id)):
+                people = found.setdefault(cycle_id, [])
+                if user not in people:
+                    people.append(user)
+    return found
 
 
 def cycle_loads():
@@ -362,5 +403,168 @@ def filter_choices(session: Session) -> dict:
             select(Department).order_by(Department.position, Department.code)
         ).all(),
         "viewpoints": session.scalars(select(Viewpoint).order_by(Viewpoint.number)).all(),
-        "years": sorted(set(session.scalars(select(Cycle.fiscal_year).distinct())), reverse=True),
+        "years": fiscal_years(session)[::-1],
     }
+
+
+class _Row:
+    """One exported cycle as the deadline and escalation rules read it."""
+
+    __slots__ = ("id", "definition_version", "state", "state_since")
+
+    def __init__(self, ident, version, state, since):
+        self.id, self.definition_version, self.state, self.state_since = (
+            ident,
+            version,
+            state,
+            since,
+        )
+
+
+def export_rows(
+    session: Session,
+    filters: Filters,
+    deadlines: Deadlines,
+    states: list[VersionState],
+    now: datetime,
+    locale: str,
+):
+    """Every listed cycle as a row of the export, streamed: rows are read in batches and
+    nothing is kept, so memory stays flat whatever the number of cycles."""
+    author = aliased(User)
+    query = _narrowed(_base(filters), filters, deadlines, states, now).with_only_columns(
+        Cycle.id,
+        Cycle.definition_version,
+        Cycle.state,
+        Cycle.state_since,
+        Cycle.fiscal_year,
+        Cycle.last_activity_at,
+        Cycle.grade,
+        Cycle.submitted_by_id,
+        ReformItem.id,
+        ReformItem.number,
+        ReformItem.title,
+        ReformItem.owning_section_id,
+        Section.name,
+        Section.department_id,
+        Department.name,
+        author.name,
+    )
+    query = (
+        query.join(Department, Department.id == Section.department_id)
+        .outerjoin(author, author.id == Cycle.submitted_by_id)
+        .order_by(*_SORT_COLUMNS.get(filters.sort, (Cycle.last_activity_at.asc(),)), Cycle.id)
+    )
+    names = _Acting(session, deadlines.today)
+    labels: dict[tuple, str] = {}
+    known = versions_in()
+    escalated: dict[tuple, str] = {}
+
+    def escalation(cycle: _Row, due: date | None) -> str:
+        key = (cycle.definition_version, cycle.state, due, local_date(cycle.state_since))
+        if key not in escalated:
+            escalated[key] = escalation_label(
+                cycle, due, deadlines.today, deadlines.schedule, known
+            )
+        return escalated[key]
+
+    result = session.execute(query.execution_options(yield_per=2000))
+    for row in result:
+        (ident, version, state, since, fy, last, grade, submitter, item_id, number, title) = row[
+            :11
+        ]
+        section_id, section, department_id, department, author_name = row[11:]
+        cycle = _Row(ident, version, state, since)
+        due = deadlines.due(cycle)
+        key = (version, state)
+        if key not in labels:
+            labels[key] = state_label_of(version, state, locale)
+        yield [
+            number,
+            title,
+            department,
+            section,
+            fy,
+            labels[key],
+            since,
+            due,
+            days_overdue(due, deadlines.today) if due else 0,
+            escalation(cycle, due),
+            names.of(version, state, item_id, section_id, department_id, submitter, author_name),
+            last,
+            grade.ja if grade else "",
+        ]
+
+
+def state_label_of(version: str, state: str, locale: str) -> str:
+    from workflows.labels import state_label
+
+    return state_label(state, locale, version)
+
+
+class _Acting:
+    """Who must act, by name, for rows of an export: the people of each role read once."""
+
+    def __init__(self, session: Session, today: date):
+        self.session, self.today = session, today
+        self.players: dict[tuple[str, str], list[tuple]] = {}
+        self.related: dict[int, set[int]] | None = None
+        self.cache: dict[tuple, str] = {}
+        self.known = versions_in()
+
+    def _players(self, version: str, role_name: str) -> list[tuple]:
+        key = (version, role_name)
+        if key not in self.players:
+            role = self.known[version].roles[role_name]
+            if role.granted:
+                query = (
+                    select(sa.null(), sa.null(), User.id, User.name)
+                    .join(UserRole, UserRole.user_id == User.id)
+                    .where(UserRole.role == Role(role.granted), User.active.is_(True))
+                )
+            else:
+                cast = players(role, self.today).subquery()
+                query = select(cast.c.section_id, cast.c.department_id, User.id, User.name).join(
+                    User, User.id == cast.c.user_id
+                )
+            self.players[key] = list(self.session.execute(query.order_by(User.id)))
+        return self.players[key]
+
+    def _related(self) -> dict[int, set[int]]:
+        if self.related is None:
+            self.related = {}
+            for item_id, section_id in self.session.execute(select(item_related_section)):
+                self.related.setdefault(item_id, set()).add(section_id)
+        return self.related
+
+    def of(self, version, state, item_id, section_id, department_id, submitter, author_name):
+        definition = self.known.get(version)
+        found = definition.state(state) if definition else None
+        if found is None or not found.actor or not found.stage:
+            return ""
+        role = definition.roles[found.actor]
+        if role.submitter:
+            return author_name or ""
+        scope = {
+            "owning_section": section_id,
+            "owning_department": department_id,
+            "related_sections": item_id,
+        }.get(role.of)
+        deciding = state in definition.deciding_states
+        key = (version, found.actor, scope, submitter if deciding else None)
+        if key not in self.cache:
+            people = []
+            related = self._related().get(item_id, set()) if role.of == "related_sections" else ()
+            for section, department, user_id, name in self._players(version, found.actor):
+                if role.post_based and role.of == "owning_section" and section != section_id:
+                    continue
+                if role.of == "owning_department" and department != department_id:
+                    continue
+                if role.of == "related_sections" and section not in related:
+                    continue
+                if deciding and user_id == submitter:
+                    continue
+                if name not in people:
+                    people.append(name)
+            self.cache[key] = "、".join(people)
+        return self.cache[key]

@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from app.calendar import fiscal_year_of, local_date
-from app.exports import export_response
+from app.exports import export_response, stream_csv
 from app.extensions import db
 from app.models import AuditEntry, Cycle, OutboxMessage, OutboxStatus
 from app.once import once
@@ -24,7 +24,6 @@ from app.text import ActionError, current_locale
 from app.validation import fiscal_year_arg, narrow, parse_id
 from workflows.deadlines import year_locked
 from workflows.errors import WorkflowError
-from workflows.labels import state_label
 from workflows.overdue import load_deadlines, states_of_year
 from workflows.registry import definition_of
 
@@ -39,6 +38,7 @@ from .service import (
     column_label,
     columns,
     cycle_loads,
+    export_rows,
     filter_choices,
     list_cycles,
     matrix,
@@ -88,26 +88,6 @@ def _back(default: str) -> str:
 def _filters() -> Filters:
     fiscal_year_arg(request.args, fiscal_year_of(_now()))  # a year out of range is a 404
     return Filters.from_args(request.args, fiscal_year_of(_now()))
-
-
-def _listed_rows(listed):
-    for row in listed:
-        cycle = row.cycle
-        yield [
-            cycle.item.number,
-            cycle.item.title,
-            cycle.item.owning_section.department.name,
-            cycle.item.owning_section.name,
-            cycle.fiscal_year,
-            state_label(cycle.state, current_locale(), cycle.definition_version),
-            cycle.state_since,
-            row.due,
-            row.days_overdue,
-            row.escalation,
-            "、".join(u.name for u in row.must_act),
-            row.last_activity,
-            cycle.grade.ja if cycle.grade else "",
-        ]
 
 
 def _listed_headers() -> list[str]:
@@ -180,13 +160,13 @@ def items():
         now = _now()
         deadlines = load_deadlines(db.session, filters.fiscal_year, local_date(now))
         states = states_of_year(db.session, filters.fiscal_year)
-        listed, _total = list_cycles(db.session, filters, deadlines, states, now, limit=None)
+        rows = export_rows(db.session, filters, deadlines, states, now, current_locale())
+        if fmt == "csv":
+            return stream_csv(
+                _("改革項目一覧"), _listed_headers(), rows, fiscal_year=filters.fiscal_year
+            )
         return export_response(
-            _("改革項目一覧"),
-            _listed_headers(),
-            _listed_rows(listed),
-            fmt,
-            fiscal_year=filters.fiscal_year,
+            _("改革項目一覧"), _listed_headers(), rows, fmt, fiscal_year=filters.fiscal_year
         )
     return _items_page(filters)
 
@@ -512,7 +492,15 @@ def notifications():
         page=page,
         statuses=list(OutboxStatus),
         missed=_missed_windows(),
+        scheduler=_scheduler_state(),
     )
+
+
+def _scheduler_state():
+    """The scheduler's state row: its last tick, and the error of a failing job."""
+    from notifications.state import scheduler_status
+
+    return scheduler_status(db.session)
 
 
 def _missed_windows() -> list:

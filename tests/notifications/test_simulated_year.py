@@ -3,7 +3,8 @@
 The expected mail is written out by hand from the rules (DOMAIN.md's calendar, reminders
 14/7/1/0 days before, escalations 3 and 10 business days after, weekly), not computed by the
 code under test. Golden Week 2026 (3-6 May), Culture Day (3 Nov) and Labour Thanksgiving
-(23 Nov) are the holidays that matter here.
+(23 Nov) are the holidays that matter here: deadlines move back before them, escalations
+forward after them.
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ EXPECTED = [
     ("2026-11-12", "hB", "escalation_head", "Q"),
     ("2026-11-16", "sec", "escalation_secretariat", "Q"),  # 10 business days after 30 Oct
     ("2026-11-19", "hB", "escalation_head", "Q"),
-    ("2026-11-23", "sec", "escalation_secretariat", "Q"),
+    # The weekly repeat falls on Labour Thanksgiving (23 Nov): no escalation goes out on a
+    # day the city hall is closed, so it goes out on the next business day.
+    ("2026-11-24", "sec", "escalation_secretariat", "Q"),
     ("2026-11-25", "hB", "transition_submitted", "Q"),
     ("2026-11-27", "hB", "escalation_head", "Q"),
     ("2026-12-01", "sB", "transition_approved", "Q"),

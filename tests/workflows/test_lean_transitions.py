@@ -1,0 +1,132 @@
+"""A transition costs a few statements, whatever the size of the organisation and the log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from app.extensions import db as _db
+from app.models import AuditEntry, Cycle, OutboxMessage, ReformItem
+from tests.factories import Factory
+from tests.secretariat.helpers import bulk_cycles
+from tests.statements import statements
+from workflows import audit, batch, operations
+
+NOW = datetime(2026, 4, 10, 1, tzinfo=UTC)
+
+
+def _world(session, others: int):
+    """One department whose item we move, among `others` items of other departments."""
+    make = Factory(session)
+    plan = make.plan()
+    org = make.org("企画")
+    for n in range(3):
+        crowd = make.org(f"他{n}")
+        bulk_cycles(
+            session,
+            crowd.section.id,
+            others,
+            fiscal_year=2026,
+            plan_id=plan.id,
+            viewpoint_id=plan.outline.viewpoints[0].id,
+        )
+    item = make.item(org, number="1-1")
+    cycle = make.cycle(item, 2026, "plan_draft", goal="目標")
+    session.commit()
+    return org, cycle.id
+
+
+def _as_a_request(session, cycle_id):
+    """What a page offering the transition has loaded: the cycle and its item."""
+    session.expire_all()
+    cycle = session.get(Cycle, cycle_id)
+    return cycle, session.get(ReformItem, cycle.item_id)
+
+
+def _costs(session, org, cycle_id) -> list[int]:
+    counts = []
+    for trigger, by in (("submit_plan", org.staff), ("approve_plan", org.head)):
+        cycle, _item = _as_a_request(session, cycle_id)
+        by = session.get(type(by), by.id)
+        with statements(session.get_bind()) as seen:
+            operations.fire(cycle, trigger, by=by, now=NOW)
+            session.commit()
+        counts.append(len(seen))
+    return counts
+
+
+def test_a_transition_costs_at_most_six_statements_at_any_size(app):
+    session = _db.session
+    org, cycle_id = _world(session, 5)
+    small = _costs(session, org, cycle_id)
+    session.remove()
+    _db.drop_all()
+    _db.create_all()
+    org, cycle_id = _world(session, 500)
+    large = _costs(session, org, cycle_id)
+    assert small == large
+    assert max(large) <= 6, large
+    # Everything was written: the move, the record and the mail to the next actor.
+    assert [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))][-2:] == [
+        "submit_plan",
+        "approve_plan",
+    ]
+    kinds = set(session.scalars(select(OutboxMessage.kind)))
+    assert {"transition_submitted", "transition_approved"} <= kinds
+
+
+def _bulk_cost(session, count: int) -> tuple[int, int]:
+    make = Factory(session)
+    org = make.org("企画")
+    staff, head = org.staff, org.head
+    ids = []
+    for n in range(count):
+        item = make.item(org, number=f"2-{n + 1}")
+        ids.append(make.cycle(item, 2026, "plan_draft", goal="目標").id)
+    session.commit()
+    for cycle_id in ids:
+        operations.fire(session.get(Cycle, cycle_id), "submit_plan", by=staff, now=NOW)
+    session.commit()
+    chosen = {cycle_id: session.get(Cycle, cycle_id).version for cycle_id in ids}
+    with statements(session.get_bind()) as seen:
+        approved, refused = batch.approve_many(session, chosen, by=head, now=NOW)
+        session.commit()
+    assert refused == [] and len(approved) == count
+    return len(seen), len(set(session.scalars(select(OutboxMessage.dedupe_key))))
+
+
+def test_bulk_approval_costs_the_same_statements_for_ten_times_the_submissions(app):
+    session = _db.session
+    small, small_mail = _bulk_cost(session, 4)
+    session.remove()
+    _db.drop_all()
+    _db.create_all()
+    large, large_mail = _bulk_cost(session, 40)
+    assert small == large
+    assert large_mail - 40 == 40  # a submission mail and an approval mail per cycle
+    assert small_mail == 8
+
+
+def test_bulk_approval_leaves_out_what_someone_else_decided(app):
+    session = _db.session
+    make = Factory(session)
+    org = make.org("企画")
+    cycles = [
+        make.cycle(make.item(org, number=f"3-{n}"), 2026, "plan_draft", goal="目標")
+        for n in range(3)
+    ]
+    session.commit()
+    for cycle in cycles:
+        operations.fire(cycle, "submit_plan", by=org.staff, now=NOW)
+    session.commit()
+    chosen = {c.id: c.version for c in cycles}
+    operations.fire(cycles[1], "send_back_plan", by=org.head, now=NOW, comment="再考を")
+    session.commit()
+    approved, refused = batch.approve_many(session, chosen, by=org.head, now=NOW)
+    session.commit()
+    assert [c.id for c in approved] == [cycles[0].id, cycles[2].id]
+    assert [(c.id, type(e).__name__) for c, e in refused] == [(cycles[1].id, "ConflictError")]
+    session.expire_all()
+    assert [c.state for c in cycles] == ["doing", "plan_draft", "doing"]
+    assert audit.verify(session) == []
