@@ -2,11 +2,12 @@
 
 The cycle's own definition version decides: its `transitions` machine runs the checks as
 the transition's conditions (the acting user's right, the reason, the year lock, the
-guards) and gives the destination. Then the state, the audit entry, the item's status, the
-year's rollover and the outbox rows are written inside a savepoint and flushed; any error
-leaves the session as it was. Only the caller commits. The cycle's `version` column makes
-the UPDATE conditional on the version that was read, so of two concurrent decisions one
-fails with ConflictError.
+guards) and gives the destination; a refusal raises before anything is written. Then the
+state, the audit entry, the item's status, the year's rollover and the outbox rows are
+written and flushed. Only the caller commits, and on any error after the checks it rolls
+its transaction back (as every view and job does), so nothing is half-applied. The cycle's
+`version` column makes the UPDATE conditional on the version that was read, so of two
+concurrent decisions one fails with ConflictError.
 """
 
 from __future__ import annotations
