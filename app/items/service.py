@@ -22,8 +22,10 @@ from app.models import (
     Cycle,
     Indicator,
     IndicatorValue,
+    ItemStep,
     ProgressReport,
     ProgressValue,
+    ReformItem,
     User,
 )
 from app.models.cycle import PROGRESS_REPORT
@@ -138,7 +140,8 @@ def save_plan(
     now: datetime,
     for_submission: bool = False,
 ) -> Errors:
-    """Save the goal, the quarterly schedule and the indicators with their targets."""
+    """Save the goal, the quarterly schedule, the item's 工程 by fiscal year and the
+    indicators with their targets."""
     # Past and locked years keep their targets: the form shows them read-only.
     years = target_years(cycle)
     checked = plan_form(cycle, years, form)(form)
@@ -150,6 +153,12 @@ def save_plan(
     quarters = [checked[f"schedule_q{q}"].data for q in range(1, 5)]
     if for_submission and not any(quarters) and "schedule_q1" not in errors:
         errors["schedule_q1"] = _("四半期ごとのスケジュールを少なくとも1つ入力してください。")
+    # The 工程 of the plan's years that the form carried (a form without them keeps them).
+    steps = {
+        fy: checked[f"step-{fy}"].data
+        for fy in cycle.item.plan.fiscal_years
+        if f"step-{fy}" in form
+    }
 
     parsed: list[tuple[Indicator | None, dict]] = []
     rows: list[tuple[Indicator | None, str]] = [(i, str(i.id)) for i in cycle.item.indicators]
@@ -190,6 +199,7 @@ def save_plan(
 
     cycle.goal = goal
     cycle.schedule_q1, cycle.schedule_q2, cycle.schedule_q3, cycle.schedule_q4 = quarters
+    set_steps(cycle.item, steps)
     for indicator, values in parsed:
         if indicator is None:
             indicator = Indicator(position=len(cycle.item.indicators) + 1, name=values["name"])
@@ -204,6 +214,20 @@ def save_plan(
     session.flush()
     _record(session, cycle, by, now, "save_draft", {"form": "plan"})
     return {}
+
+
+def set_steps(item: ReformItem, steps: Mapping[int, str]) -> None:
+    """Write the item's 工程 for the given fiscal years (an empty text removes one)."""
+    by_year = {s.fiscal_year: s for s in item.steps}
+    for fy, text in steps.items():
+        text = (text or "").strip()
+        row = by_year.get(fy)
+        if text and row is None:
+            item.steps.append(ItemStep(fiscal_year=fy, text=text))
+        elif text:
+            row.text = text
+        elif row is not None:
+            item.steps.remove(row)
 
 
 # --- Do: progress reports -------------------------------------------------------------
@@ -265,7 +289,8 @@ def save_check(
     now: datetime,
     for_submission: bool = False,
 ) -> Errors:
-    """Save the year-end evaluation: actuals, grade, 着手状況, analysis, 課題, 効果額."""
+    """Save the year-end evaluation: actuals, grade, 着手状況, 取組実績, analysis, 課題, and
+    効果額 with its kind and basis (both required once an amount is given)."""
     checked = check_form(cycle)(form)
     checked.validate()
     errors: Errors = checked.errors_by_field()
@@ -278,11 +303,19 @@ def save_check(
             errors[field] = _("%(label)sを入力してください。", label=label)
     grade, status = checked.grade.data, checked.progress_status.data
     analysis, issues = checked.analysis.data, checked.issues.data
+    achievements = checked.achievements.data
     effect = checked.effect_amount.data
+    effect_kind, effect_basis = checked.effect_kind.data, checked.effect_basis.data
+    if effect is not None and "effect_amount" not in errors:
+        if effect_kind is None and "effect_kind" not in errors:
+            errors["effect_kind"] = _("効果額を入力したときは、その種類（歳入確保・歳出削減・その他）を選んでください。")
+        if not effect_basis and "effect_basis" not in errors:
+            errors["effect_basis"] = _("効果額を入力したときは、その算定根拠を入力してください。")
     if for_submission:
         for name, value, label, verb in (
             ("grade", grade, _("達成度"), "choose"),
             ("progress_status", status, _("着手状況"), "choose"),
+            ("achievements", achievements, _("取組実績"), "enter"),
             ("analysis", analysis, _("要因分析"), "enter"),
         ):
             if not value and name not in errors:
@@ -298,9 +331,13 @@ def save_check(
             _value_row(indicator, cycle.fiscal_year).actual = actual
     cycle.grade = grade
     cycle.progress_status = status
+    cycle.achievements = achievements
     cycle.analysis = analysis
     cycle.issues = issues
     cycle.effect_amount = effect
+    # A kind or basis without an amount means nothing: kept only beside an amount.
+    cycle.effect_kind = effect_kind if effect is not None else None
+    cycle.effect_basis = effect_basis if effect is not None else ""
     session.flush()
     _record(session, cycle, by, now, "save_draft", {"form": "check"})
     return {}

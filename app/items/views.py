@@ -22,6 +22,7 @@ from app.models import (
     AuditEntry,
     Cycle,
     Direction,
+    EffectKind,
     Grade,
     Indicator,
     ProgressReport,
@@ -30,6 +31,7 @@ from app.models import (
     Section,
     UsedDecisionLink,
 )
+from app.committee.service import can_reply, exchanges
 from app.once import once
 from app.tasks.queries import last_send_back, my_tasks
 from app.templating import state_label
@@ -76,6 +78,8 @@ def get_item(item_id: int) -> ReformItem:
             selectinload(ReformItem.owning_section).selectinload(Section.department),
             selectinload(ReformItem.indicators).selectinload(Indicator.values),
             selectinload(ReformItem.cycles).selectinload(Cycle.extensions),
+            selectinload(ReformItem.related_sections).selectinload(Section.department),
+            selectinload(ReformItem.steps),
         )
     )
     if item is None:
@@ -156,11 +160,18 @@ def show(item_id: int):
         "can_submit": any(t.submits for t in transitions),
         "timeline_stages": list(definition_of(cycle).stages.values()) if cycle else [],
         "today": day,
+        "committee": committee_exchanges(cycle) if cycle else ([], []),
+        "can_reply": bool(cycle and can_reply(current_user, cycle, day)),
     }
     if can_edit:
         # The current stage's form is on the page itself for those who may fill it in.
         page.update(form_context(cycle, form), values=initial_values(cycle, form), errors={})
     return render_template("items/show.html", **page)
+
+
+def committee_exchanges(cycle: Cycle):
+    """(opinions, questions) of the committee on the cycle, with the department's replies."""
+    return exchanges(db.session, cycle)
 
 
 def form_context(cycle: Cycle, form: str) -> dict:
@@ -174,6 +185,8 @@ def form_context(cycle: Cycle, form: str) -> dict:
         "grades": list(Grade),
         "statuses": list(ProgressStatus),
         "directions": list(Direction),
+        "effect_kinds": list(EffectKind),
+        "opinions": committee_exchanges(cycle) if form == "act" else ([], []),
         "kinds": service.report_kinds(cycle),
         "reports": db.session.scalars(
             select(ProgressReport)
@@ -202,6 +215,8 @@ def initial_values(cycle: Cycle, form: str) -> dict[str, str]:
         values["goal"] = cycle.goal
         for q in range(1, 5):
             values[f"schedule_q{q}"] = getattr(cycle, f"schedule_q{q}")
+        for fy in cycle.item.plan.fiscal_years:
+            values[f"step-{fy}"] = cycle.item.step_for(fy)
         for ind in cycle.item.indicators:
             p = f"ind-{ind.id}-"
             values[p + "name"] = ind.name
@@ -216,9 +231,12 @@ def initial_values(cycle: Cycle, form: str) -> dict[str, str]:
             values[f"actual-{ind.id}"] = num(v.actual if v else None)
         values["grade"] = cycle.grade.value if cycle.grade else ""
         values["progress_status"] = cycle.progress_status.value if cycle.progress_status else ""
+        values["achievements"] = cycle.achievements
         values["analysis"] = cycle.analysis
         values["issues"] = cycle.issues
         values["effect_amount"] = "" if cycle.effect_amount is None else str(cycle.effect_amount)
+        values["effect_kind"] = cycle.effect_kind.value if cycle.effect_kind else ""
+        values["effect_basis"] = cycle.effect_basis
     elif form == "act":
         values["improvement"] = cycle.improvement
         values["direction"] = cycle.direction.value if cycle.direction else ""

@@ -18,6 +18,8 @@ from app.reports.sheet import (
     indicator_columns,
     indicator_rows,
     sheet_for,
+    effect_kinds,
+    effect_summary,
     workbook_columns,
     workbook_row,
 )
@@ -57,14 +59,17 @@ def year(fiscal_year: int):
     outline = db.session.scalar(select(Outline))
     by_viewpoint: dict[int, list[ProgressSheet]] = {}
     for entry in publication.entries:
-        by_viewpoint.setdefault(entry["viewpoint"], []).append(sheet_for(entry))
+        by_viewpoint.setdefault(entry["viewpoint"], []).append(sheet_for(entry, fiscal_year))
     grades = {g: sum(1 for e in publication.entries if e["grade"] == g.value) for g in Grade}
+    names = {v.number: v.name for v in outline.viewpoints} if outline else {}
     return render_template(
         "public/year.html",
         publication=publication,
         outline=outline,
         by_viewpoint=by_viewpoint,
         grades=grades,
+        effects=effect_summary(by_viewpoint, names),
+        effect_kinds=effect_kinds(),
     )
 
 
@@ -77,7 +82,7 @@ def export(fiscal_year: int, fmt: str):
     if fmt == "pdf":
         data, _publication = yearly_pdf(db.session, fiscal_year)
         return download(data, report_filename(fiscal_year), "pdf")
-    sheets = [sheet_for(e) for e in publication.entries]
+    sheets = [sheet_for(e, fiscal_year) for e in publication.entries]
     indicators = SheetSpec(_("指標"), indicator_columns(), indicator_rows(publication.entries))
     return export_response(
         _("行政改革の取組結果"),
@@ -155,7 +160,7 @@ def _manage_year_page(fiscal_year: int, note: str = "", status: int = 200):
     return render_template(
         "public/manage_year.html",
         fiscal_year=fiscal_year,
-        sheets=[sheet_for(e) for e in entries],
+        sheets=[sheet_for(e, fiscal_year) for e in entries],
         left_out=left_out,
         publication=current(db.session, fiscal_year),
         note=note,
