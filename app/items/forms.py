@@ -85,13 +85,7 @@ def check_form(cycle: Cycle) -> type[Form]:
         achievements=_text(_l("取組実績")),
         analysis=_text(_l("要因分析")),
         issues=_text(_l("課題")),
-        effect_amount=NumberField(
-            _l("効果額"),
-            integer=True,
-            low=0,
-            high=10**13,
-            message=_l("効果額は0以上の整数で、円単位で入力してください（例: 1200000）。"),
-        ),
+        effect_amount=NumberField(_l("効果額"), integer=True),
         effect_kind=EnumField(_l("効果額の種類"), enum=EffectKind),
         effect_basis=_text(_l("効果額の算定根拠")),
     )

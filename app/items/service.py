@@ -306,6 +306,8 @@ def save_check(
     achievements = checked.achievements.data
     effect = checked.effect_amount.data
     effect_kind, effect_basis = checked.effect_kind.data, checked.effect_basis.data
+    if effect is not None and effect < 0 and "effect_amount" not in errors:
+        errors["effect_amount"] = _("効果額は0以上の金額を円単位で入力してください。")
     if effect is not None and "effect_amount" not in errors:
         if effect_kind is None and "effect_kind" not in errors:
             errors["effect_kind"] = _("効果額を入力したときは、その種類（歳入確保・歳出削減・その他）を選んでください。")

@@ -18,8 +18,12 @@ from app.reports.sheet import (
     indicator_columns,
     indicator_rows,
     sheet_for,
+    effect_columns,
     effect_kinds,
+    effect_rows,
     effect_summary,
+    step_columns,
+    step_rows,
     workbook_columns,
     workbook_row,
 )
@@ -84,13 +88,20 @@ def export(fiscal_year: int, fmt: str):
         return download(data, report_filename(fiscal_year), "pdf")
     sheets = [sheet_for(e, fiscal_year) for e in publication.entries]
     indicators = SheetSpec(_("指標"), indicator_columns(), indicator_rows(publication.entries))
+    years, steps = step_rows(sheets)
+    outline = db.session.scalar(select(Outline))
+    names = {v.number: v.name for v in outline.viewpoints} if outline else {}
     return export_response(
         _("行政改革の取組結果"),
         workbook_columns(),
         [workbook_row(s) for s in sheets],
         fmt,
         fiscal_year=fiscal_year,
-        more_sheets=[indicators],
+        more_sheets=[
+            indicators,
+            SheetSpec(_("工程"), step_columns(years), steps),
+            SheetSpec(_("効果額"), effect_columns(), effect_rows(sheets, names)),
+        ],
     )
 
 

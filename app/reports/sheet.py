@@ -288,7 +288,6 @@ def workbook_columns() -> list[str]:
         _("取組項目"),
         _("基本的な視点"),
         _("所管課・関係課"),
-        _("工程（年度別計画）"),
         _("年度目標"),
         _("指標"),
         _("取組実績"),
@@ -297,8 +296,6 @@ def workbook_columns() -> list[str]:
         _("要因分析"),
         _("課題"),
         _("効果額（千円）"),
-        _("効果額の種類"),
-        _("効果額の算定根拠"),
         _("今後の方向性"),
         _("推進委員会の意見と対応"),
     ]
@@ -319,7 +316,6 @@ def workbook_row(sheet: ProgressSheet) -> list:
         sheet.title,
         f"{sheet.viewpoint_number}. {sheet.viewpoint_name}",
         owner,
-        steps_text(sheet),
         sheet.text("goal"),
         "\n".join(indicator_text(i) for i in sheet.indicators),
         sheet.text("achievements"),
@@ -327,12 +323,87 @@ def workbook_row(sheet: ProgressSheet) -> list:
         sheet.progress_status_label,
         sheet.text("analysis"),
         sheet.text("issues"),
-        thousand_yen(sheet.effect_amount),
-        sheet.effect_kind_label,
-        sheet.effect_basis,
+        effect_text(sheet),
         sheet.text("direction"),
         opinions,
     ]
+
+
+def effect_text(sheet: ProgressSheet) -> str:
+    """効果額 in one cell: amount in 千円 with its kind, and the basis below."""
+    if sheet.effect_amount is None:
+        return ""
+    text = sheet.text("effect_amount")
+    if sheet.effect_basis:
+        text += "\n" + _("算定根拠：%(basis)s", basis=sheet.effect_basis)
+    return text
+
+
+def step_columns(years: list[int]) -> list[str]:
+    """The headers of the workbook's 工程 sheet: the item, then one column per plan year."""
+    return [_("番号"), _("取組項目"), *(wareki_fiscal_year(fy) for fy in years)]
+
+
+def step_rows(sheets: list[ProgressSheet]) -> tuple[list[int], list[list]]:
+    """(the plan years, one row per item with its 工程 in each year)."""
+    years = sorted({st.fiscal_year for s in sheets for st in s.steps})
+    rows = []
+    for sheet in sheets:
+        texts = {st.fiscal_year: st.text for st in sheet.steps}
+        rows.append([sheet.number, sheet.title, *(texts.get(fy, "") for fy in years)])
+    return years, rows
+
+
+def effect_columns() -> list[str]:
+    return [
+        _("番号"),
+        _("取組項目"),
+        _("基本的な視点"),
+        _("効果額の種類"),
+        _("効果額（千円）"),
+        _("効果額（円）"),
+        _("効果額の算定根拠"),
+    ]
+
+
+def effect_rows(sheets: list[ProgressSheet], names: dict[int, str]) -> list[list]:
+    """The items with a 効果額 (numbers as numbers), then the totals per viewpoint and
+    of the year, each also by kind (for the workbook's 効果額 sheet)."""
+    rows = []
+    by_viewpoint: dict[int, list[ProgressSheet]] = {}
+    for sheet in sheets:
+        by_viewpoint.setdefault(sheet.viewpoint_number, []).append(sheet)
+        if sheet.effect_amount is None:
+            continue
+        rows.append(
+            [
+                sheet.number,
+                sheet.title,
+                f"{sheet.viewpoint_number}. {sheet.viewpoint_name}",
+                sheet.effect_kind_label,
+                thousand_yen(sheet.effect_amount),
+                sheet.effect_amount,
+                sheet.effect_basis,
+            ]
+        )
+    viewpoints, total = effect_summary(by_viewpoint, names)
+    kinds = effect_kinds()
+
+    def total_rows(label: str, totals: EffectTotals) -> list[list]:
+        lines = [
+            ["", _("%(what)s 計", what=label), "", kind, thousand_yen(amount), amount, ""]
+            for key, kind in kinds
+            if (amount := totals.of(key))
+        ]
+        lines.append(
+            ["", _("%(what)s 合計", what=label), "", "", thousand_yen(totals.total), totals.total, ""]
+        )
+        return lines
+
+    for number, name, totals in viewpoints:
+        rows += total_rows(f"{number}. {name}", totals)
+    rows += total_rows(_("全体"), total)
+    return rows
 
 
 def indicator_columns() -> list[str]:
