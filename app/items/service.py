@@ -310,7 +310,9 @@ def save_check(
         errors["effect_amount"] = _("効果額は0以上の金額を円単位で入力してください。")
     if effect is not None and "effect_amount" not in errors:
         if effect_kind is None and "effect_kind" not in errors:
-            errors["effect_kind"] = _("効果額を入力したときは、その種類（歳入確保・歳出削減・その他）を選んでください。")
+            errors["effect_kind"] = _(
+                "効果額を入力したときは、その種類（歳入確保・歳出削減・その他）を選んでください。"
+            )
         if not effect_basis and "effect_basis" not in errors:
             errors["effect_basis"] = _("効果額を入力したときは、その算定根拠を入力してください。")
     if for_submission:

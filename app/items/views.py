@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.calendar import local_date
+from app.committee.service import can_reply, exchanges
 from app.extensions import db
 from app.links import LinkError, load_decision_token, token_digest
 from app.models import (
@@ -31,7 +32,6 @@ from app.models import (
     Section,
     UsedDecisionLink,
 )
-from app.committee.service import can_reply, exchanges
 from app.once import once
 from app.tasks.queries import last_send_back, my_tasks
 from app.templating import state_label

@@ -95,9 +95,7 @@ def entry_for(cycle: Cycle, opinions: list[CommitteeOpinion]) -> dict:
         "purpose": item.purpose,
         "content": item.content,
         "goal": cycle.goal,
-        "steps": [
-            {"fiscal_year": fy, "text": item.step_for(fy)} for fy in item.plan.fiscal_years
-        ],
+        "steps": [{"fiscal_year": fy, "text": item.step_for(fy)} for fy in item.plan.fiscal_years],
         "achievements": cycle.achievements,
         "indicators": indicators,
         "grade": cycle.grade.value if cycle.grade else None,

@@ -15,13 +15,13 @@ from app.models import ExecutionPlan, Grade, Outline, Publication
 from app.once import once
 from app.reports.sheet import (
     ProgressSheet,
-    indicator_columns,
-    indicator_rows,
-    sheet_for,
     effect_columns,
     effect_kinds,
     effect_rows,
     effect_summary,
+    indicator_columns,
+    indicator_rows,
+    sheet_for,
     step_columns,
     step_rows,
     workbook_columns,

@@ -96,14 +96,14 @@ def effect_summary(
     """The year's 効果額 per viewpoint (in plan order) and in total, by kind."""
     rows = []
     total = EffectTotals()
-    for number in sorted(set(by_viewpoint) | set(names)):
+    for vp in sorted(set(by_viewpoint) | set(names)):
         totals = EffectTotals()
-        sheets = by_viewpoint.get(number, [])
+        sheets = by_viewpoint.get(vp, [])
         for sheet in sheets:
             totals.add(sheet.effect_amount, sheet.effect_kind)
             total.add(sheet.effect_amount, sheet.effect_kind)
-        name = names.get(number) or (sheets[0].viewpoint_name if sheets else "")
-        rows.append((number, name, totals))
+        name = names.get(vp) or (sheets[0].viewpoint_name if sheets else "")
+        rows.append((vp, name, totals))
     return rows, total
 
 
@@ -395,13 +395,12 @@ def effect_rows(sheets: list[ProgressSheet], names: dict[int, str]) -> list[list
             for key, kind in kinds
             if (amount := totals.of(key))
         ]
-        lines.append(
-            ["", _("%(what)s 合計", what=label), "", "", thousand_yen(totals.total), totals.total, ""]
-        )
+        total_label = _("%(what)s 合計", what=label)
+        lines.append(["", total_label, "", "", thousand_yen(totals.total), totals.total, ""])
         return lines
 
-    for number, name, totals in viewpoints:
-        rows += total_rows(f"{number}. {name}", totals)
+    for vp, name, totals in viewpoints:
+        rows += total_rows(f"{vp}. {name}", totals)
     rows += total_rows(_("全体"), total)
     return rows
 
