@@ -38,7 +38,6 @@ from app.models import (
     User,
 )
 from app.public.service import publish
-from app.text import number as shown_number
 from notifications.snapshots import snapshot_overdue
 from workflows import operations
 from workflows.definition import Definition, Transition
@@ -390,7 +389,7 @@ class History:
             Grade.D: "事業開始が遅れ、目標値を大きく下回った。",
         }[cycle.grade]
         cycle.issues = "取組の効果を市民にわかりやすく示す指標の検討が必要である。"
-        cycle.achievements = achievements(item, cycle.fiscal_year, cycle.grade)
+        cycle.achievements = achievements(item, cycle.grade)
         if item.number in EFFECTS:
             kind, basis = EFFECTS[item.number]
             cycle.effect_amount = 1_000_000 * (int(item.number[-1]) + cycle.fiscal_year % 7) + (
@@ -450,18 +449,9 @@ ACHIEVED = {
 }
 
 
-def achievements(item, fiscal_year: int, grade: Grade | None) -> str:
-    """取組実績 of a demo cycle: what was done and the year's figures, as facts."""
-    lines = [f"{item.content.rstrip('。')}取組を、{ACHIEVED[grade or Grade.B]}"]
-    for indicator in item.indicators:
-        value = indicator.value_for(fiscal_year)
-        if value is None or value.actual is None:
-            continue
-        lines.append(
-            f"{indicator.name}：{shown_number(value.actual)}{indicator.unit}"
-            f"（目標 {shown_number(value.target)}{indicator.unit}）"
-        )
-    return "\n".join(lines)
+def achievements(item, grade: Grade | None) -> str:
+    """取組実績 of a demo cycle: what was done, as facts (the figures are the indicators')."""
+    return f"{item.content.rstrip('。')}取組を、{ACHIEVED[grade or Grade.B]}"
 
 
 COMMITTEE_REVIEW = [
