@@ -75,6 +75,11 @@ BAD = [
         r"roles\.head.*of: must be one of",
     ),
     (lambda raw: raw["escalation"].update(first="mayor"), r"escalation\.first: unknown role"),
+    (lambda raw: raw["committee"].update(answer=["mayor"]), r"committee\.answer: unknown role"),
+    (
+        lambda raw: raw["committee"].update(answer=["secretariat"]),
+        r"committee\.answer: role 'secretariat' must be held through posts",
+    ),
     (lambda raw: raw.pop("initial"), r": initial: missing"),
     (
         lambda raw: raw["states"].update(orphan={"ja": "孤立", "en": "Orphan", "final": True}),
