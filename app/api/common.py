@@ -124,15 +124,21 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def json_answer(data: Any, *, status: int = 200, public: bool = False) -> Response:
-    """The JSON answer with a strong ETag; 304 when If-None-Match names it."""
+def json_answer(
+    data: Any, *, status: int = 200, public: bool = False, version: int | None = None
+) -> Response:
+    """The JSON answer with a strong ETag; 304 when If-None-Match names it. A cycle's ETag
+    begins with its version (`"7.…"`), so that it can go back as If-Match."""
     body = json.dumps(data, ensure_ascii=False).encode()
     tag = etag_of(body)
+    if version is not None:
+        tag = f'"{version}.{tag[1:]}'
+
     response = Response(body, status=status, mimetype="application/json")
     response.headers["ETag"] = tag
     response.headers["Cache-Control"] = "public, max-age=300" if public else "private, no-cache"
     response.headers["Vary"] = "Authorization, Accept-Language"
-    if status == 200 and request.method == "GET" and tag in request.if_none_match:
+    if status == 200 and request.method == "GET" and request.if_none_match.contains(tag[1:-1]):
         response = Response(status=304)
         response.headers["ETag"] = tag
         response.headers["Cache-Control"] = "public, max-age=300" if public else "private, no-cache"

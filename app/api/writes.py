@@ -160,6 +160,13 @@ def _error(field: str, msgid: str) -> dict:
     return {"field": field, "message": gettext(msgid), "messages": texts}
 
 
+def _move_version(cycle: Cycle, version: int) -> None:
+    """A save through the API moves the version (once), so a client holding the old one
+    learns that the draft changed, even when only indicators or reports changed."""
+    if cycle.version == version:
+        flag_modified(cycle, "goal")
+
+
 def _commit_or_conflict() -> None:
     try:
         db.session.commit()
@@ -178,7 +185,7 @@ def save_draft(data: dict, cycle_id: int):
     Only the fields of the stage's form; those left out keep their stored values. As
     the page's 下書き保存: the same checks, the same audit record. The version moves.
     """
-    cycle, _version = _checked_cycle(cycle_id)
+    cycle, version = _checked_cycle(cycle_id)
     user, moment = api_user(), now()
     form = stage.form_of(cycle)
     if form not in FORM_FIELDS or not stage.can_edit(user, cycle, form, today()):
@@ -201,9 +208,7 @@ def save_draft(data: dict, cycle_id: int):
     if errors:
         db.session.rollback()
         raise Refused(_field_problem(errors, save))
-    # A save through the API moves the version, so a client holding the old one learns
-    # that the draft changed.
-    flag_modified(cycle, "goal")
+    _move_version(cycle, version)
     _commit_or_conflict()
     return cycle_answer(cycle_or_refuse(cycle_id))
 
@@ -214,7 +219,7 @@ def save_draft(data: dict, cycle_id: int):
 @write_doc
 def add_report(data: dict, cycle_id: int):
     """進捗報告を登録 / Add a progress report (or the mid-year report) with actuals so far"""
-    cycle, _version = _checked_cycle(cycle_id)
+    cycle, version = _checked_cycle(cycle_id)
     user, moment = api_user(), now()
     if stage.form_of(cycle) != "report" or not stage.can_edit(user, cycle, "report", today()):
         raise Refused(_moved_on_or_forbidden(cycle))
@@ -232,7 +237,7 @@ def add_report(data: dict, cycle_id: int):
     if errors:
         db.session.rollback()
         raise Refused(_field_problem(errors, save))
-    flag_modified(cycle, "goal")
+    _move_version(cycle, version)
     _commit_or_conflict()
     return cycle_answer(cycle_or_refuse(cycle_id))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectField, ValidationError
+from wtforms import ValidationError
 
 from app.fields import Form, Required, TextField
 from app.models import ApiToken
@@ -13,6 +13,8 @@ from app.validation import column_length
 from .service import LIFETIMES, SCOPES
 
 CHOICE = "%(label)sの選択肢が正しくありません。"
+ACCESS_CHOICES = [("read", _l("読み取りのみ")), ("write", _l("読み取りと書き込み"))]
+DAYS_CHOICES = [(str(d), _l("%(num)d日", num=d)) for d in LIFETIMES]
 
 
 class TokenForm(Form):
@@ -21,27 +23,13 @@ class TokenForm(Form):
         [Required(_l("トークンの名前を入力してください。"))],
         max_length=column_length(ApiToken.name),
     )
-    access = SelectField(
-        _l("権限"),
-        choices=[("read", _l("読み取りのみ")), ("write", _l("読み取りと書き込み"))],
-        default="read",
-        validate_choice=False,  # checked in validate_access, with a Japanese message
-    )
-    days = SelectField(
-        _l("有効期間"),
-        choices=[(str(d), _l("%(num)d日", num=d)) for d in LIFETIMES],
-        default="90",
-        validate_choice=False,
-    )
+    access = TextField(_l("権限"), max_length=10, default="read")
+    days = TextField(_l("有効期間"), max_length=10, default="90")
 
     def validate_access(self, field):
         if field.data not in SCOPES:
-            raise ValidationError(
-                _("%(label)sの選択肢が正しくありません。", label=field.label.text)
-            )
+            raise ValidationError(_(CHOICE, label=field.label.text))
 
     def validate_days(self, field):
         if field.data not in {str(d) for d in LIFETIMES}:
-            raise ValidationError(
-                _("%(label)sの選択肢が正しくありません。", label=field.label.text)
-            )
+            raise ValidationError(_(CHOICE, label=field.label.text))

@@ -14,7 +14,7 @@ from app.models import ApiToken
 from app.once import once
 
 from . import bp, service
-from .forms import TokenForm
+from .forms import ACCESS_CHOICES, DAYS_CHOICES, TokenForm
 
 
 def _now() -> datetime:
@@ -30,6 +30,8 @@ def _page(form: TokenForm, created: str | None = None, status: int = 200):
         created=created,
         now=now,
         tz=TOKYO,
+        access_choices=ACCESS_CHOICES,
+        days_choices=DAYS_CHOICES,
         errors=form.errors_by_field(),
     ), status
 
@@ -63,7 +65,6 @@ def create():
         access=form.access.data,
         days=int(form.days.data),
         now=now,
-        tz=TOKYO,
     )
     db.session.commit()
     # Shown on this answer only: never flashed (the session cookie is signed, not secret),
