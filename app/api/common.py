@@ -151,7 +151,8 @@ _VERSION = re.compile(r'\s*(?:W/)?"?v?(\d{1,9})(?:\.[0-9a-f]*)?"?\s*')
 def expected_version() -> int:
     """The cycle version If-Match carries: 428 when missing, 412 when not a version."""
     header = request.headers.get("If-Match")
-    if header is None or not header.strip():
+    if header is None or header.strip() in ("", "*"):
+        # "*" would skip the check it is there for: the version must be named.
         raise Refused(problem(428))
     found = _VERSION.fullmatch(header.split(",")[0])
     if found is None:
