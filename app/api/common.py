@@ -15,6 +15,7 @@ from flask_smorest import abort
 from app.calendar import local_date
 from app.extensions import db
 from app.models import ApiToken, User
+from app.text import N_
 from app.tokens import service as tokens
 from app.validation import ID_MAX
 
@@ -58,7 +59,7 @@ def authenticate() -> None:
             problem(
                 401,
                 code="invalid_token",
-                detail="トークンが正しくないか、失効・期限切れです。",
+                detail=N_("トークンが正しくないか、失効・期限切れです。"),
                 headers={**challenge, "WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
         )
@@ -84,7 +85,7 @@ def needs_write(view):
                 problem(
                     403,
                     code="insufficient_scope",
-                    detail="このトークンは読み取り専用です（write の権限がありません）。",
+                    detail=N_("このトークンは読み取り専用です（write の権限がありません）。"),
                 )
             )
         return view(*args, **kwargs)
@@ -110,10 +111,10 @@ def decode_cursor(cursor: str | None, key: str) -> int | None:
         position = value[key]
     except Exception:  # noqa: BLE001 - whatever a client made up
         raise Refused(
-            problem(400, code="bad_cursor", detail="cursor の値が正しくありません。")
+            problem(400, code="bad_cursor", detail=N_("cursor の値が正しくありません。"))
         ) from None
     if not isinstance(position, int) or not 0 <= position <= ID_MAX:
-        raise Refused(problem(400, code="bad_cursor", detail="cursor の値が正しくありません。"))
+        raise Refused(problem(400, code="bad_cursor", detail=N_("cursor の値が正しくありません。")))
     return position
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.extensions import db
 from app.items import service as stage
 from app.models import Cycle
+from app.text import N_
 from workflows import errors as workflow_errors
 from workflows import operations, permissions
 
@@ -30,6 +31,7 @@ from .errors import engine_problem
 from .problems import problem
 from .reads import PRIVATE_DOC, cycle_answer, cycle_or_refuse
 
+NOT_OURS = N_("この項目の指標ではありません。")
 FORM_FIELDS = {
     "plan": {"goal", "schedule_q1", "schedule_q2", "schedule_q3", "schedule_q4", "indicators"},
     "check": {"actuals", "grade", "progress_status", "analysis", "issues", "effect_amount"},
@@ -105,7 +107,7 @@ def _moved_on_or_forbidden(cycle: Cycle):
         return problem(
             409,
             code="invalid_transition",
-            detail="この項目は現在の状態では、あなたの操作を待っていません。",
+            detail=N_("この項目は現在の状態では、あなたの操作を待っていません。"),
         )
     return problem(403)
 
@@ -124,15 +126,13 @@ def _form_values(cycle: Cycle, form: str, data: dict) -> dict[str, str]:
             raise Refused(
                 problem(
                     422,
-                    errors=[_error("indicators", "新しい指標は1回に1つまで登録できます。")],
+                    errors=[_error("indicators", N_("新しい指標は1回に1つまで登録できます。"))],
                 )
             )
         for indicator in data.get("indicators", []):
             key = str(indicator["id"]) if "id" in indicator else "new"
             if key != "new" and indicator["id"] not in known:
-                raise Refused(
-                    problem(422, errors=[_error("indicators", "この項目の指標ではありません。")])
-                )
+                raise Refused(problem(422, errors=[_error("indicators", NOT_OURS)]))
             prefix = f"ind-{key}-"
             for name in ("name", "unit", "baseline", "baseline_fy"):
                 if name in indicator:
@@ -143,9 +143,7 @@ def _form_values(cycle: Cycle, form: str, data: dict) -> dict[str, str]:
         known = {i.id for i in cycle.item.indicators}
         for actual in data.get("actuals", []):
             if actual["indicator_id"] not in known:
-                raise Refused(
-                    problem(422, errors=[_error("actuals", "この項目の指標ではありません。")])
-                )
+                raise Refused(problem(422, errors=[_error("actuals", NOT_OURS)]))
             values[f"actual-{actual['indicator_id']}"] = _text(actual["actual"])
     return values
 
@@ -195,7 +193,7 @@ def save_draft(data: dict, cycle_id: int):
         raise Refused(
             problem(
                 422,
-                errors=[_error(name, "この段階の様式にはない項目です。") for name in foreign],
+                errors=[_error(name, N_("この段階の様式にはない項目です。")) for name in foreign],
             )
         )
     values = _form_values(cycle, form, data)
@@ -227,7 +225,7 @@ def add_report(data: dict, cycle_id: int):
     known = {i.id for i in cycle.item.indicators}
     for value in data.get("values", []):
         if value["indicator_id"] not in known:
-            raise Refused(problem(422, errors=[_error("values", "この項目の指標ではありません。")]))
+            raise Refused(problem(422, errors=[_error("values", NOT_OURS)]))
         values[f"value-{value['indicator_id']}"] = _text(value["value"])
 
     def save():
