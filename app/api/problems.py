@@ -12,6 +12,7 @@ en); `messages` carries both. `errors` lists the fields a 422 refused.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -99,9 +100,46 @@ def field_errors(messages: dict[str, Any], prefix: str = "") -> list[dict[str, A
         if isinstance(value, dict):
             out += field_errors(value, name if key not in ("json", "query", "headers") else "")
         else:
-            text = "; ".join(str(v) for v in value) if isinstance(value, list) else str(value)
-            out.append({"field": name, "message": text, "messages": {"ja": text, "en": text}})
+            texts = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+            english = " ".join(texts)
+            japanese = "".join(in_japanese(t) for t in texts)
+            both = {"ja": japanese, "en": english}
+            out.append({"field": name, "message": both[request_language()], "messages": both})
     return out
+
+
+# marshmallow's (and webargs') messages for a value of the wrong shape, in Japanese.
+_JAPANESE = [
+    (r"Missing data for required field\.", "必須の項目です。"),
+    (r"Field may not be null\.", "null にはできません。"),
+    (
+        r"Not a valid (string|integer|number|date|boolean|list|mapping type|datetime)\.",
+        "値の型が正しくありません。",
+    ),
+    (r"Unknown field\.", "不明な項目です。"),
+    (r"Invalid input( type)?\.", "値が正しくありません。"),
+    (r"Number too large\.", "数値が大きすぎます。"),
+    (r"Special numeric values \(nan or infinity\) are not permitted\.", "数値が正しくありません。"),
+    (
+        r"Must be greater than or equal to (\S+) and less than or equal to (\S+)\.",
+        r"\1以上\2以下にしてください。",
+    ),
+    (r"Must be greater than or equal to (\S+)\.", r"\1以上にしてください。"),
+    (r"Must be less than or equal to (\S+)\.", r"\1以下にしてください。"),
+    (r"Longer than maximum length (\d+)\.", r"\1文字以内にしてください。"),
+    (r"Length must be between (\d+) and (\d+)\.", r"\1以上\2以下の件数・文字数にしてください。"),
+    (r"Must be one of: (.*)\.", r"次のいずれかにしてください: \1。"),
+    (r"String does not match expected pattern\.", "形式が正しくありません。"),
+    (r"Invalid JSON body\.", "JSON の形式が正しくありません。"),
+]
+
+
+def in_japanese(message: str) -> str:
+    """A marshmallow message in Japanese (as it is when unknown)."""
+    for pattern, japanese in _JAPANESE:
+        if re.fullmatch(pattern, message):
+            return re.sub(pattern, japanese, message)
+    return message
 
 
 def from_http_exception(error: HTTPException) -> Response:

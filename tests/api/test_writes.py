@@ -3,6 +3,7 @@ the audit log, the same checks as the pages."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from app.models import AuditEntry
@@ -198,3 +199,24 @@ def test_the_head_cannot_edit_the_staff_draft(world, api, db):
         f"/cycles/{cycle.id}/draft", json={"goal": "x"}, headers={"If-Match": "1"}
     )
     assert response.status_code == 403
+
+
+def test_a_body_of_the_wrong_shape_is_a_422_naming_the_field_in_both_languages(world, api, db):
+    cycle = world.cycle("check_draft")
+    db.session.commit()
+    refused = api(world.org.staff).patch(
+        f"/cycles/{cycle.id}/draft", json={"effect_amount": "たくさん"}, headers={"If-Match": "1"}
+    )
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+    error = refused.get_json()["errors"][0]
+    assert error["field"] == "effect_amount"
+    assert error["messages"] == {"ja": "値の型が正しくありません。", "en": "Not a valid integer."}
+
+
+@pytest.mark.parametrize("app_overrides", [{"WTF_CSRF_ENABLED": True}])
+def test_the_api_needs_no_csrf_token_its_bearer_token_is_enough(world, api, db, app_overrides):
+    cycle = submitted(world, db)
+    response = api(world.org.head).post(
+        f"/cycles/{cycle.id}/approve", headers={"If-Match": str(cycle.version)}
+    )
+    assert response.status_code == 200
