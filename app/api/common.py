@@ -10,7 +10,6 @@ from functools import wraps
 from typing import Any
 
 from flask import Response, g, json, request
-from flask_smorest import abort
 
 from app.calendar import local_date
 from app.extensions import db
@@ -20,9 +19,6 @@ from app.tokens import service as tokens
 from app.validation import ID_MAX
 
 from .problems import problem
-
-PAGE_DEFAULT = 50
-PAGE_MAX = 200
 
 
 def now() -> datetime:
@@ -159,7 +155,3 @@ def expected_version() -> int:
     if found is None:
         raise Refused(problem(412))
     return int(found.group(1))
-
-
-def not_found() -> None:
-    abort(404)

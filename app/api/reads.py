@@ -176,6 +176,8 @@ def available_actions(cycle: Cycle) -> list[str]:
     """What the token's user may do on the cycle now, in the API's words."""
     from app.items import service as stage
 
+    if not api_token().allows("write"):
+        return []
     user, day = api_user(), today()
     found = []
     form = stage.form_of(cycle)
@@ -185,8 +187,6 @@ def available_actions(cycle: Cycle) -> list[str]:
         if transition.kind in ("submit", "approve", "send_back", "withdraw"):
             if transition.kind not in found:
                 found.append(transition.kind)
-    if not api_token().allows("write"):
-        return []
     return found
 
 
