@@ -16,7 +16,7 @@ PUBLIC = {
     "ical.feed",
     "health.healthz",
     # The API's description and its page, and the published results (open data).
-    "api-docs.openapi_json",
+    "api_docs.openapi_json",
     "api_docs.docs",
     "public_api.published",
     "public_api.published_year",
