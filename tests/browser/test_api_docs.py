@@ -11,6 +11,7 @@ def test_the_docs_page_draws_every_operation_offline(page, base_url):
     foreign: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("response", lambda r: problems.append(r.url) if r.status >= 400 else None)
     page.on(
         "request",
         lambda r: foreign.append(r.url) if not r.url.startswith(base_url) else None,
