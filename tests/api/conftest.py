@@ -7,41 +7,28 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.calendar import fiscal_year_of
 from app.tokens import service as tokens
-from tests.factories import Org
-from tests.web.catalogue import ensure_compiled
-
-FY = fiscal_year_of(datetime.now(UTC))
-
-
-@pytest.fixture(scope="session", autouse=True)
-def english_catalogue():
-    ensure_compiled()
+from tests.web.conftest import (
+    FY,  # noqa: F401 (the tests import it from here)
+    english_catalogue,  # noqa: F401 (the session fixture)
+)
+from tests.web.conftest import World as PageWorld
+from tests.web.conftest import world as page_world  # noqa: F401 (the fixture it extends)
 
 
 @dataclass
-class World:
-    org: Org
-    other: Org
-    committee: object
-    secretariat: object
-    make: object
+class World(PageWorld):
+    """The pages' world (two departments, a committee member) with a secretariat user."""
 
-    def cycle(self, state: str = "plan_draft", org: Org | None = None, **fields):
-        item = self.make.item(org or self.org, targets={fy: 100 for fy in range(2022, FY + 1)})
-        return self.make.cycle(item, fiscal_year=FY, state=state, **fields)
+    secretariat: object = None
 
 
 @pytest.fixture
-def world(make, db) -> World:
-    make.plan(start_fy=2022, end_fy=max(FY, 2026))
-    org = make.org("企画")
-    other = make.org("市民")
-    committee = make.user("iin", roles=["committee"])
+def world(page_world, make, db) -> World:  # noqa: F811
     secretariat = make.user("jimu", roles=["secretariat"])
     db.session.commit()
-    return World(org, other, committee, secretariat, make)
+    return World(page_world.org, page_world.other, page_world.committee, page_world.make,
+                 secretariat)  # fmt: skip
 
 
 @pytest.fixture
