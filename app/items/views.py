@@ -19,7 +19,6 @@ from app.committee.service import can_reply, exchanges
 from app.extensions import db
 from app.links import LinkError, load_decision_token, token_digest
 from app.models import (
-    PROGRESS_REPORT,
     AuditEntry,
     Cycle,
     Direction,
@@ -165,7 +164,9 @@ def show(item_id: int):
     }
     if can_edit:
         # The current stage's form is on the page itself for those who may fill it in.
-        page.update(form_context(cycle, form), values=initial_values(cycle, form), errors={})
+        page.update(
+            form_context(cycle, form), values=service.initial_values(cycle, form), errors={}
+        )
     return render_template("items/show.html", **page)
 
 
@@ -204,6 +205,7 @@ def form_context(cycle: Cycle, form: str) -> dict:
     }
 
 
+<<<<<<< HEAD
 def initial_values(cycle: Cycle, form: str) -> dict[str, str]:
     """The stored contents as form values, for the first display of a form."""
 
@@ -245,6 +247,8 @@ def initial_values(cycle: Cycle, form: str) -> dict[str, str]:
     return values
 
 
+=======
+>>>>>>> main
 def render_form(cycle: Cycle, form: str, values: dict, errors: dict, status: int = 200):
     return render_template(
         "items/form.html", values=values, errors=errors, **form_context(cycle, form)
@@ -265,7 +269,7 @@ def edit(item_id: int, fy: int, form: str):
             return moved_on_page(cycle)
         abort(403)
     if request.method == "GET":
-        return render_form(cycle, form, initial_values(cycle, form), {})
+        return render_form(cycle, form, service.initial_values(cycle, form), {})
 
     values = request.form.to_dict()
     submitting = request.form.get("action") == "submit"

@@ -169,7 +169,7 @@ def _check_0017_carries_rows_over(app) -> None:
     from sqlalchemy import text
 
     with app.app_context():
-        upgrade(directory=MIGRATIONS, revision="0016_scale")
+        upgrade(directory=MIGRATIONS, revision="0018_api_tokens")
         with db.engine.begin() as conn:
             for statement in ROWS_AT_0011[:2] + ROWS_AT_0011[3:6]:
                 conn.execute(text(statement))
@@ -209,7 +209,7 @@ def _check_0017_carries_rows_over(app) -> None:
                     "WHERE id = 1"
                 )
             )
-        downgrade(directory=MIGRATIONS, revision="0016_scale")
+        downgrade(directory=MIGRATIONS, revision="0018_api_tokens")
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT effect_amount, analysis FROM cycle")).one() == (
                 1234500,
