@@ -113,6 +113,8 @@ def initial_values(cycle: Cycle, form: str) -> dict[str, str]:
         values["goal"] = cycle.goal
         for q in range(1, 5):
             values[f"schedule_q{q}"] = getattr(cycle, f"schedule_q{q}")
+        for fy in cycle.item.plan.fiscal_years:
+            values[f"step-{fy}"] = cycle.item.step_for(fy)
         for ind in cycle.item.indicators:
             p = f"ind-{ind.id}-"
             values[p + "name"] = ind.name
@@ -127,9 +129,12 @@ def initial_values(cycle: Cycle, form: str) -> dict[str, str]:
             values[f"actual-{ind.id}"] = num(v.actual if v else None)
         values["grade"] = cycle.grade.value if cycle.grade else ""
         values["progress_status"] = cycle.progress_status.value if cycle.progress_status else ""
+        values["achievements"] = cycle.achievements
         values["analysis"] = cycle.analysis
         values["issues"] = cycle.issues
         values["effect_amount"] = "" if cycle.effect_amount is None else str(cycle.effect_amount)
+        values["effect_kind"] = cycle.effect_kind.value if cycle.effect_kind else ""
+        values["effect_basis"] = cycle.effect_basis
     elif form == "act":
         values["improvement"] = cycle.improvement
         values["direction"] = cycle.direction.value if cycle.direction else ""
@@ -344,7 +349,9 @@ def save_check(
     effect_kind, effect_basis = checked.effect_kind.data, checked.effect_basis.data
     if effect is not None and effect < 0 and "effect_amount" not in errors:
         errors["effect_amount"] = _("効果額は0以上の金額を円単位で入力してください。")
-    if effect is not None and "effect_amount" not in errors:
+    # A draft may hold an amount alone (a finance system writes it first); the head sees
+    # its kind and basis with it.
+    if for_submission and effect is not None and "effect_amount" not in errors:
         if effect_kind is None and "effect_kind" not in errors:
             errors["effect_kind"] = _(
                 "効果額を入力したときは、その種類（歳入確保・歳出削減・その他）を選んでください。"

@@ -205,50 +205,6 @@ def form_context(cycle: Cycle, form: str) -> dict:
     }
 
 
-<<<<<<< HEAD
-def initial_values(cycle: Cycle, form: str) -> dict[str, str]:
-    """The stored contents as form values, for the first display of a form."""
-
-    def num(value) -> str:
-        return "" if value is None else format(value.normalize(), "f")
-
-    values: dict[str, str] = {"expected_version": str(cycle.version)}
-    if form == "plan":
-        values["goal"] = cycle.goal
-        for q in range(1, 5):
-            values[f"schedule_q{q}"] = getattr(cycle, f"schedule_q{q}")
-        for fy in cycle.item.plan.fiscal_years:
-            values[f"step-{fy}"] = cycle.item.step_for(fy)
-        for ind in cycle.item.indicators:
-            p = f"ind-{ind.id}-"
-            values[p + "name"] = ind.name
-            values[p + "unit"] = ind.unit
-            values[p + "baseline"] = num(ind.baseline_value)
-            values[p + "baseline_fy"] = str(ind.baseline_fy or "")
-            for v in ind.values:
-                values[f"{p}target-{v.fiscal_year}"] = num(v.target)
-    elif form == "check":
-        for ind in cycle.item.indicators:
-            v = ind.value_for(cycle.fiscal_year)
-            values[f"actual-{ind.id}"] = num(v.actual if v else None)
-        values["grade"] = cycle.grade.value if cycle.grade else ""
-        values["progress_status"] = cycle.progress_status.value if cycle.progress_status else ""
-        values["achievements"] = cycle.achievements
-        values["analysis"] = cycle.analysis
-        values["issues"] = cycle.issues
-        values["effect_amount"] = "" if cycle.effect_amount is None else str(cycle.effect_amount)
-        values["effect_kind"] = cycle.effect_kind.value if cycle.effect_kind else ""
-        values["effect_basis"] = cycle.effect_basis
-    elif form == "act":
-        values["improvement"] = cycle.improvement
-        values["direction"] = cycle.direction.value if cycle.direction else ""
-    elif form == "report":
-        values["kind"] = PROGRESS_REPORT
-    return values
-
-
-=======
->>>>>>> main
 def render_form(cycle: Cycle, form: str, values: dict, errors: dict, status: int = 200):
     return render_template(
         "items/form.html", values=values, errors=errors, **form_context(cycle, form)
