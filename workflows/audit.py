@@ -11,8 +11,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import func, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import AuditEntry, Cycle, User
@@ -64,6 +65,34 @@ def _serialise(session: Session, scope: str) -> None:
         )
 
 
+def _fields(
+    scope: str,
+    action: str,
+    now: datetime,
+    actor: User | None,
+    on_behalf_of: User | None,
+    cycle: Cycle | None,
+    from_state: str | None,
+    to_state: str | None,
+    comment: str,
+    data: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """An entry's own fields: all but its place in the chain (seq, prev_hash, hash)."""
+    return {
+        "scope": scope,
+        "cycle_id": cycle.id if cycle is not None else None,
+        "at": now.astimezone(UTC),
+        "actor_id": actor.id if actor is not None else None,
+        "on_behalf_of_id": on_behalf_of.id if on_behalf_of is not None else None,
+        "action": action,
+        "from_state": from_state,
+        "to_state": to_state,
+        "comment": comment or "",
+        # A JSON round trip keeps the hashed value equal to what the database gives back.
+        "data": json.loads(json.dumps(data or {}, ensure_ascii=False, default=str)),
+    }
+
+
 def record(
     session: Session,
     *,
@@ -77,39 +106,119 @@ def record(
     to_state: str | None = None,
     comment: str = "",
     data: dict[str, Any] | None = None,
+    serialised: bool = False,
 ) -> AuditEntry:
-    """Append one entry to `scope`'s chain (flushed, not committed); a cycle's entry also
-    becomes its last activity."""
+    """Append one entry to `scope`'s chain (written, not committed); a cycle's entry also
+    becomes its last activity.
+
+    `serialised` tells that the caller's transaction already holds the scope's lock
+    (`lock_clause`, taken in an earlier statement)."""
     if now.tzinfo is None:
         raise ValueError("audit times must be timezone-aware")
-    _serialise(session, scope)
-    last = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash)
-        .where(AuditEntry.scope == scope)
-        .order_by(AuditEntry.seq.desc())
-        .limit(1)
-    ).first()
-    seq, prev_hash = (last.seq + 1, last.hash) if last else (1, "")
-    entry = AuditEntry(
-        scope=scope,
-        seq=seq,
-        cycle_id=cycle.id if cycle is not None else None,
-        at=now.astimezone(UTC),
-        actor_id=actor.id if actor is not None else None,
-        on_behalf_of_id=on_behalf_of.id if on_behalf_of is not None else None,
-        action=action,
-        from_state=from_state,
-        to_state=to_state,
-        comment=comment or "",
-        # A JSON round trip keeps the hashed value equal to what the database gives back.
-        data=json.loads(json.dumps(data or {}, ensure_ascii=False, default=str)),
-        prev_hash=prev_hash,
+    fields = _fields(
+        scope, action, now, actor, on_behalf_of, cycle, from_state, to_state, comment, data
     )
-    entry.hash = entry_hash(entry)
-    session.add(entry)
-    session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        if not serialised:
+            _serialise(session, scope)
+        entry = _append(session, fields)
+    else:
+        last = session.execute(
+            select(AuditEntry.seq, AuditEntry.hash)
+            .where(AuditEntry.scope == scope)
+            .order_by(AuditEntry.seq.desc())
+            .limit(1)
+        ).first()
+        seq, prev_hash = (last.seq + 1, last.hash) if last else (1, "")
+        entry = AuditEntry(**fields, seq=seq, prev_hash=prev_hash)
+        entry.hash = entry_hash(entry)
+        session.add(entry)
+        session.flush()
     if cycle is not None:
         touch(session, cycle, entry.at)
+    return entry
+
+
+def lock_clause(scope: str | sa.ColumnElement) -> sa.FunctionElement:
+    """PostgreSQL: the call that takes `scope`'s writers' lock, for a statement sent before
+    the entry is written (in READ COMMITTED the write then sees the chain as it is)."""
+    return sa.func.pg_advisory_xact_lock(AUDIT_LOCK_SPACE, sa.func.hashtext(scope))
+
+
+def _canonical_around(fields: dict[str, Any]) -> tuple[str, str, str]:
+    """`entry_hash`'s canonical JSON cut where prev_hash's and seq's values go: json.dumps
+    with sort_keys and these separators writes {"key":value,...} in key order."""
+
+    def dump(value: Any) -> str:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+    payload = {
+        "scope": fields["scope"],
+        "cycle_id": fields["cycle_id"],
+        "at": _iso(fields["at"]),
+        "actor_id": fields["actor_id"],
+        "on_behalf_of_id": fields["on_behalf_of_id"],
+        "action": fields["action"],
+        "from_state": fields["from_state"],
+        "to_state": fields["to_state"],
+        "comment": fields["comment"] or "",
+        "data": fields["data"] or {},
+        "prev_hash": None,
+        "seq": None,
+    }
+    keys = sorted(payload)
+    parts = [[]]
+    for key in keys:
+        if key in ("prev_hash", "seq"):
+            parts[-1].append(f"{dump(key)}:")
+            parts.append([])
+        else:
+            parts[-1].append(f"{dump(key)}:{dump(payload[key])}")
+    # ["...,"prev_hash":"] [] ["...","seq":"] [...] -> joined with the commas between items
+    texts = []
+    for n, chunk in enumerate(parts):
+        lead = "," if n and chunk else ""
+        texts.append(lead + ",".join(chunk))
+    before = "{" + texts[0]
+    middle = texts[1]
+    after = texts[2] + "}"
+    return before, middle, after
+
+
+_APPEND = sa.text(
+    "INSERT INTO audit_entry (scope, seq, cycle_id, at, actor_id, on_behalf_of_id, action, "
+    "from_state, to_state, comment, data, prev_hash, hash) "
+    "SELECT :scope, n.seq, :cycle_id, :at, :actor_id, :on_behalf_of_id, :action, "
+    ":from_state, :to_state, :comment, :data, n.prev, "
+    "encode(sha256(convert_to(:before || to_json(n.prev)::text || :middle || n.seq::text "
+    "|| :after, 'UTF8')), 'hex') "
+    "FROM (SELECT coalesce(l.seq, 0) + 1 AS seq, coalesce(l.hash, '') AS prev "
+    "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT seq, hash FROM audit_entry "
+    "WHERE scope = :scope ORDER BY seq DESC LIMIT 1) AS l ON true) AS n "
+    "RETURNING id, seq, prev_hash, hash"
+).bindparams(
+    *(
+        sa.bindparam(c.key, type_=c.type)
+        for c in AuditEntry.__table__.columns
+        if c.key not in ("id", "seq", "prev_hash", "hash")
+    ),
+    sa.bindparam("before", type_=sa.Text),
+    sa.bindparam("middle", type_=sa.Text),
+    sa.bindparam("after", type_=sa.Text),
+)
+
+
+def _append(session: Session, fields: dict[str, Any]) -> AuditEntry:
+    """PostgreSQL, the scope's lock held: one INSERT ... SELECT reads the chain's last link,
+    and hashes the entry onto it (sha256 of `entry_hash`'s canonical JSON) in the server."""
+    before, middle, after = _canonical_around(fields)
+    row = session.execute(
+        _APPEND, {**fields, "before": before, "middle": middle, "after": after}
+    ).one()
+    entry = AuditEntry(**fields, id=row.id, seq=row.seq, prev_hash=row.prev_hash, hash=row.hash)
+    # Written already: the session holds it as loaded, with no INSERT of its own to flush.
+    make_transient_to_detached(entry)
+    session.add(entry)
     return entry
 
 

@@ -114,9 +114,11 @@ def fire(
     """Fire `trigger` on `cycle` as `by` at `now`; the audit entry written (flushed).
 
     In steady state it costs one read (the acting user's rights, the year lock, the mail's
-    recipients and the guards' data together), the cycle's conditional UPDATE, the audit
-    record (lock, last link, insert) and one insert of the mails. On ConflictError the
-    caller rolls its transaction back.
+    recipients and the guards' data together; on PostgreSQL also the lock of the cycle's
+    audit chain), the cycle's conditional UPDATE, the audit record (on PostgreSQL one
+    INSERT ... SELECT linking and hashing it onto the chain; on SQLite the last link, then
+    the insert) and one insert of the mails. On ConflictError the caller rolls its
+    transaction back.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -128,7 +130,9 @@ def fire(
     # Who may act is decided on what is stored; the caller's pending edits are not flushed
     # (nor its version moved) by a refusal.
     with session.no_autoflush:
-        facts = read_facts(session, definition, cycle, by, today, transition)
+        facts = read_facts(
+            session, definition, cycle, by, today, transition, serialise=audit.cycle_scope(cycle)
+        )
         # Nothing about the cycle (its version, its state) is told to someone with no part
         # in it.
         if not facts.involved(definition):
@@ -171,6 +175,7 @@ def fire(
         to_state=dest,
         comment=comment,
         data={"definition": definition.version},
+        serialised=facts.serialised,
     )
     effects(cycle, definition, from_state, dest, by=by, now=now)
     # The transition's mails, in one insert.

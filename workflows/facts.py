@@ -32,6 +32,7 @@ from app.models import (
 )
 from app.models import Role as GrantedRole
 
+from .audit import lock_clause as lock_of
 from .definition import PREVIOUS, Definition, Role, Transition
 from .guards import GUARD_FACTS, report_fact
 
@@ -62,6 +63,8 @@ class Facts:
     rosters: dict[str, list[Person]] = field(default_factory=dict)
     author: Person | None = None
     guards: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+    # The read took the lock of the cycle's audit chain (PostgreSQL): see `read`.
+    serialised: bool = False
 
     def plays(self, role: str) -> bool:
         return role in self.standings
@@ -243,7 +246,7 @@ class _Params:
 
 @lru_cache(maxsize=256)
 def _statement(
-    definition: Definition, transition: Transition | None, with_author: bool
+    definition: Definition, transition: Transition | None, with_author: bool, lock: bool = False
 ) -> sa.CompoundSelect:
     """The facts' UNION ALL for a transition, built once: the cycle, the actor and the day
     are parameters, so each firing only binds them (and hits the compiled-SQL cache)."""
@@ -290,6 +293,12 @@ def _statement(
         if transition.report:
             number, text = report_fact(cycle, transition.report)
             parts.append(select(*_row(tag="guard", role="@report", number=number, text=text)))
+    if lock:
+        # PostgreSQL: the lock of the cycle's audit chain, taken here rather than in a
+        # statement of its own; the record, written by a later statement, then reads the
+        # chain as the writers before have left it.
+        scope = sa.bindparam("audit_scope", type_=sa.String)
+        parts.append(select(*_row(tag="serialised")).select_from(lock_of(scope).alias("l")))
     return sa.union_all(*parts)
 
 
@@ -300,12 +309,18 @@ def read(
     actor: User,
     today: date,
     transition: Transition | None,
+    serialise: str | None = None,
 ) -> Facts:
-    """Everything `engine.fire` asks before moving `cycle`, in one statement."""
-    statement = _statement(definition, transition, cycle.submitted_by_id is not None)
+    """Everything `engine.fire` asks before moving `cycle`, in one statement.
+
+    With `serialise` (an audit scope), on PostgreSQL the same statement takes the lock of
+    that scope's writers for the rest of the transaction (`Facts.serialised`)."""
+    lock = serialise is not None and session.get_bind().dialect.name == "postgresql"
+    statement = _statement(definition, transition, cycle.submitted_by_id is not None, lock)
     rows = session.execute(
         statement,
         {
+            "audit_scope": serialise,
             "cycle_id": cycle.id,
             "item_id": cycle.item_id,
             "fiscal_year": cycle.fiscal_year,
@@ -315,6 +330,7 @@ def read(
         },
     ).all()
     facts = _sort(definition, actor, roster_roles(definition, transition), rows)
+    facts.serialised = any(row.tag == "serialised" for row in rows)
     if actor.active and cycle.submitted_by_id == actor.id:
         for name, role in definition.roles.items():
             if role.submitter:
