@@ -154,24 +154,43 @@ class Task:
         return is_overdue(self.due, self.today)
 
 
-def _load_cycles(session: Session, condition: ColumnElement[bool]) -> list[Cycle]:
-    return list(
-        session.scalars(
-            select(Cycle)
-            .join(ReformItem, ReformItem.id == Cycle.item_id)
-            .where(condition)
-            .options(
-                selectinload(Cycle.item)
-                .selectinload(ReformItem.owning_section)
-                .selectinload(Section.department),
-                selectinload(Cycle.extensions),
-            )
+def _load_lists(
+    session: Session, conditions: dict[str, ColumnElement[bool]]
+) -> dict[str, list[Cycle]]:
+    """The cycles of each named list, loaded once with their items, sections and extensions.
+
+    One UNION ALL names, for each list, the cycles its condition picks (each branch keeps
+    its condition in WHERE, so the database reaches them through the indexes); the cycles
+    are read once, joined to it, and sorted into their lists.
+    """
+    branches = [
+        select(sa.literal(name).label("list"), Cycle.id.label("cycle_id"))
+        .select_from(Cycle)
+        .join(ReformItem, ReformItem.id == Cycle.item_id)
+        .where(condition)
+        for name, condition in conditions.items()
+    ]
+    picked = sa.union_all(*branches).subquery()
+    rows = session.execute(
+        select(Cycle, picked.c.list)
+        .join(picked, picked.c.cycle_id == Cycle.id)
+        .options(
+            selectinload(Cycle.item)
+            .selectinload(ReformItem.owning_section)
+            .selectinload(Section.department),
+            selectinload(Cycle.extensions),
         )
     )
+    lists: dict[str, list[Cycle]] = {name: [] for name in conditions}
+    for cycle, name in rows:
+        lists[name].append(cycle)
+    return lists
 
 
 def _schedules(session: Session, cycles: list[Cycle]) -> dict[int, FiscalYearSchedule]:
     years = {c.fiscal_year for c in cycles}
+    if not years:
+        return {}
     stored = {
         s.fiscal_year: s
         for s in session.scalars(
@@ -181,10 +200,20 @@ def _schedules(session: Session, cycles: list[Cycle]) -> dict[int, FiscalYearSch
     return {fy: stored.get(fy) or default_schedule(fy) for fy in years}
 
 
-def _tasks(session: Session, cycles: list[Cycle], today: date) -> list[Task]:
-    schedules = _schedules(session, cycles)
-    tasks = [Task(c, due_date(session, c, schedules[c.fiscal_year]), today) for c in cycles]
-    return sorted(tasks, key=lambda t: (t.due or date.max, t.cycle.item.sort_key))
+def _task_lists(
+    session: Session, lists: dict[str, list[Cycle]], today: date
+) -> dict[str, list[Task]]:
+    """Each list as tasks sorted by due date, every cycle's due date computed once."""
+    cycles = {c.id: c for found in lists.values() for c in found}
+    schedules = _schedules(session, list(cycles.values()))
+    due = {i: due_date(session, c, schedules[c.fiscal_year]) for i, c in cycles.items()}
+    return {
+        name: sorted(
+            (Task(c, due[c.id], today) for c in found),
+            key=lambda t: (t.due or date.max, t.cycle.item.sort_key),
+        )
+        for name, found in lists.items()
+    }
 
 
 def last_send_back(session: Session, cycles: list[Cycle]) -> dict[int, AuditEntry]:
@@ -234,7 +263,21 @@ class MyTasks:
 def my_tasks(session: Session, user: User, today: date, reach: Reach | None = None) -> MyTasks:
     """Everything the My-tasks page lists for `user` on `today`."""
     reach = reach or reach_of(session, user, today)
-    to_do = _tasks(session, _load_cycles(session, waiting_clause(reach, _work)), today)
+    lists = _task_lists(
+        session,
+        _load_lists(
+            session,
+            {
+                "to_do": waiting_clause(reach, _work),
+                "mine": _mine_clause(reach),
+                "to_decide": waiting_clause(reach, _decision_by_post),
+                "escalated": _escalated_clause(reach),
+                "to_confirm": waiting_clause(reach, _decision_by_grant),
+            },
+        ),
+        today,
+    )
+    to_do = lists["to_do"]
     sent = last_send_back(session, [t.cycle for t in to_do])
     sent_back = []
     for task in to_do:
@@ -242,21 +285,14 @@ def my_tasks(session: Session, user: User, today: date, reach: Reach | None = No
             task.reason = sent[task.cycle.id].comment
             sent_back.append(task)
     horizon = today + timedelta(days=UPCOMING_DAYS)
-    mine = _tasks(session, _load_cycles(session, _mine_clause(reach)), today)
-    upcoming = [t for t in mine if t.due is not None and today <= t.due <= horizon]
-
-    to_decide = _tasks(
-        session, _load_cycles(session, waiting_clause(reach, _decision_by_post)), today
-    )
+    upcoming = [t for t in lists["mine"] if t.due is not None and today <= t.due <= horizon]
+    to_decide = lists["to_decide"]
     for task in to_decide:
         definition = definition_of(task.cycle)
         role = definition.roles[definition.states[task.cycle.state].actor]
         task.via_substitute = reach.via_substitute(role, task.cycle.item)
-    escalated = _tasks(session, _load_cycles(session, _escalated_clause(reach)), today)
-    overdue = [t for t in escalated if t.overdue]
-    to_confirm = _tasks(
-        session, _load_cycles(session, waiting_clause(reach, _decision_by_grant)), today
-    )
+    overdue = [t for t in lists["escalated"] if t.overdue]
+    to_confirm = lists["to_confirm"]
     return MyTasks(
         reach,
         to_do,
