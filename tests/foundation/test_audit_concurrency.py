@@ -47,9 +47,9 @@ def test_the_server_hashes_each_entry_as_verify_does(pg_app):
     from tests.factories import Factory
 
     make = Factory(db.session)
-    user = make.user("hasher", name="ハッシュ \"検証\" \\ 𠮷")
+    user = make.user("hasher", name='ハッシュ "検証" \\ 𠮷')
     db.session.commit()
-    texts = ["", "理由：\n改行と \"引用\" と \\ と 😀", "</script>\u2028\u0001"]
+    texts = ["", '理由：\n改行と "引用" と \\ と 😀', "</script>\u2028\u0001"]
     written = []
     for n, comment in enumerate(texts):
         written.append(
