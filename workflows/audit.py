@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +18,9 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.models import AuditEntry, Cycle, User
+from app.models import AuditEntry, Cycle, OutboxMessage, User
+from app.models.bulk import record_type, rows_json
+from app.outbox import enqueue_rows
 
 
 def cycle_scope(cycle: Cycle) -> str:
@@ -107,12 +111,16 @@ def record(
     comment: str = "",
     data: dict[str, Any] | None = None,
     serialised: bool = False,
+    mails: Sequence[dict] = (),
 ) -> AuditEntry:
     """Append one entry to `scope`'s chain (written, not committed); a cycle's entry also
     becomes its last activity.
 
     `serialised` tells that the caller's transaction already holds the scope's lock
-    (`lock_clause`, taken in an earlier statement)."""
+    (`lock_clause`, taken in an earlier statement). `mails` are outbox rows (`outbox_row`)
+    written with the entry, a dedupe key's `SEQ` becoming the entry's seq; on PostgreSQL in
+    the entry's own statement. As `enqueue_rows`, a row whose dedupe key is taken is
+    skipped."""
     if now.tzinfo is None:
         raise ValueError("audit times must be timezone-aware")
     fields = _fields(
@@ -121,7 +129,7 @@ def record(
     if session.get_bind().dialect.name == "postgresql":
         if not serialised:
             _serialise(session, scope)
-        entry = _append(session, fields)
+        entry = _append(session, fields, mails)
     else:
         last = session.execute(
             select(AuditEntry.seq, AuditEntry.hash)
@@ -134,9 +142,20 @@ def record(
         entry.hash = entry_hash(entry)
         session.add(entry)
         session.flush()
+        if mails:
+            enqueue_rows(session, [_numbered(row, entry.seq) for row in mails])
     if cycle is not None:
         touch(session, cycle, entry.at)
     return entry
+
+
+# In a mail's dedupe key, the place of the seq of the entry written with it.
+SEQ = "{seq}"
+
+
+def _numbered(row: dict, seq: int) -> dict:
+    key = row.get("dedupe_key")
+    return {**row, "dedupe_key": key.replace(SEQ, str(seq))} if key else row
 
 
 def lock_clause(scope: str | sa.ColumnElement) -> sa.FunctionElement:
@@ -185,7 +204,7 @@ def _canonical_around(fields: dict[str, Any]) -> tuple[str, str, str]:
     return before, middle, after
 
 
-_APPEND = sa.text(
+_APPEND = (
     "INSERT INTO audit_entry (scope, seq, cycle_id, at, actor_id, on_behalf_of_id, action, "
     "from_state, to_state, comment, data, prev_hash, hash) "
     "SELECT :scope, n.seq, :cycle_id, :at, :actor_id, :on_behalf_of_id, :action, "
@@ -196,25 +215,52 @@ _APPEND = sa.text(
     "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT seq, hash FROM audit_entry "
     "WHERE scope = :scope ORDER BY seq DESC LIMIT 1) AS l ON true) AS n "
     "RETURNING id, seq, prev_hash, hash"
-).bindparams(
-    *(
-        sa.bindparam(c.key, type_=c.type)
-        for c in AuditEntry.__table__.columns
-        if c.key not in ("id", "seq", "prev_hash", "hash")
-    ),
-    sa.bindparam("before", type_=sa.Text),
-    sa.bindparam("middle", type_=sa.Text),
-    sa.bindparam("after", type_=sa.Text),
 )
 
 
-def _append(session: Session, fields: dict[str, Any]) -> AuditEntry:
+@lru_cache(maxsize=16)
+def _append_statement(mail_columns: tuple[str, ...], dialect) -> sa.TextClause:
+    """The entry's INSERT ... SELECT; with mail columns, also the outbox rows' INSERT in a
+    second data-modifying WITH (ON CONFLICT DO NOTHING on their dedupe keys)."""
+    sql = _APPEND
+    if mail_columns:
+        outbox = OutboxMessage.__table__
+        names = ", ".join(f'"{c}"' for c in mail_columns)
+        values = ", ".join(
+            "replace(r.dedupe_key, :seq_mark, entry.seq::text)" if c == "dedupe_key" else f'r."{c}"'
+            for c in mail_columns
+        )
+        sql = (
+            f"WITH entry AS ({_APPEND}), mail AS (INSERT INTO outbox_message ({names}) "
+            f"SELECT {values} FROM entry, json_to_recordset(CAST(:mails AS json)) "
+            f"AS r({record_type(outbox, mail_columns, dialect)}) ON CONFLICT DO NOTHING "
+            "RETURNING 1) SELECT entry.id, entry.seq, entry.prev_hash, entry.hash FROM entry"
+        )
+    return sa.text(sql).bindparams(
+        *(
+            sa.bindparam(c.key, type_=c.type)
+            for c in AuditEntry.__table__.columns
+            if c.key not in ("id", "seq", "prev_hash", "hash")
+        ),
+        sa.bindparam("before", type_=sa.Text),
+        sa.bindparam("middle", type_=sa.Text),
+        sa.bindparam("after", type_=sa.Text),
+    )
+
+
+def _append(session: Session, fields: dict[str, Any], mails: Sequence[dict]) -> AuditEntry:
     """PostgreSQL, the scope's lock held: one INSERT ... SELECT reads the chain's last link,
-    and hashes the entry onto it (sha256 of `entry_hash`'s canonical JSON) in the server."""
+    and hashes the entry onto it (sha256 of `entry_hash`'s canonical JSON) in the server;
+    the same statement writes `mails`."""
     before, middle, after = _canonical_around(fields)
-    row = session.execute(
-        _APPEND, {**fields, "before": before, "middle": middle, "after": after}
-    ).one()
+    columns = tuple(mails[0]) if mails else ()
+    if any(tuple(row) != columns for row in mails):
+        raise ValueError("the mails' rows must have the same columns")
+    params = {**fields, "before": before, "middle": middle, "after": after}
+    if mails:
+        params.update(mails=rows_json(mails), seq_mark=SEQ)
+    statement = _append_statement(columns, session.get_bind().dialect)
+    row = session.execute(statement, params).one()
     entry = AuditEntry(**fields, id=row.id, seq=row.seq, prev_hash=row.prev_hash, hash=row.hash)
     # Written already: the session holds it as loaded, with no INSERT of its own to flush.
     make_transient_to_detached(entry)

@@ -163,29 +163,39 @@ def fire(
         session.flush()
     except StaleDataError as exc:
         raise ConflictError() from exc
-    entry = audit.record(
-        session,
-        scope=audit.cycle_scope(cycle),
-        action=trigger,
-        now=now,
-        actor=by,
-        on_behalf_of=on_behalf_of,
-        cycle=cycle,
-        from_state=from_state,
-        to_state=dest,
-        comment=comment,
-        data={"definition": definition.version},
-        serialised=facts.serialised,
-    )
-    effects(cycle, definition, from_state, dest, by=by, now=now)
-    # The transition's mails, in one insert.
-    enqueue_rows(
-        session,
-        mails(
+    record = {
+        "scope": audit.cycle_scope(cycle),
+        "action": trigger,
+        "now": now,
+        "actor": by,
+        "on_behalf_of": on_behalf_of,
+        "cycle": cycle,
+        "from_state": from_state,
+        "to_state": dest,
+        "comment": comment,
+        "data": {"definition": definition.version},
+        "serialised": facts.serialised,
+    }
+    target, source = definition.states[dest], definition.states[from_state]
+    if target.closes_year or source.closes_year:
+        # The year's rollover (or its undoing) writes records of its own after this one.
+        entry = audit.record(session, **record)
+        effects(cycle, definition, from_state, dest, by=by, now=now)
+        rows = mails(
             cycle, transition, entry, definition, facts, by=by, on_behalf_of=on_behalf_of, now=now
-        ),
+        )
+        enqueue_rows(session, rows)  # the transition's mails, in one insert
+        return entry
+    # Otherwise the record and the mails are written together (on PostgreSQL in one
+    # statement), the mails' dedupe keys taking the record's seq.
+    effects(cycle, definition, from_state, dest, by=by, now=now)
+    unwritten = AuditEntry(
+        action=trigger, from_state=from_state, to_state=dest, comment=comment, seq=audit.SEQ
     )
-    return entry
+    rows = mails(
+        cycle, transition, unwritten, definition, facts, by=by, on_behalf_of=on_behalf_of, now=now
+    )
+    return audit.record(session, **record, mails=rows)
 
 
 def not_now(definition: Definition, cycle: Cycle) -> InvalidTransition:

@@ -74,6 +74,15 @@ def test_a_transition_costs_at_most_six_statements_at_any_size(app):
     ]
     kinds = set(session.scalars(select(OutboxMessage.kind)))
     assert {"transition_submitted", "transition_approved"} <= kinds
+    # Each mail's dedupe key names the record written with it (the same statement on
+    # PostgreSQL).
+    records = session.scalars(select(AuditEntry).where(AuditEntry.scope == f"cycle:{cycle_id}"))
+    seqs = {e.seq for e in records if e.action in ("submit_plan", "approve_plan")}
+    keys = session.scalars(
+        select(OutboxMessage.dedupe_key).where(OutboxMessage.cycle_id == cycle_id)
+    )
+    assert {int(key.split(":")[2]) for key in keys} == seqs
+    assert audit.verify(session) == []
 
 
 def _bulk_cost(session, count: int) -> tuple[int, int]:
