@@ -48,11 +48,10 @@ demo: install ## Load (or refresh) the demo data
 services: ## Start PostgreSQL if it is down; install Chromium and slapd if they are missing
 	@bash scripts/services.sh
 
-test: install services ## Lint, the whole suite on SQLite (browser included), then again on PostgreSQL
+test: install services ## Lint, then the whole suite on SQLite (browser included) and on PostgreSQL, side by side
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/pytest -q
-	TEST_DB=postgres $(VENV)/bin/pytest -q -m "not browser"
+	@bash scripts/test.sh
 
 lint: install ## ruff check and ruff format --check
 	$(VENV)/bin/ruff check .

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -49,28 +49,61 @@ def _unique(users) -> list[User]:
     return list(seen.values())
 
 
+# --- between two writes, the same question is asked of the database once -------------
+
+_MEMO = "kaikaku.roles"
+
+
+def _remembered(session: Session, key: tuple, compute):
+    """`compute()`, asked once per session until its next flush, commit or rollback.
+
+    A page asks who plays which role for the same item a dozen times (each button, each
+    stage); the answer cannot change before the session writes something.
+    """
+    memo = session.info.setdefault(_MEMO, {})
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+@event.listens_for(Session, "after_flush")
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, *_) -> None:
+    session.info.pop(_MEMO, None)
+
+
 # --- one item: the posts of a role, and who holds or substitutes them -----------------
 
 
-def _post_scope(role: Role, item: ReformItem) -> ColumnElement[bool]:
+def _scope(role: Role, item: ReformItem) -> tuple[int, ...] | None:
+    """The sections or the department of `item` the role's posts belong to (None: city)."""
     if role.of == "owning_section":
-        return Post.section_id == item.owning_section_id
+        return (item.owning_section_id,)
     if role.of == "related_sections":
-        return Post.section_id.in_([s.id for s in item.related_sections] or [-1])
+        return tuple(sorted(s.id for s in item.related_sections))
     if role.of == "owning_department":
-        return Post.department_id == item.owning_section.department_id
-    return sa.true()  # city
+        return (item.owning_section.department_id,)
+    return None
 
 
 def role_posts(role: Role, item: ReformItem) -> list[Post]:
     """The active posts whose holders play `role` for `item`."""
     if not role.post_based:
         return []
+    scope = _scope(role, item)
+    where = [Post.kind_code.in_(role.posts), Post.active.is_(True)]
+    if role.of == "owning_department":
+        where.append(Post.department_id.in_(scope))
+    elif scope is not None:
+        where.append(Post.section_id.in_(scope or (-1,)))
+    session = session_of(item)
+    key = ("posts", tuple(sorted(role.posts)), role.of, scope)
     return list(
-        session_of(item).scalars(
-            select(Post)
-            .where(Post.kind_code.in_(role.posts), Post.active.is_(True), _post_scope(role, item))
-            .order_by(Post.id)
+        _remembered(
+            session,
+            key,
+            lambda: list(session.scalars(select(Post).where(*where).order_by(Post.id))),
         )
     )
 
@@ -79,17 +112,21 @@ def running_substitutions(session: Session, posts: list[Post], today: date) -> l
     """Substitutions of `posts` running on `today` by active users (dates inclusive)."""
     if not posts:
         return []
-    rows = session.scalars(
-        select(Substitution)
-        .where(
-            Substitution.post_id.in_([p.id for p in posts]),
-            Substitution.starts_on <= today,
-            Substitution.ends_on >= today,
-            Substitution.revoked_at.is_(None),
+
+    def running() -> list[Substitution]:
+        rows = session.scalars(
+            select(Substitution)
+            .where(
+                Substitution.post_id.in_([p.id for p in posts]),
+                Substitution.starts_on <= today,
+                Substitution.ends_on >= today,
+                Substitution.revoked_at.is_(None),
+            )
+            .order_by(Substitution.id)
         )
-        .order_by(Substitution.id)
-    )
-    return [s for s in rows if s.substitute.active]
+        return [s for s in rows if s.substitute.active]
+
+    return list(_remembered(session, ("substitutions", tuple(p.id for p in posts), today), running))
 
 
 def granted_users(session: Session, role: str) -> list[User]:
