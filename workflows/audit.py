@@ -335,13 +335,32 @@ def _verify_cycles(session: Session) -> list[str]:
     return problems
 
 
-def record_many(session: Session, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def serialise_many(session: Session, scopes: Sequence[str]) -> None:
+    """PostgreSQL: take the locks of many scopes' writers (`_serialise`), in scope order so
+    that two batches cannot deadlock, in one statement per chunk."""
+    from app.models.bulk import chunks
+
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for batch in chunks(sorted(set(scopes))):
+        session.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(:space, hashtext(s)) "
+                "FROM unnest(CAST(:scopes AS text[])) AS s ORDER BY s"
+            ),
+            {"space": AUDIT_LOCK_SPACE, "scopes": batch},
+        )
+
+
+def record_many(
+    session: Session, entries: list[dict[str, Any]], *, serialised: bool = False
+) -> list[dict[str, Any]]:
     """Append one entry to each of many scopes' chains in a few statements.
 
     Each entry gives the fields of `record` by id (scope, action, at, actor_id,
     on_behalf_of_id, cycle_id, from_state, to_state, comment, data). The scopes' writers
-    are serialised as `record` does (on PostgreSQL one statement takes every lock, in
-    scope order so that two batches cannot deadlock); their last links are read together.
+    are serialised as `record` does (`serialise_many`, unless the caller's transaction
+    already holds the locks: `serialised`); their last links are read together.
     Returns the entries as written, with seq and hash.
     """
     from app.models.bulk import chunks, insert_new
@@ -351,15 +370,8 @@ def record_many(session: Session, entries: list[dict[str, Any]]) -> list[dict[st
     scopes = sorted({e["scope"] for e in entries})
     if len(scopes) != len(entries):
         raise ValueError("one entry per scope")
-    if session.get_bind().dialect.name == "postgresql":
-        for batch in chunks(scopes):
-            session.execute(
-                text(
-                    "SELECT pg_advisory_xact_lock(:space, hashtext(s)) "
-                    "FROM unnest(CAST(:scopes AS text[])) AS s ORDER BY s"
-                ),
-                {"space": AUDIT_LOCK_SPACE, "scopes": batch},
-            )
+    if not serialised:
+        serialise_many(session, scopes)
     heads: dict[str, tuple[int, str]] = {}
     for batch in chunks(scopes):
         last = (
