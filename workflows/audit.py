@@ -55,18 +55,21 @@ def entry_hash(entry: AuditEntry) -> str:
 AUDIT_LOCK_SPACE = 7301
 
 
-def _serialise(session: Session, scope: str) -> None:
+def serialise(session: Session, scope: str) -> None:
     """Hold writers of the same scope one after another until the transaction ends.
 
     Two writers reading the same last `seq` would otherwise collide on (scope, seq). On
     PostgreSQL a transaction-level advisory lock keyed by the scope orders them; SQLite
-    allows one writer at a time anyway.
+    allows one writer at a time anyway. Taken before the caller's pending changes are
+    flushed: a writer that edits the cycle takes the lock first and the cycle's row next,
+    as a decision does (its facts read, then its UPDATE).
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:space, hashtext(:scope))"),
-            {"space": AUDIT_LOCK_SPACE, "scope": scope},
-        )
+        with session.no_autoflush:
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(:space, hashtext(:scope))"),
+                {"space": AUDIT_LOCK_SPACE, "scope": scope},
+            )
 
 
 def _fields(
@@ -128,7 +131,7 @@ def record(
     )
     if session.get_bind().dialect.name == "postgresql":
         if not serialised:
-            _serialise(session, scope)
+            serialise(session, scope)
         entry = _append(session, fields, mails)
     else:
         last = session.execute(
@@ -336,7 +339,7 @@ def _verify_cycles(session: Session) -> list[str]:
 
 
 def serialise_many(session: Session, scopes: Sequence[str]) -> None:
-    """PostgreSQL: take the locks of many scopes' writers (`_serialise`), in scope order so
+    """PostgreSQL: take the locks of many scopes' writers (`serialise`), in scope order so
     that two batches cannot deadlock, in one statement per chunk."""
     from app.models.bulk import chunks
 
