@@ -115,9 +115,10 @@ def fire(
 
     In steady state it costs one read (the acting user's rights, the year lock, the mail's
     recipients and the guards' data together; on PostgreSQL also the lock of the cycle's
-    audit chain), the cycle's conditional UPDATE, the audit record (on PostgreSQL one
-    INSERT ... SELECT linking and hashing it onto the chain; on SQLite the last link, then
-    the insert) and one insert of the mails. On ConflictError the caller rolls its
+    audit chain), the cycle's conditional UPDATE, and the audit record with the mails: on
+    PostgreSQL one statement (the record linked and hashed onto the chain in an INSERT ...
+    SELECT, the mails in a second data-modifying WITH), on SQLite the last link, the
+    record's insert and the mails' insert. On ConflictError the caller rolls its
     transaction back.
     """
     if now.tzinfo is None:
