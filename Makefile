@@ -28,6 +28,9 @@ app/static/vendor/.installed: package.json package-lock.json
 	cp node_modules/@digital-go-jp/design-tokens/dist/tokens.css app/static/vendor/design-tokens.css
 	cp node_modules/mermaid/dist/mermaid.min.js app/static/vendor/mermaid.min.js
 	cp node_modules/axe-core/axe.min.js app/static/vendor/axe.min.js
+	mkdir -p app/static/vendor/swagger-ui
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+		node_modules/swagger-ui-dist/LICENSE app/static/vendor/swagger-ui/
 	touch $@
 
 assets: app/static/vendor/.installed ## Copy the front-end packages into app/static/vendor

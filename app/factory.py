@@ -14,6 +14,7 @@ from werkzeug.routing import IntegerConverter
 
 from config import Config, ConfigError
 
+from .api.problems import from_http_exception, is_api_request
 from .extensions import babel, csrf, db, login_manager, migrate
 
 
@@ -23,7 +24,9 @@ def N_(text: str) -> str:
 
 
 def select_locale() -> str:
-    """The session's choice, then the user's, then Japanese."""
+    """The API: Accept-Language. Pages: the session's choice, then the user's, then Japanese."""
+    if is_api_request():
+        return request.accept_languages.best_match(("ja", "en")) or "ja"
     chosen = session.get("locale")
     if chosen in ("ja", "en"):
         return chosen
@@ -57,6 +60,8 @@ def client_identifier() -> str:
 
 def _error_page(code: int):
     def handler(error):
+        if is_api_request():
+            return from_http_exception(error)
         return render_template(f"errors/{code}.html", error=error), code
 
     return handler
@@ -140,6 +145,12 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
 
     app.register_blueprint(ical_bp)
     app.register_blueprint(mailbox_bp)
+    from .tokens import bp as tokens_bp
+
+    app.register_blueprint(tokens_bp)
+    from .api import init_api
+
+    init_api(app)
     for code in (403, 404, 409):
         app.register_error_handler(code, _error_page(code))
 
@@ -155,10 +166,14 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
 
     @app.errorhandler(BadRequest)
     def bad_request(error):
+        if is_api_request():
+            return from_http_exception(error)
         return render_template("errors/400.html", error=error), 400
 
     @app.errorhandler(413)
     def too_large(error):
+        if is_api_request():
+            return from_http_exception(error)
         return render_template("errors/400.html", too_large=True, error=error), 413
 
     register_template_helpers(app)
@@ -176,6 +191,9 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
         )
         if request.path.startswith("/static/"):
             response.cache_control.max_age = 3600
+        elif is_api_request():
+            # The API sets its own caching (ETags); a session cookie plays no part in it.
+            response.headers.setdefault("Cache-Control", "no-store")
         elif current_user and current_user.is_authenticated:
             # A signed-in page or export may hold what others must not see: never kept by a
             # browser or a proxy, so "back" after logout shows nothing.

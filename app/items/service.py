@@ -100,6 +100,42 @@ def _value_row(indicator: Indicator, fiscal_year: int) -> IndicatorValue:
     return row
 
 
+def initial_values(cycle: Cycle, form: str) -> dict[str, str]:
+    """The stored contents as form values, for the first display of a form."""
+
+    def num(value) -> str:
+        return "" if value is None else format(value.normalize(), "f")
+
+    values: dict[str, str] = {"expected_version": str(cycle.version)}
+    if form == "plan":
+        values["goal"] = cycle.goal
+        for q in range(1, 5):
+            values[f"schedule_q{q}"] = getattr(cycle, f"schedule_q{q}")
+        for ind in cycle.item.indicators:
+            p = f"ind-{ind.id}-"
+            values[p + "name"] = ind.name
+            values[p + "unit"] = ind.unit
+            values[p + "baseline"] = num(ind.baseline_value)
+            values[p + "baseline_fy"] = str(ind.baseline_fy or "")
+            for v in ind.values:
+                values[f"{p}target-{v.fiscal_year}"] = num(v.target)
+    elif form == "check":
+        for ind in cycle.item.indicators:
+            v = ind.value_for(cycle.fiscal_year)
+            values[f"actual-{ind.id}"] = num(v.actual if v else None)
+        values["grade"] = cycle.grade.value if cycle.grade else ""
+        values["progress_status"] = cycle.progress_status.value if cycle.progress_status else ""
+        values["analysis"] = cycle.analysis
+        values["issues"] = cycle.issues
+        values["effect_amount"] = "" if cycle.effect_amount is None else str(cycle.effect_amount)
+    elif form == "act":
+        values["improvement"] = cycle.improvement
+        values["direction"] = cycle.direction.value if cycle.direction else ""
+    elif form == "report":
+        values["kind"] = PROGRESS_REPORT
+    return values
+
+
 # --- Plan -----------------------------------------------------------------------------
 
 

@@ -18,7 +18,6 @@ from app.calendar import local_date
 from app.extensions import db
 from app.links import LinkError, load_decision_token, token_digest
 from app.models import (
-    PROGRESS_REPORT,
     AuditEntry,
     Cycle,
     Direction,
@@ -159,7 +158,9 @@ def show(item_id: int):
     }
     if can_edit:
         # The current stage's form is on the page itself for those who may fill it in.
-        page.update(form_context(cycle, form), values=initial_values(cycle, form), errors={})
+        page.update(
+            form_context(cycle, form), values=service.initial_values(cycle, form), errors={}
+        )
     return render_template("items/show.html", **page)
 
 
@@ -191,42 +192,6 @@ def form_context(cycle: Cycle, form: str) -> dict:
     }
 
 
-def initial_values(cycle: Cycle, form: str) -> dict[str, str]:
-    """The stored contents as form values, for the first display of a form."""
-
-    def num(value) -> str:
-        return "" if value is None else format(value.normalize(), "f")
-
-    values: dict[str, str] = {"expected_version": str(cycle.version)}
-    if form == "plan":
-        values["goal"] = cycle.goal
-        for q in range(1, 5):
-            values[f"schedule_q{q}"] = getattr(cycle, f"schedule_q{q}")
-        for ind in cycle.item.indicators:
-            p = f"ind-{ind.id}-"
-            values[p + "name"] = ind.name
-            values[p + "unit"] = ind.unit
-            values[p + "baseline"] = num(ind.baseline_value)
-            values[p + "baseline_fy"] = str(ind.baseline_fy or "")
-            for v in ind.values:
-                values[f"{p}target-{v.fiscal_year}"] = num(v.target)
-    elif form == "check":
-        for ind in cycle.item.indicators:
-            v = ind.value_for(cycle.fiscal_year)
-            values[f"actual-{ind.id}"] = num(v.actual if v else None)
-        values["grade"] = cycle.grade.value if cycle.grade else ""
-        values["progress_status"] = cycle.progress_status.value if cycle.progress_status else ""
-        values["analysis"] = cycle.analysis
-        values["issues"] = cycle.issues
-        values["effect_amount"] = "" if cycle.effect_amount is None else str(cycle.effect_amount)
-    elif form == "act":
-        values["improvement"] = cycle.improvement
-        values["direction"] = cycle.direction.value if cycle.direction else ""
-    elif form == "report":
-        values["kind"] = PROGRESS_REPORT
-    return values
-
-
 def render_form(cycle: Cycle, form: str, values: dict, errors: dict, status: int = 200):
     return render_template(
         "items/form.html", values=values, errors=errors, **form_context(cycle, form)
@@ -247,7 +212,7 @@ def edit(item_id: int, fy: int, form: str):
             return moved_on_page(cycle)
         abort(403)
     if request.method == "GET":
-        return render_form(cycle, form, initial_values(cycle, form), {})
+        return render_form(cycle, form, service.initial_values(cycle, form), {})
 
     values = request.form.to_dict()
     submitting = request.form.get("action") == "submit"

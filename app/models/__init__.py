@@ -1,5 +1,6 @@
 """The models; import from here."""
 
+from .api_token import SCOPE_READ, SCOPE_WRITE, ApiToken
 from .audit import AuditEntry
 from .cycle import (
     PROGRESS_REPORT,
@@ -51,6 +52,9 @@ from .types import LabeledEnum, UTCDateTime, utcnow
 from .ui import SubmissionKey, UsedDecisionLink
 
 __all__ = [
+    "SCOPE_READ",
+    "SCOPE_WRITE",
+    "ApiToken",
     "DEFAULT_POST_KINDS",
     "AuditEntry",
     "CalendarFeed",

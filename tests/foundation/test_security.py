@@ -15,7 +15,16 @@ PUBLIC = {
     "static",
     "ical.feed",
     "health.healthz",
+    # The API's description and its page, and the published results (open data).
+    "api_docs.openapi_json",
+    "api_docs.docs",
+    "public_api.published",
+    "public_api.published_year",
+    "public_api.open_data_json",
+    "public_api.open_data_csv",
+    "public_api.open_data_indicators",
 }
+API = "/api/"
 # Pages every logged-in user may open (their content depends on who they are).
 ANY_USER = {
     "main.index",
@@ -30,6 +39,7 @@ ANY_USER = {
     "items.decide",
     "committee.index",
     "committee.cycle",
+    "tokens.index",
 }
 SAMPLE_VALUES = {"int": "1", "default": "x", "any": None, "path": "css/app.css"}
 
@@ -48,7 +58,61 @@ def url_for_rule(rule) -> str:
 
 
 def rules(app, method):
-    return [r for r in app.url_map.iter_rules() if method in r.methods and r.endpoint not in PUBLIC]
+    """The pages (the API answers 401, not the login page: see the API tests below)."""
+    return [
+        r
+        for r in app.url_map.iter_rules()
+        if method in r.methods and r.endpoint not in PUBLIC and not r.rule.startswith(API)
+    ]
+
+
+def api_rules(app):
+    return [
+        (r, method)
+        for r in app.url_map.iter_rules()
+        if r.rule.startswith(API) and r.endpoint not in PUBLIC
+        for method in sorted(r.methods - {"HEAD", "OPTIONS"})
+    ]
+
+
+def test_every_api_route_needs_a_token_even_with_a_signed_in_session(app, client, make, db):
+    """Deny by default: no token, 401 problem; a session cookie (even the secretariat's
+    and administrator's) authenticates nothing, so the API needs no CSRF token."""
+    user = make.user("jimukyoku", roles=[Role.SECRETARIAT, Role.ADMIN])
+    db.session.commit()
+    checked = 0
+    for signed_in in (False, True):
+        if signed_in:
+            with client.session_transaction() as session:
+                session["_user_id"] = user.get_id()
+                session["_fresh"] = True
+        for rule, method in api_rules(app):
+            response = client.open(url_for_rule(rule), method=method, json={})
+            assert response.status_code == 401, (method, rule.rule, response.status_code)
+            assert response.mimetype == "application/problem+json", rule.rule
+            checked += 1
+    assert checked > 25
+
+
+def test_a_staff_token_cannot_read_the_secretariat_api(app, client, make, db):
+    from datetime import UTC, datetime
+
+    from app.tokens.service import create_token
+
+    org = make.org("企画")
+    _row, text = create_token(
+        db.session, org.staff, name="t", access="write", days=30, now=datetime.now(UTC)
+    )
+    db.session.commit()
+    refused = 0
+    for rule, method in api_rules(app):
+        if "/secretariat/" in rule.rule:
+            response = client.open(
+                url_for_rule(rule), method=method, headers={"Authorization": f"Bearer {text}"}
+            )
+            assert response.status_code == 403, rule.rule
+            refused += 1
+    assert refused == 2
 
 
 def test_anonymous_users_get_the_login_page_for_every_private_page(app, client):
@@ -84,7 +148,9 @@ def test_every_form_refuses_a_post_without_its_csrf_token(app, client, make, db,
     with client.session_transaction() as session:
         session["_user_id"] = user.get_id()
         session["_fresh"] = True
-    posts = [r for r in app.url_map.iter_rules() if "POST" in r.methods]
+    posts = [
+        r for r in app.url_map.iter_rules() if "POST" in r.methods and not r.rule.startswith(API)
+    ]
     assert len(posts) > 25
     for rule in posts:
         response = client.post(url_for_rule(rule), data={"anything": "1"})
