@@ -175,6 +175,8 @@ def save_plan(
     for_submission: bool = False,
 ) -> Errors:
     """Save the goal, the quarterly schedule and the indicators with their targets."""
+    # The cycle's audit lock before its row, in the order a decision takes them.
+    audit.serialise(session, audit.cycle_scope(cycle))
     # Past and locked years keep their targets: the form shows them read-only.
     years = target_years(cycle)
     checked = plan_form(cycle, years, form)(form)
@@ -256,6 +258,8 @@ def save_report(
     session: Session, cycle: Cycle, form: Mapping[str, str], *, by: User, now: datetime
 ) -> Errors:
     """Add a progress report (or the mid-year report) with the indicators' actuals so far."""
+    # The cycle's audit lock before its row, in the order a decision takes them.
+    audit.serialise(session, audit.cycle_scope(cycle))
     checked = report_form(cycle)(form)
     checked.validate()
     errors: Errors = checked.errors_by_field()
@@ -302,6 +306,8 @@ def save_check(
     for_submission: bool = False,
 ) -> Errors:
     """Save the year-end evaluation: actuals, grade, 着手状況, analysis, 課題, 効果額."""
+    # The cycle's audit lock before its row, in the order a decision takes them.
+    audit.serialise(session, audit.cycle_scope(cycle))
     checked = check_form(cycle)(form)
     checked.validate()
     errors: Errors = checked.errors_by_field()
@@ -355,6 +361,8 @@ def save_act(
     for_submission: bool = False,
 ) -> Errors:
     """Save the improvement measures and next year's direction."""
+    # The cycle's audit lock before its row, in the order a decision takes them.
+    audit.serialise(session, audit.cycle_scope(cycle))
     checked = act_form(cycle)(form)
     checked.validate()
     errors: Errors = checked.errors_by_field()
