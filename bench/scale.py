@@ -1,6 +1,7 @@
 """Kaikaku at a prefecture's scale, beside the database's own speed, in one run.
 
     python -m bench scale --items 100000 [--json]
+    python -m bench scale --items 20000 --only-transitions --rounds 7   # the transition alone
 
 On a fresh PostgreSQL database: builds `items` reform items with their FY2026 cycles in
 bulk, then measures, interleaved where two things are compared,
@@ -362,7 +363,31 @@ def _outbox(app, found: dict, count: int = 3000) -> None:
         server.wait(timeout=10)
 
 
-def run(items: int, as_json: bool) -> dict:
+def _tick_and_outbox(app, found: dict, say) -> None:
+    """The scheduler's ticks beside the one-query ideal, then the outbox's mails/s."""
+    from app.extensions import db
+
+    with app.app_context():
+        found["tick_ideal_s"] = round(_ideal(db.engine), 3)
+    _tick(app, TICK, found, "tick_first")
+    _tick(app, TICK + timedelta(minutes=1), found, "tick_idle")
+    found["tick_peak_mb"] = found["tick_idle_peak_mb"]
+    say(
+        f"  first tick {found['tick_first_s']} s ({found['tick_first_mails']:,} mails, "
+        f"{found['tick_first_statements']} statements, +{found['tick_first_peak_mb']} MB); "
+        f"nothing new {found['tick_idle_s']} s ({found['tick_idle_statements']} statements, "
+        f"+{found['tick_idle_peak_mb']} MB); one query over every open cycle "
+        f"{found['tick_ideal_s']} s: {round(found['tick_idle_s'] / found['tick_ideal_s'], 1)}x"
+    )
+
+    _outbox(app, found)
+    say(
+        f"  outbox {found['outbox_mails_per_s']} mails/s to a local aiosmtpd "
+        f"({found['outbox_sent']} sent)"
+    )
+
+
+def run(items: int, as_json: bool, only_transitions: bool = False, rounds: int = ROUNDS) -> dict:
     from app.extensions import db
     from bench.__main__ import PG_ADMIN, app_for, database, postgres_available
     from bench.world import build
@@ -384,32 +409,47 @@ def run(items: int, as_json: bool) -> dict:
                 conn.execute(text("VACUUM ANALYZE"))
         say(f"  built {items:,} items and cycles in {found['build_s']} s")
 
-        _pages(app, found)
-        say(
-            f"  dashboard {found['dashboard_ms']} ms, stuck list {found['stuck_list_ms']} ms, "
-            f"CSV {found['export_rows']:,} rows at {found['export_rows_per_s']:,} rows/s "
-            f"(+{found['export_peak_mb']} MB)"
-        )
+        if not only_transitions:
+            _pages(app, found)
+            say(
+                f"  dashboard {found['dashboard_ms']} ms, stuck list {found['stuck_list_ms']} ms, "
+                f"CSV {found['export_rows']:,} rows at {found['export_rows_per_s']:,} rows/s "
+                f"(+{found['export_peak_mb']} MB)"
+            )
 
-        kaikaku_ms, pgbench_tps, counts = [], [], []
-        for n in range(ROUNDS):
+        # Each round: pgbench, Kaikaku, SpiffWorkflow one after another, so that the ratios
+        # of a round compare runs made under the same load; the figures are their medians.
+        kaikaku_ms, pgbench_tps, counts, spiffs = [], [], [], []
+        for n in range(rounds):
             pgbench_tps.append(_pgbench(PG_ADMIN))
             ms, count = _transitions(app, world, n * STEPS // 2)
             kaikaku_ms.append(ms)
             counts.append(count)
-        with app.app_context():
-            spiff = _spiff(db.engine)
+            with app.app_context():
+                spiffs.append(_spiff(db.engine))
+        spiff = None
+        if spiffs[0] is not None:
+            spiff = {k: statistics.median(s[k] for s in spiffs) for k in spiffs[0]}
         found["pgbench_tps"] = round(statistics.median(pgbench_tps))
         found["transition_ms"] = round(statistics.median(kaikaku_ms), 2)
         found["transitions_per_s"] = round(1000 / found["transition_ms"])
         found["transition_vs_pgbench"] = round(found["transitions_per_s"] / found["pgbench_tps"], 2)
         found["transition_statements"] = statistics.median(counts)
+        found["rounds"] = rounds
+        found["transition_vs_pgbench_rounds"] = sorted(
+            round(1000 / ms / tps, 2) for ms, tps in zip(kaikaku_ms, pgbench_tps, strict=True)
+        )
+        if spiff is not None:
+            found["transition_vs_spiff_rounds"] = sorted(
+                round(s["step_ms"] / ms, 2) for ms, s in zip(kaikaku_ms, spiffs, strict=True)
+            )
         decide, raw = _deciding_in_memory()
         found["decide_us"], found["transitions_trigger_us"] = round(decide, 1), round(raw, 1)
         say(
             f"  transition {found['transition_ms']} ms ({found['transitions_per_s']}/s, "
             f"{found['transition_statements']} statements) vs pgbench -N -c 1 "
-            f"{found['pgbench_tps']} tps: {found['transition_vs_pgbench']}x"
+            f"{found['pgbench_tps']} tps: {found['transition_vs_pgbench']}x "
+            f"(rounds: {found['transition_vs_pgbench_rounds']})"
         )
         if spiff is None:
             found["transition_vs_spiff"] = None
@@ -420,7 +460,8 @@ def run(items: int, as_json: bool) -> dict:
             found["transition_vs_spiff"] = round(spiff["step_ms"] / found["transition_ms"], 2)
             say(
                 f"  SpiffWorkflow 3.2 step persisted {found['spiff_step_ms']} ms: Kaikaku "
-                f"{found['transition_vs_spiff']}x as fast per step"
+                f"{found['transition_vs_spiff']}x as fast per step "
+                f"(rounds: {found['transition_vs_spiff_rounds']})"
             )
         say(
             f"  in memory, deciding the next state: Kaikaku {found['decide_us']} µs, a raw "
@@ -428,24 +469,8 @@ def run(items: int, as_json: bool) -> dict:
             + (f", SpiffWorkflow {found['spiff_decide_us']} µs" if spiff else "")
         )
 
-        with app.app_context():
-            found["tick_ideal_s"] = round(_ideal(db.engine), 3)
-        _tick(app, TICK, found, "tick_first")
-        _tick(app, TICK + timedelta(minutes=1), found, "tick_idle")
-        found["tick_peak_mb"] = found["tick_idle_peak_mb"]
-        say(
-            f"  first tick {found['tick_first_s']} s ({found['tick_first_mails']:,} mails, "
-            f"{found['tick_first_statements']} statements, +{found['tick_first_peak_mb']} MB); "
-            f"nothing new {found['tick_idle_s']} s ({found['tick_idle_statements']} statements, "
-            f"+{found['tick_idle_peak_mb']} MB); one query over every open cycle "
-            f"{found['tick_ideal_s']} s: {round(found['tick_idle_s'] / found['tick_ideal_s'], 1)}x"
-        )
-
-        _outbox(app, found)
-        say(
-            f"  outbox {found['outbox_mails_per_s']} mails/s to a local aiosmtpd "
-            f"({found['outbox_sent']} sent)"
-        )
+        if not only_transitions:
+            _tick_and_outbox(app, found, say)
         with app.app_context():
             db.engine.dispose()
     if as_json:
@@ -459,7 +484,13 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench scale")
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--only-transitions",
+        action="store_true",
+        help="only the transition beside pgbench and SpiffWorkflow (no pages, tick, outbox)",
+    )
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help=f"interleaved rounds ({ROUNDS})")
     args = parser.parse_args(argv)
     if not args.json:
         print(f"Kaikaku at scale on {os.cpu_count()} cores: {args.items:,} items, PostgreSQL")
-    run(args.items, args.json)
+    run(args.items, args.json, args.only_transitions, args.rounds)

@@ -227,6 +227,12 @@ def approve_many(
         key = (cycle.state, dest, confirmed)
         moves[key].append((cycle, definition, transition, facts))
 
+    # The audit chains' locks before the cycles' rows, in the order `fire` takes them (its
+    # facts read, then its UPDATE): a single decision racing this batch on one cycle then
+    # waits for it and meets a changed version, never a deadlock.
+    audit.serialise_many(
+        session, [audit.cycle_scope(c) for group in moves.values() for c, *_rest in group]
+    )
     entries, rows = [], []
     for (from_state, dest, confirmed), group in moves.items():
         won = _update(session, group, dest, confirmed, now)
@@ -256,7 +262,7 @@ def approve_many(
                     },
                 )
             )
-    written = audit.record_many(session, [e[-1] for e in entries])
+    written = audit.record_many(session, [e[-1] for e in entries], serialised=True)
     for (cycle, definition, transition, facts, on_behalf_of, _values), record in zip(
         entries, written, strict=True
     ):

@@ -114,9 +114,12 @@ def fire(
     """Fire `trigger` on `cycle` as `by` at `now`; the audit entry written (flushed).
 
     In steady state it costs one read (the acting user's rights, the year lock, the mail's
-    recipients and the guards' data together), the cycle's conditional UPDATE, the audit
-    record (lock, last link, insert) and one insert of the mails. On ConflictError the
-    caller rolls its transaction back.
+    recipients and the guards' data together; on PostgreSQL also the lock of the cycle's
+    audit chain), the cycle's conditional UPDATE, and the audit record with the mails: on
+    PostgreSQL one statement (the record linked and hashed onto the chain in an INSERT ...
+    SELECT, the mails in a second data-modifying WITH), on SQLite the last link, the
+    record's insert and the mails' insert. On ConflictError the caller rolls its
+    transaction back.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -128,7 +131,9 @@ def fire(
     # Who may act is decided on what is stored; the caller's pending edits are not flushed
     # (nor its version moved) by a refusal.
     with session.no_autoflush:
-        facts = read_facts(session, definition, cycle, by, today, transition)
+        facts = read_facts(
+            session, definition, cycle, by, today, transition, serialise=audit.cycle_scope(cycle)
+        )
         # Nothing about the cycle (its version, its state) is told to someone with no part
         # in it.
         if not facts.involved(definition):
@@ -159,28 +164,39 @@ def fire(
         session.flush()
     except StaleDataError as exc:
         raise ConflictError() from exc
-    entry = audit.record(
-        session,
-        scope=audit.cycle_scope(cycle),
-        action=trigger,
-        now=now,
-        actor=by,
-        on_behalf_of=on_behalf_of,
-        cycle=cycle,
-        from_state=from_state,
-        to_state=dest,
-        comment=comment,
-        data={"definition": definition.version},
-    )
-    effects(cycle, definition, from_state, dest, by=by, now=now)
-    # The transition's mails, in one insert.
-    enqueue_rows(
-        session,
-        mails(
+    record = {
+        "scope": audit.cycle_scope(cycle),
+        "action": trigger,
+        "now": now,
+        "actor": by,
+        "on_behalf_of": on_behalf_of,
+        "cycle": cycle,
+        "from_state": from_state,
+        "to_state": dest,
+        "comment": comment,
+        "data": {"definition": definition.version},
+        "serialised": facts.serialised,
+    }
+    target, source = definition.states[dest], definition.states[from_state]
+    if target.closes_year or source.closes_year:
+        # The year's rollover (or its undoing) writes records of its own after this one.
+        entry = audit.record(session, **record)
+        effects(cycle, definition, from_state, dest, by=by, now=now)
+        rows = mails(
             cycle, transition, entry, definition, facts, by=by, on_behalf_of=on_behalf_of, now=now
-        ),
+        )
+        enqueue_rows(session, rows)  # the transition's mails, in one insert
+        return entry
+    # Otherwise the record and the mails are written together (on PostgreSQL in one
+    # statement), the mails' dedupe keys taking the record's seq.
+    effects(cycle, definition, from_state, dest, by=by, now=now)
+    unwritten = AuditEntry(
+        action=trigger, from_state=from_state, to_state=dest, comment=comment, seq=audit.SEQ
     )
-    return entry
+    rows = mails(
+        cycle, transition, unwritten, definition, facts, by=by, on_behalf_of=on_behalf_of, now=now
+    )
+    return audit.record(session, **record, mails=rows)
 
 
 def not_now(definition: Definition, cycle: Cycle) -> InvalidTransition:

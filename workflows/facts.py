@@ -10,6 +10,7 @@ ALL is sent once, and the answers are sorted out here -- the same answers as
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -32,6 +33,7 @@ from app.models import (
 )
 from app.models import Role as GrantedRole
 
+from .audit import lock_clause as lock_of
 from .definition import PREVIOUS, Definition, Role, Transition
 from .guards import GUARD_FACTS, report_fact
 
@@ -62,6 +64,8 @@ class Facts:
     rosters: dict[str, list[Person]] = field(default_factory=dict)
     author: Person | None = None
     guards: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+    # The read took the lock of the cycle's audit chain (PostgreSQL): see `read`.
+    serialised: bool = False
 
     def plays(self, role: str) -> bool:
         return role in self.standings
@@ -128,19 +132,43 @@ _COLUMNS = (
 _PERSON = {"user_id": User.id, "name": User.name, "email": User.email, "active": User.active}
 
 
+def _constant(value: str | int) -> sa.ColumnElement:
+    """A constant of the definition (a tag, a role or post kind name, a number) written
+    into the SQL, not bound: the statement's text is then the same at every firing, with
+    no list to expand and no parameter to convert."""
+    if isinstance(value, int):
+        return sa.literal_column(str(int(value)), sa.Integer())
+    if not re.fullmatch(r"[@A-Za-z0-9_]*", value):
+        raise ValueError(f"not a name: {value!r}")
+    return sa.literal_column(f"'{value}'", sa.String())
+
+
+def _header() -> sa.Select:
+    """The UNION ALL's first member: no row, only the columns' names and types, which the
+    members after it take (so they need neither, and the statement stays short)."""
+    return select(*(sa.cast(sa.null(), kind()).label(name) for name, kind in _COLUMNS)).where(
+        sa.false()
+    )
+
+
 def _row(**values) -> list:
-    """One UNION ALL member's columns, typed alike in every member."""
+    """One UNION ALL member's columns, in `_header`'s order."""
     columns = []
-    for name, kind in _COLUMNS:
+    for name, _kind in _COLUMNS:
         value = values.get(name)
         if isinstance(value, sa.ColumnElement) or hasattr(value, "__clause_element__"):
-            expression = sa.cast(value, kind()) if name in ("number", "text") else value
+            expression = sa.cast(value, _kind()) if name in ("number", "text") else value
+            # Labelled: a column given twice (the user's id as user_id and k2) stays twice.
+            columns.append(expression.label(name))
         elif value is None:
-            expression = sa.cast(sa.null(), kind())
+            columns.append(sa.literal_column("NULL"))
         else:
-            expression = sa.literal(value, kind())
-        columns.append(expression.label(name))
+            columns.append(_constant(value))
     return columns
+
+
+def _kinds(role: Role) -> list[sa.ColumnElement]:
+    return [_constant(kind) for kind in role.posts]
 
 
 def _scope(role: Role, cycle):
@@ -183,17 +211,28 @@ def _posts_of(role: Role, today, cycle, only) -> list:
         .select_from(Post)
         .join(PostAssignment, PostAssignment.post_id == Post.id)
         .join(User, User.id == PostAssignment.user_id)
-        .where(Post.kind_code.in_(role.posts), Post.active.is_(True), covers, _scope(role, cycle))
+        .where(Post.kind_code.in_(_kinds(role)), Post.active.is_(True), covers, _scope(role, cycle))
+    )
+    # The post's first holder today, whom the substitute stands in for: their id, and their
+    # name (each a subquery on the substitution's own post).
+    holding = (
+        holder.post_id == Substitution.post_id,
+        holder.starts_on <= today,
+        sa.or_(holder.ends_on.is_(None), holder.ends_on >= today),
     )
     first_holder = (
         select(holder.user_id)
-        .where(
-            holder.post_id == Substitution.post_id,
-            holder.starts_on <= today,
-            sa.or_(holder.ends_on.is_(None), holder.ends_on >= today),
-        )
+        .where(*holding)
         .order_by(holder.starts_on, holder.id)
-        .limit(1)
+        .limit(_constant(1))
+        .scalar_subquery()
+    )
+    first_holder_name = (
+        select(holder_user.name)
+        .join(holder, holder.user_id == holder_user.id)
+        .where(*holding)
+        .order_by(holder.starts_on, holder.id)
+        .limit(_constant(1))
         .scalar_subquery()
     )
     substituting = (
@@ -206,9 +245,7 @@ def _posts_of(role: Role, today, cycle, only) -> list:
                 name=User.name,
                 email=User.email,
                 active=User.active,
-                text=select(holder_user.name)
-                .where(holder_user.id == first_holder)
-                .scalar_subquery(),
+                text=first_holder_name,
                 k1=1,
                 k2=Substitution.id,
             )
@@ -217,7 +254,7 @@ def _posts_of(role: Role, today, cycle, only) -> list:
         .join(Substitution, Substitution.post_id == Post.id)
         .join(User, User.id == Substitution.substitute_id)
         .where(
-            Post.kind_code.in_(role.posts),
+            Post.kind_code.in_(_kinds(role)),
             Post.active.is_(True),
             Substitution.revoked_at.is_(None),
             Substitution.starts_on <= today,
@@ -243,14 +280,14 @@ class _Params:
 
 @lru_cache(maxsize=256)
 def _statement(
-    definition: Definition, transition: Transition | None, with_author: bool
+    definition: Definition, transition: Transition | None, with_author: bool, lock: bool = False
 ) -> sa.CompoundSelect:
     """The facts' UNION ALL for a transition, built once: the cycle, the actor and the day
     are parameters, so each firing only binds them (and hits the compiled-SQL cache)."""
     cycle, actor = _Params, sa.bindparam("actor_id", type_=sa.Integer)
     today = sa.bindparam("today", type_=sa.Date)
     rosters = roster_roles(definition, transition)
-    parts = []
+    parts = [_header()]
     for role in definition.roles.values():
         if role.post_based:
             parts += _posts_of(role, today, cycle, None if role.name in rosters else actor)
@@ -290,6 +327,12 @@ def _statement(
         if transition.report:
             number, text = report_fact(cycle, transition.report)
             parts.append(select(*_row(tag="guard", role="@report", number=number, text=text)))
+    if lock:
+        # PostgreSQL: the lock of the cycle's audit chain, taken here rather than in a
+        # statement of its own; the record, written by a later statement, then reads the
+        # chain as the writers before have left it.
+        scope = sa.bindparam("audit_scope", type_=sa.String)
+        parts.append(select(*_row(tag="serialised")).select_from(lock_of(scope).alias("l")))
     return sa.union_all(*parts)
 
 
@@ -300,12 +343,18 @@ def read(
     actor: User,
     today: date,
     transition: Transition | None,
+    serialise: str | None = None,
 ) -> Facts:
-    """Everything `engine.fire` asks before moving `cycle`, in one statement."""
-    statement = _statement(definition, transition, cycle.submitted_by_id is not None)
+    """Everything `engine.fire` asks before moving `cycle`, in one statement.
+
+    With `serialise` (an audit scope), on PostgreSQL the same statement takes the lock of
+    that scope's writers for the rest of the transaction (`Facts.serialised`)."""
+    lock = serialise is not None and session.get_bind().dialect.name == "postgresql"
+    statement = _statement(definition, transition, cycle.submitted_by_id is not None, lock)
     rows = session.execute(
         statement,
         {
+            "audit_scope": serialise,
             "cycle_id": cycle.id,
             "item_id": cycle.item_id,
             "fiscal_year": cycle.fiscal_year,
@@ -315,6 +364,7 @@ def read(
         },
     ).all()
     facts = _sort(definition, actor, roster_roles(definition, transition), rows)
+    facts.serialised = any(row.tag == "serialised" for row in rows)
     if actor.active and cycle.submitted_by_id == actor.id:
         for name, role in definition.roles.items():
             if role.submitter:

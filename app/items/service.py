@@ -183,6 +183,8 @@ def save_plan(
 ) -> Errors:
     """Save the goal, the quarterly schedule, the item's 工程 by fiscal year and the
     indicators with their targets."""
+    # The cycle's audit lock before its row, in the order a decision takes them.
+    audit.serialise(session, audit.cycle_scope(cycle))
     # Past and locked years keep their targets: the form shows them read-only.
     years = target_years(cycle)
     checked = plan_form(cycle, years, form)(form)
@@ -285,6 +287,8 @@ def save_report(
     session: Session, cycle: Cycle, form: Mapping[str, str], *, by: User, now: datetime
 ) -> Errors:
     """Add a progress report (or the mid-year report) with the indicators' actuals so far."""
+    # The cycle's audit lock before its row, in the order a decision takes them.
+    audit.serialise(session, audit.cycle_scope(cycle))
     checked = report_form(cycle)(form)
     checked.validate()
     errors: Errors = checked.errors_by_field()
@@ -331,7 +335,9 @@ def save_check(
     for_submission: bool = False,
 ) -> Errors:
     """Save the year-end evaluation: actuals, grade, 着手状況, 取組実績, analysis, 課題, and
-    効果額 with its kind and basis (both required once an amount is given)."""
+    効果額 with its kind and basis (both required to submit once an amount is given)."""
+    # The cycle's audit lock before its row, in the order a decision takes them.
+    audit.serialise(session, audit.cycle_scope(cycle))
     checked = check_form(cycle)(form)
     checked.validate()
     errors: Errors = checked.errors_by_field()
@@ -403,6 +409,8 @@ def save_act(
     for_submission: bool = False,
 ) -> Errors:
     """Save the improvement measures and next year's direction."""
+    # The cycle's audit lock before its row, in the order a decision takes them.
+    audit.serialise(session, audit.cycle_scope(cycle))
     checked = act_form(cycle)(form)
     checked.validate()
     errors: Errors = checked.errors_by_field()

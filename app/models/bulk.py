@@ -152,6 +152,16 @@ def insert_new_with_children(
     return found
 
 
+def rows_json(rows: Sequence[dict]) -> str:
+    """Rows as the one JSON text that `json_to_recordset` reads (PostgreSQL)."""
+    return json.dumps(list(rows), ensure_ascii=False, default=_plain)
+
+
+def record_type(table: sa.Table, names: Sequence[str], dialect) -> str:
+    """`json_to_recordset`'s record type for `names` of `table`."""
+    return _typed(table, list(names), dialect)
+
+
 def _typed(table: sa.Table, names: list[str], dialect) -> str:
     """The record type of `json_to_recordset`: each column with its SQL type."""
     return ", ".join(f'"{n}" {table.c[n].type.compile(dialect=dialect)}' for n in names)

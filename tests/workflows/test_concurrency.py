@@ -121,3 +121,104 @@ def test_a_decision_on_an_already_loaded_stale_cycle_is_a_conflict_without_expec
         ops.send_back(first, by=db.session.get(User, head_id), now=NOW, reason="再考")
     db.session.rollback()
     assert db.session.get(Cycle, cycle_id).state == "doing"
+
+
+@pytest.mark.postgres
+def test_single_decisions_racing_bulk_approvals_conflict_without_deadlock(pg_app):
+    """A decision takes the cycle's audit lock before its row, and so does a bulk approval:
+    racing on one cycle, one wins and every other meets a changed version."""
+    from workflows import batch
+
+    cycle_id, decider_ids = _submitted_plan(Factory(db.session))
+    expected = db.session.get(Cycle, cycle_id).version
+    db.session.remove()
+    barrier = threading.Barrier(THREADS, timeout=30)
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def decide(n: int) -> None:
+        with pg_app.app_context():
+            try:
+                cycle = db.session.get(Cycle, cycle_id)
+                user = db.session.get(User, decider_ids[n % 2])
+                barrier.wait()
+                try:
+                    if n % 2:
+                        approved, refused = batch.approve_many(
+                            db.session, {cycle_id: expected}, by=user, now=NOW
+                        )
+                        if refused:
+                            raise refused[0][1]
+                    else:
+                        ops.approve(cycle, by=user, now=NOW, expected_version=expected)
+                    db.session.commit()
+                    outcome = "won"
+                except ConflictError:
+                    db.session.rollback()
+                    outcome = "conflict"
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                db.session.rollback()
+                outcome = f"error: {exc!r}"
+            finally:
+                db.session.remove()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=decide, args=(n,)) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(results) == ["conflict"] * (THREADS - 1) + ["won"], results
+    assert db.session.get(Cycle, cycle_id).version == expected + 1
+    from workflows import audit
+
+    assert audit.verify(db.session) == []
+
+
+@pytest.mark.postgres
+def test_a_bulk_approval_waits_for_the_audit_lock_before_taking_the_cycles_row(pg_app):
+    """Step by step: a decision holding the cycle's audit lock (its facts read) can still
+    write the cycle's row while a bulk approval of the same cycle waits."""
+    import time
+
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from workflows import audit, batch
+
+    cycle_id, decider_ids = _submitted_plan(Factory(db.session))
+    expected = db.session.get(Cycle, cycle_id).version
+    db.session.remove()
+    outcome: list[str] = []
+
+    def bulk() -> None:
+        with pg_app.app_context():
+            try:
+                head = db.session.get(User, decider_ids[0])
+                approved, refused = batch.approve_many(
+                    db.session, {cycle_id: expected}, by=head, now=NOW
+                )
+                db.session.commit()
+                outcome.append("won" if approved else type(refused[0][1]).__name__)
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                db.session.rollback()
+                outcome.append(repr(exc))
+            finally:
+                db.session.remove()
+
+    with Session(db.engine) as decision:
+        decision.execute(select(audit.lock_clause(f"cycle:{cycle_id}")))
+        thread = threading.Thread(target=bulk)
+        thread.start()
+        time.sleep(1)  # the bulk approval is now waiting for the lock
+        decision.execute(text("SET LOCAL lock_timeout = '5s'"))
+        moved = decision.execute(
+            text("UPDATE cycle SET version = version + 1 WHERE id = :id AND version = :v"),
+            {"id": cycle_id, "v": expected},
+        ).rowcount
+        decision.commit()
+    thread.join(timeout=30)
+    assert moved == 1
+    assert outcome == ["ConflictError"]

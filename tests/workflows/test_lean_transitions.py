@@ -74,6 +74,15 @@ def test_a_transition_costs_at_most_six_statements_at_any_size(app):
     ]
     kinds = set(session.scalars(select(OutboxMessage.kind)))
     assert {"transition_submitted", "transition_approved"} <= kinds
+    # Each mail's dedupe key names the record written with it (the same statement on
+    # PostgreSQL).
+    records = session.scalars(select(AuditEntry).where(AuditEntry.scope == f"cycle:{cycle_id}"))
+    seqs = {e.seq for e in records if e.action in ("submit_plan", "approve_plan")}
+    keys = session.scalars(
+        select(OutboxMessage.dedupe_key).where(OutboxMessage.cycle_id == cycle_id)
+    )
+    assert {int(key.split(":")[2]) for key in keys} == seqs
+    assert audit.verify(session) == []
 
 
 def _bulk_cost(session, count: int) -> tuple[int, int]:
@@ -130,3 +139,43 @@ def test_bulk_approval_leaves_out_what_someone_else_decided(app):
     session.expire_all()
     assert [c.state for c in cycles] == ["doing", "plan_draft", "doing"]
     assert audit.verify(session) == []
+
+
+def test_a_substitute_acts_for_the_holder_of_the_post_named_not_another(app):
+    """The facts read names the holder a 代理 stands in for, from that substitution's post,
+    however many other posts have substitutes (the mail and the record say whom)."""
+    from datetime import date
+
+    from app.models import Substitution
+
+    session = _db.session
+    make = Factory(session)
+    make.plan()
+    # An earlier-appointed head elsewhere, with a substitute of their own.
+    other = make.org("総務", since=date(2010, 4, 1))
+    org = make.org("企画")
+    deputy = make.deputy(org, "deputy", name="代理 次郎")
+    for post, who in (
+        (other.head_post, make.deputy(other, "other_deputy")),
+        (org.head_post, deputy),
+    ):
+        session.add(
+            Substitution(
+                post=post,
+                substitute=who,
+                starts_on=date(2026, 4, 1),
+                ends_on=date(2026, 4, 30),
+                created_by=org.head,
+            )
+        )
+    cycle = make.cycle(make.item(org, number="1-1"), 2026, "plan_draft", goal="目標")
+    session.commit()
+    operations.fire(cycle, "submit_plan", by=org.staff, now=NOW)
+    session.commit()
+    entry = operations.fire(cycle, "approve_plan", by=deputy, now=NOW)
+    session.commit()
+    assert entry.on_behalf_of_id == org.head.id
+    mail = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.kind == "transition_approved")
+    ).first()
+    assert mail.context["on_behalf_of_name"] == org.head.name
