@@ -28,6 +28,7 @@ from app.models import (
     ExecutionPlan,
     Indicator,
     IndicatorValue,
+    ItemStep,
     Outline,
     Post,
     PostAssignment,
@@ -41,6 +42,7 @@ from app.models import (
     UserRole,
     Viewpoint,
 )
+from app.text import number as shown_number
 from workflows.deadlines import default_schedule
 from workflows.registry import get_definition
 
@@ -238,9 +240,31 @@ def load_items(
                 for fy, t in zip(plan.fiscal_years, targets, strict=True)
             ]
             item.indicators.append(indicator)
+        steps = raw.get("steps") or demo_steps(item, list(plan.fiscal_years))
+        item.steps = [
+            ItemStep(fiscal_year=fy, text=text)
+            for fy, text in zip(plan.fiscal_years, steps, strict=True)
+        ]
         session.add(item)
         loaded.append((item, raw))
     return loaded
+
+
+def demo_steps(item: ReformItem, years: list[int]) -> list[str]:
+    """The 工程 of an item whose demo data gives none: what each year's target asks."""
+    steps = []
+    indicator = item.indicators[0]
+    for i, fy in enumerate(years):
+        value = indicator.value_for(fy)
+        target = f"{shown_number(value.target)}{indicator.unit}" if value else ""
+        verb = "以上にする" if indicator.higher_is_better else "以下に抑える"
+        text = f"{indicator.name}を{target}{verb}"
+        if i == 0:
+            text = f"実施方法の検討・着手。{text}"
+        elif i == len(years) - 1:
+            text = f"{text}。取組の検証と次期計画への反映"
+        steps.append(text)
+    return steps
 
 
 def demo_today(today: date | None = None) -> date:

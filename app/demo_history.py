@@ -26,6 +26,7 @@ from app.models import (
     CommitteeQuestion,
     Cycle,
     Direction,
+    EffectKind,
     ExecutionPlan,
     Grade,
     OutboxMessage,
@@ -388,8 +389,14 @@ class History:
             Grade.D: "事業開始が遅れ、目標値を大きく下回った。",
         }[cycle.grade]
         cycle.issues = "取組の効果を市民にわかりやすく示す指標の検討が必要である。"
-        if item.number in ("2-5", "4-4", "5-2", "5-3"):
-            cycle.effect_amount = 1_000_000 * (int(item.number[-1]) + cycle.fiscal_year % 7)
+        cycle.achievements = achievements(item, cycle.grade)
+        if item.number in EFFECTS:
+            kind, basis = EFFECTS[item.number]
+            cycle.effect_amount = 1_000_000 * (int(item.number[-1]) + cycle.fiscal_year % 7) + (
+                123_456 if kind is EffectKind.REVENUE else 0
+            )
+            cycle.effect_kind = kind
+            cycle.effect_basis = basis
 
     def improve(self, cycle: Cycle, raw: dict) -> None:
         end = raw.get("end")
@@ -410,6 +417,41 @@ class History:
             cycle.improvement = (
                 "評価で明らかになった課題を踏まえ、次年度の実施方法を見直して継続する。"
             )
+
+
+# 効果額 of the demo: (kind, 算定根拠) per item number.
+EFFECTS = {
+    "2-5": (
+        EffectKind.REVENUE,
+        "未利用市有地の売却収入（不動産鑑定評価額による一般競争入札）と"
+        "旧職員駐車場用地の貸付収入の合計。",
+    ),
+    "4-4": (
+        EffectKind.SAVING,
+        "見直した補助金（廃止3件・減額12件）の前年度交付額と当年度交付額の差額の合計。",
+    ),
+    "5-2": (
+        EffectKind.SAVING,
+        "時間外勤務の縮減時間（前年度比）× 時間外勤務手当の平均単価（1時間 2,950円）。",
+    ),
+    "5-3": (
+        EffectKind.OTHER,
+        "RPA・AIによる削減時間 × 職員の平均時間単価（1時間 4,100円）。"
+        "人件費の削減ではなく、企画業務に振り向けた時間として算定。",
+    ),
+}
+
+ACHIEVED = {
+    Grade.A: "年間計画どおり実施した。",
+    Grade.B: "概ね年間計画どおり実施した。",
+    Grade.C: "一部の取組は関係機関との調整が続き、次年度に持ち越した。",
+    Grade.D: "事業の開始が遅れ、予定した取組の多くを次年度に持ち越した。",
+}
+
+
+def achievements(item, grade: Grade | None) -> str:
+    """取組実績 of a demo cycle: what was done, as facts (the figures are the indicators')."""
+    return f"{item.content.rstrip('。')}取組を、{ACHIEVED[grade or Grade.B]}"
 
 
 COMMITTEE_REVIEW = [

@@ -21,7 +21,7 @@ from .calendar import (
     wareki_date,
     wareki_fiscal_year,
 )
-from .reports.sheet import yen
+from .reports.sheet import sen_yen, yen
 from .text import N_, number
 
 
@@ -123,6 +123,7 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(wareki_date, "wareki")
     app.add_template_filter(number, "num")
     app.add_template_filter(yen, "yen")
+    app.add_template_filter(sen_yen, "senyen")
     app.add_template_global(current_locale, "current_locale")
     # Also a global, so that imported macros (which get no template context) see the user.
     app.add_template_global(current_user, "current_user")

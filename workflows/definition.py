@@ -174,6 +174,8 @@ class Definition:
         states: dict[str, State],
         transitions: list[Transition],
         path: Path | None = None,
+        *,
+        committee_answer: tuple[str, ...] = (),
     ):
         self.name = name
         self.version = version
@@ -182,6 +184,9 @@ class Definition:
         self.stages = stages
         self.reports = reports
         self.escalation = escalation
+        # The roles that answer the committee's opinions and questions: they get a task
+        # and a mail when one arrives, until one of them replies.
+        self.committee_answer = committee_answer
         self.states = states
         self.transitions = transitions
         self.path = path

@@ -37,6 +37,7 @@ TOP_KEYS = {
     "stages",
     "reports",
     "escalation",
+    "committee",
     "states",
     "transitions",
 }
@@ -161,6 +162,7 @@ def load_definition(path: str | Path) -> Definition:
         for kind, spec in reader.mapping(raw.get("reports"), "reports", required=False).items()
     }
     escalation = _load_escalation(reader, raw.get("escalation"), roles)
+    committee = _load_committee(reader, raw.get("committee"), roles)
     states = _load_states(reader, raw["states"], roles, stages)
     initial = raw["initial"]
     if initial not in states:
@@ -179,6 +181,7 @@ def load_definition(path: str | Path) -> Definition:
             states,
             transitions,
             path,
+            committee_answer=committee,
         )
     except Exception as exc:  # noqa: BLE001 - anything the library refuses is a bad definition
         raise reader.fail("transitions", f"the state machine refuses it ({exc})") from exc
@@ -265,6 +268,21 @@ def _load_escalation(reader: _Reader, raw: Any, roles: dict[str, Role]) -> dict[
         if role not in roles:
             raise reader.fail(f"escalation.{level}", f"unknown role {role!r}")
     return dict(raw)
+
+
+def _load_committee(reader: _Reader, raw: Any, roles: dict[str, Role]) -> tuple[str, ...]:
+    """`committee: {answer: [roles]}`: who answers the committee's opinions and questions."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict) or set(raw) - {"answer"}:
+        raise reader.fail("committee", "must be a mapping with answer: [roles]")
+    names = _names(raw.get("answer") or [])
+    for role in names:
+        if role not in roles:
+            raise reader.fail("committee.answer", f"unknown role {role!r}")
+        if not roles[role].post_based:
+            raise reader.fail("committee.answer", f"role {role!r} must be held through posts")
+    return tuple(names)
 
 
 def _load_states(

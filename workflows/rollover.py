@@ -206,8 +206,10 @@ _TEXTS = (
     "schedule_q2",
     "schedule_q3",
     "schedule_q4",
+    "achievements",
     "analysis",
     "issues",
+    "effect_basis",
     "improvement",
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from app.models import Direction, Grade, ProgressStatus
+from app.models import Direction, EffectKind, Grade, ProgressStatus
 from app.validation import ID_MAX, TEXT_MAX
 
 ID = {"validate": validate.Range(min=1, max=ID_MAX)}
@@ -186,9 +186,14 @@ class ActualOut(Base):
 class CheckOut(Base):
     grade = fields.String(required=True, allow_none=True)
     progress_status = fields.String(required=True, allow_none=True)
+    achievements = fields.String(required=True, metadata={"description": "取組実績"})
     analysis = fields.String(required=True)
     issues = fields.String(required=True)
     effect_amount = fields.Integer(required=True, allow_none=True)
+    effect_kind = fields.String(
+        required=True, allow_none=True, metadata={"description": "効果額の種類 (null: 未分類)"}
+    )
+    effect_basis = fields.String(required=True, metadata={"description": "算定根拠"})
     actuals = fields.List(fields.Nested(ActualOut), required=True)
     confirmed_at = fields.DateTime(required=True, allow_none=True)
 
@@ -278,6 +283,7 @@ class DraftIn(Base):
     progress_status = fields.String(
         allow_none=True, validate=validate.OneOf([s.value for s in ProgressStatus])
     )
+    achievements = fields.String(**TEXT, metadata={"description": "取組実績"})
     analysis = fields.String(**TEXT)
     issues = fields.String(**TEXT)
     effect_amount = fields.Integer(
@@ -285,6 +291,12 @@ class DraftIn(Base):
         validate=validate.Range(min=-(10**15), max=10**15),
         metadata={"description": "効果額 in yen"},
     )
+    effect_kind = fields.String(
+        allow_none=True,
+        validate=validate.OneOf([k.value for k in EffectKind]),
+        metadata={"description": "効果額の種類: revenue 歳入確保, saving 歳出削減, other その他"},
+    )
+    effect_basis = fields.String(**TEXT, metadata={"description": "効果額の算定根拠"})
     improvement = fields.String(**TEXT)
     direction = fields.String(
         allow_none=True, validate=validate.OneOf([d.value for d in Direction])

@@ -139,9 +139,12 @@ def cycle(
         "check": {
             "grade": cycle.grade.value if cycle.grade else None,
             "progress_status": cycle.progress_status.value if cycle.progress_status else None,
+            "achievements": cycle.achievements,
             "analysis": cycle.analysis,
             "issues": cycle.issues,
             "effect_amount": cycle.effect_amount,
+            "effect_kind": cycle.effect_kind.value if cycle.effect_kind else None,
+            "effect_basis": cycle.effect_basis,
             "actuals": [
                 {
                     "indicator_id": i.id,

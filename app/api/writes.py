@@ -34,7 +34,17 @@ from .reads import PRIVATE_DOC, cycle_answer, cycle_or_refuse
 NOT_OURS = N_("この項目の指標ではありません。")
 FORM_FIELDS = {
     "plan": {"goal", "schedule_q1", "schedule_q2", "schedule_q3", "schedule_q4", "indicators"},
-    "check": {"actuals", "grade", "progress_status", "analysis", "issues", "effect_amount"},
+    "check": {
+        "actuals",
+        "grade",
+        "progress_status",
+        "achievements",
+        "analysis",
+        "issues",
+        "effect_amount",
+        "effect_kind",
+        "effect_basis",
+    },
     "act": {"improvement", "direction"},
 }
 IF_MATCH = {

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.calendar import local_date
+from app.calendar import local_date, wareki_fiscal_year
 from app.models import (
     CommitteeOpinion,
     CommitteeQuestion,
@@ -17,12 +17,18 @@ from app.models import (
     Section,
     User,
 )
+from app.outbox import enqueue
 from app.secretariat.actions import refuse_if_locked
 from app.text import ActionError, _
 from app.validation import Invalid, check_text
 from workflows import audit
 from workflows.deadlines import schedule_for
-from workflows.rules import confirmed_clause, evaluation_confirmed
+from workflows.rules import (
+    answers_committee,
+    committee_answerers,
+    confirmed_clause,
+    evaluation_confirmed,
+)
 
 MAX_LENGTH = 4000
 
@@ -52,7 +58,41 @@ def can_give_opinion(user: User) -> bool:
 
 
 def can_reply(user: User, cycle: Cycle, today: date) -> bool:
-    return is_owning_department(user, cycle, today)
+    """The owning department, and whoever answers for it (a head's substitute, 代理)."""
+    return is_owning_department(user, cycle, today) or (
+        user.is_authenticated and answers_committee(user, cycle, today)
+    )
+
+
+def _tell_department(
+    session: Session, cycle: Cycle, kind: str, key: str, by: User, now: datetime, body: str
+) -> None:
+    """Queue the mail to the people who answer for the department (in this transaction)."""
+    item = cycle.item
+    context = {
+        "cycle_id": cycle.id,
+        "item_id": item.id,
+        "item_number": item.number,
+        "item_title": item.title,
+        "fiscal_year": cycle.fiscal_year,
+        "fiscal_year_label": wareki_fiscal_year(cycle.fiscal_year),
+        "department": item.owning_section.department.name,
+        "section": item.owning_section.name,
+        "member_name": by.name,
+        "body": body,
+    }
+    for user in committee_answerers(cycle, local_date(now)):
+        if user.id == by.id or not user.email:
+            continue
+        enqueue(
+            session,
+            kind=kind,
+            recipient=user,
+            context=context,
+            now=now,
+            cycle_id=cycle.id,
+            dedupe_key=f"{key}:{user.id}",
+        )
 
 
 def questions_open(session: Session, cycle: Cycle, today: date) -> bool:
@@ -64,6 +104,27 @@ def questions_open(session: Session, cycle: Cycle, today: date) -> bool:
 def is_confirmed(session: Session, cycle: Cycle) -> bool:
     """The year's evaluation counts as confirmed (the one rule, `workflows.rules`)."""
     return evaluation_confirmed(cycle)
+
+
+def exchanges(
+    session: Session, cycle: Cycle
+) -> tuple[list[CommitteeOpinion], list[CommitteeQuestion]]:
+    """The cycle's opinions and questions with the department's replies, oldest first."""
+    opinions = session.scalars(
+        select(CommitteeOpinion)
+        .where(CommitteeOpinion.cycle_id == cycle.id)
+        .options(selectinload(CommitteeOpinion.member), selectinload(CommitteeOpinion.reply_by))
+        .order_by(CommitteeOpinion.created_at, CommitteeOpinion.id)
+    ).all()
+    questions = session.scalars(
+        select(CommitteeQuestion)
+        .where(CommitteeQuestion.cycle_id == cycle.id)
+        .options(
+            selectinload(CommitteeQuestion.member), selectinload(CommitteeQuestion.answered_by)
+        )
+        .order_by(CommitteeQuestion.asked_at, CommitteeQuestion.id)
+    ).all()
+    return list(opinions), list(questions)
 
 
 def reviewable(session: Session, fiscal_year: int, *, department_ids: set[int] | None = None):
@@ -141,6 +202,9 @@ def add_opinion(
     session.add(opinion)
     session.flush()
     _record(session, cycle, "committee_opinion", by, now, opinion.body, {"opinion_id": opinion.id})
+    _tell_department(
+        session, cycle, "committee_opinion", f"opinion:{opinion.id}", by, now, opinion.body
+    )
     return opinion
 
 
@@ -180,6 +244,9 @@ def ask(
     session.flush()
     _record(
         session, cycle, "committee_question", by, now, asked.question, {"question_id": asked.id}
+    )
+    _tell_department(
+        session, cycle, "committee_question", f"question:{asked.id}", by, now, asked.question
     )
     return asked
 

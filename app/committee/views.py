@@ -109,20 +109,7 @@ def cycle(cycle_id: int):
 def _page(cycle: Cycle, typed: dict[str, str] | None = None, status: int = 200):
     """The cycle's page; `typed` keeps what was typed into a refused form, by textarea id."""
     today = local_date(_now())
-    opinions = db.session.scalars(
-        select(CommitteeOpinion)
-        .where(CommitteeOpinion.cycle_id == cycle.id)
-        .options(selectinload(CommitteeOpinion.member), selectinload(CommitteeOpinion.reply_by))
-        .order_by(CommitteeOpinion.created_at, CommitteeOpinion.id)
-    ).all()
-    questions = db.session.scalars(
-        select(CommitteeQuestion)
-        .where(CommitteeQuestion.cycle_id == cycle.id)
-        .options(
-            selectinload(CommitteeQuestion.member), selectinload(CommitteeQuestion.answered_by)
-        )
-        .order_by(CommitteeQuestion.asked_at, CommitteeQuestion.id)
-    ).all()
+    opinions, questions = service.exchanges(db.session, cycle)
     return render_template(
         "committee/cycle.html",
         cycle=cycle,

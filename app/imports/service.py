@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.calendar import fiscal_year_of
 from app.exports import to_xlsx
+from app.items.service import set_steps
 from app.models import (
     ExecutionPlan,
     Indicator,
@@ -59,6 +60,7 @@ TEXT_LIMITS = {
     "単位": column_length(Indicator.unit),
 }
 MULTILINE = {"目的", "内容"}
+STEP_MAX = TEXT_MAX
 NUMBER_PATTERN = re.compile(r"^[1-9][0-9]?-[0-9]{1,3}$")
 MAX_ROWS = 2000
 
@@ -91,6 +93,8 @@ class ItemRow:
     section: Section
     related: list[Section]
     indicators: list[IndicatorRow] = field(default_factory=list)
+    # 工程 by fiscal year, for the years whose column the workbook has ("" removes one).
+    steps: dict[int, str] = field(default_factory=dict)
     existing: ReformItem | None = None
 
     @property
@@ -116,9 +120,15 @@ def target_header(fiscal_year: int) -> str:
     return f"{fiscal_year}年度目標"
 
 
+def step_header(fiscal_year: int) -> str:
+    """The column of the item's 工程 in one fiscal year of the plan."""
+    return f"{fiscal_year}年度工程"
+
+
 def template_workbook(plan: ExecutionPlan) -> bytes:
     """An empty workbook with the headers and one example row (headers in row 1)."""
     headers = FIXED_COLUMNS + [target_header(fy) for fy in plan.fiscal_years]
+    headers += [step_header(fy) for fy in plan.fiscal_years]
     example = [
         "1-1",
         1,
@@ -133,6 +143,10 @@ def template_workbook(plan: ExecutionPlan) -> bytes:
         "はい",
     ]
     example += [80 + 40 * i for i, _ in enumerate(plan.fiscal_years)]
+    example += [
+        "子育て・介護分野の手続をオンライン化" if i == 0 else f"対象手続を{80 + 40 * i}件に拡大"
+        for i, _ in enumerate(plan.fiscal_years)
+    ]
     return to_xlsx("改革項目", headers, [example])
 
 
@@ -161,13 +175,13 @@ class _Row:
         index = self.position.get(name)
         return self.values[index] if index is not None and index < len(self.values) else None
 
-    def text(self, name: str) -> str:
+    def text(self, name: str, *, max_length: int | None = None, multiline: bool = False) -> str:
         """The cell as text within its column's size; a refusal names the column."""
         try:
             return check_text(
                 _text(self.raw(name)),
-                max_length=TEXT_LIMITS.get(name, 200),
-                multiline=name in MULTILINE,
+                max_length=max_length or TEXT_LIMITS.get(name, 200),
+                multiline=multiline or name in MULTILINE,
             )
         except Invalid as exc:
             self.error(exc.message(f"「{name}」"))
@@ -196,7 +210,7 @@ class _Row:
 
 
 def _item_from(
-    row: _Row, number: str, sections: dict[str, Section], viewpoints: set[int]
+    row: _Row, number: str, sections: dict[str, Section], viewpoints: set[int], years: list[int]
 ) -> ItemRow | None:
     """The item's own columns, from the first row of its number."""
     try:
@@ -225,6 +239,11 @@ def _item_from(
             row.error(_("「関係課」が見つかりません（%(name)s）。", name=name))
         elif found is not section:
             related.append(found)
+    steps = {
+        fy: row.text(step_header(fy), max_length=STEP_MAX, multiline=True)
+        for fy in years
+        if step_header(fy) in row.position
+    }
     if row.errors:
         return None
     return ItemRow(
@@ -236,6 +255,7 @@ def _item_from(
         content=row.text("内容"),
         section=section,
         related=related,
+        steps=steps,
     )
 
 
@@ -308,7 +328,7 @@ def read_workbook(session: Session, plan: ExecutionPlan, data: bytes) -> ImportP
         for i in session.scalars(
             select(ReformItem)
             .where(ReformItem.plan_id == plan.id)
-            .options(selectinload(ReformItem.indicators))
+            .options(selectinload(ReformItem.indicators), selectinload(ReformItem.steps))
         )
     }
 
@@ -330,7 +350,7 @@ def read_workbook(session: Session, plan: ExecutionPlan, data: bytes) -> ImportP
                 )
             )
         if number not in items:
-            item = _item_from(row, number, sections, viewpoints)
+            item = _item_from(row, number, sections, viewpoints, list(plan.fiscal_years))
             if item is not None and not row.errors:
                 item.existing = existing.get(number)
                 items[number] = item
@@ -370,6 +390,7 @@ def apply(
         item.content = row.content
         item.owning_section = row.section
         item.related_sections = row.related
+        set_steps(item, row.steps)
         by_name = {i.name: i for i in item.indicators}
         for position, spec in enumerate(row.indicators, start=len(item.indicators) + 1):
             indicator = by_name.get(spec.name)

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import Field
 
 from app.fields import DateInput, EnumField, Form, NumberField, TextField, version_field
-from app.models import Cycle, Direction, Grade, Indicator, ProgressStatus
+from app.models import Cycle, Direction, EffectKind, Grade, Indicator, ProgressStatus
 from app.templating import fy_label
 from app.text import _
 from app.validation import ID_MAX, TEXT_MAX, Invalid, column_length, parse_id, parse_int
@@ -32,10 +32,13 @@ def _build(name: str, fields: dict) -> type[Form]:
 
 
 def plan_form(cycle: Cycle, years: list[int], formdata: Mapping) -> type[Form]:
-    """The plan: goal, quarterly schedule, each indicator with its targets (and a new one)."""
+    """The plan: goal, quarterly schedule, the item's 工程 for each plan year, each indicator
+    with its targets (and a new one)."""
     fields = {"goal": _text(_l("今年度の目標"))}
     for q in range(1, 5):
         fields[f"schedule_q{q}"] = _text(_("第%(q)d四半期", q=q))
+    for fy in cycle.item.plan.fiscal_years:
+        fields[f"step-{fy}"] = _text(_("%(fy)sの工程", fy=fy_label(fy)))
     keys = [str(i.id) for i in cycle.item.indicators] + ["new"]
     for key in keys:
         prefix = f"ind-{key}-"
@@ -79,9 +82,12 @@ def check_form(cycle: Cycle) -> type[Form]:
     fields.update(
         grade=EnumField(_l("達成度"), enum=Grade),
         progress_status=EnumField(_l("着手状況"), enum=ProgressStatus),
+        achievements=_text(_l("取組実績")),
         analysis=_text(_l("要因分析")),
         issues=_text(_l("課題")),
         effect_amount=NumberField(_l("効果額"), integer=True),
+        effect_kind=EnumField(_l("効果額の種類"), enum=EffectKind),
+        effect_basis=_text(_l("効果額の算定根拠")),
     )
     return _build("CheckForm", fields)
 

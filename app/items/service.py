@@ -22,8 +22,10 @@ from app.models import (
     Cycle,
     Indicator,
     IndicatorValue,
+    ItemStep,
     ProgressReport,
     ProgressValue,
+    ReformItem,
     User,
 )
 from app.models.cycle import PROGRESS_REPORT
@@ -111,6 +113,8 @@ def initial_values(cycle: Cycle, form: str) -> dict[str, str]:
         values["goal"] = cycle.goal
         for q in range(1, 5):
             values[f"schedule_q{q}"] = getattr(cycle, f"schedule_q{q}")
+        for fy in cycle.item.plan.fiscal_years:
+            values[f"step-{fy}"] = cycle.item.step_for(fy)
         for ind in cycle.item.indicators:
             p = f"ind-{ind.id}-"
             values[p + "name"] = ind.name
@@ -125,9 +129,12 @@ def initial_values(cycle: Cycle, form: str) -> dict[str, str]:
             values[f"actual-{ind.id}"] = num(v.actual if v else None)
         values["grade"] = cycle.grade.value if cycle.grade else ""
         values["progress_status"] = cycle.progress_status.value if cycle.progress_status else ""
+        values["achievements"] = cycle.achievements
         values["analysis"] = cycle.analysis
         values["issues"] = cycle.issues
         values["effect_amount"] = "" if cycle.effect_amount is None else str(cycle.effect_amount)
+        values["effect_kind"] = cycle.effect_kind.value if cycle.effect_kind else ""
+        values["effect_basis"] = cycle.effect_basis
     elif form == "act":
         values["improvement"] = cycle.improvement
         values["direction"] = cycle.direction.value if cycle.direction else ""
@@ -174,7 +181,8 @@ def save_plan(
     now: datetime,
     for_submission: bool = False,
 ) -> Errors:
-    """Save the goal, the quarterly schedule and the indicators with their targets."""
+    """Save the goal, the quarterly schedule, the item's 工程 by fiscal year and the
+    indicators with their targets."""
     # The cycle's audit lock before its row, in the order a decision takes them.
     audit.serialise(session, audit.cycle_scope(cycle))
     # Past and locked years keep their targets: the form shows them read-only.
@@ -188,6 +196,12 @@ def save_plan(
     quarters = [checked[f"schedule_q{q}"].data for q in range(1, 5)]
     if for_submission and not any(quarters) and "schedule_q1" not in errors:
         errors["schedule_q1"] = _("四半期ごとのスケジュールを少なくとも1つ入力してください。")
+    # The 工程 of the plan's years that the form carried (a form without them keeps them).
+    steps = {
+        fy: checked[f"step-{fy}"].data
+        for fy in cycle.item.plan.fiscal_years
+        if f"step-{fy}" in form
+    }
 
     parsed: list[tuple[Indicator | None, dict]] = []
     rows: list[tuple[Indicator | None, str]] = [(i, str(i.id)) for i in cycle.item.indicators]
@@ -228,6 +242,7 @@ def save_plan(
 
     cycle.goal = goal
     cycle.schedule_q1, cycle.schedule_q2, cycle.schedule_q3, cycle.schedule_q4 = quarters
+    set_steps(cycle.item, steps)
     for indicator, values in parsed:
         if indicator is None:
             indicator = Indicator(position=len(cycle.item.indicators) + 1, name=values["name"])
@@ -242,6 +257,20 @@ def save_plan(
     session.flush()
     _record(session, cycle, by, now, "save_draft", {"form": "plan"})
     return {}
+
+
+def set_steps(item: ReformItem, steps: Mapping[int, str]) -> None:
+    """Write the item's 工程 for the given fiscal years (an empty text removes one)."""
+    by_year = {s.fiscal_year: s for s in item.steps}
+    for fy, text in steps.items():
+        text = (text or "").strip()
+        row = by_year.get(fy)
+        if text and row is None:
+            item.steps.append(ItemStep(fiscal_year=fy, text=text))
+        elif text:
+            row.text = text
+        elif row is not None:
+            item.steps.remove(row)
 
 
 # --- Do: progress reports -------------------------------------------------------------
@@ -305,7 +334,8 @@ def save_check(
     now: datetime,
     for_submission: bool = False,
 ) -> Errors:
-    """Save the year-end evaluation: actuals, grade, 着手状況, analysis, 課題, 効果額."""
+    """Save the year-end evaluation: actuals, grade, 着手状況, 取組実績, analysis, 課題, and
+    効果額 with its kind and basis (both required to submit once an amount is given)."""
     # The cycle's audit lock before its row, in the order a decision takes them.
     audit.serialise(session, audit.cycle_scope(cycle))
     checked = check_form(cycle)(form)
@@ -320,11 +350,25 @@ def save_check(
             errors[field] = _("%(label)sを入力してください。", label=label)
     grade, status = checked.grade.data, checked.progress_status.data
     analysis, issues = checked.analysis.data, checked.issues.data
+    achievements = checked.achievements.data
     effect = checked.effect_amount.data
+    effect_kind, effect_basis = checked.effect_kind.data, checked.effect_basis.data
+    if effect is not None and effect < 0 and "effect_amount" not in errors:
+        errors["effect_amount"] = _("効果額は0以上の金額を円単位で入力してください。")
+    # A draft may hold an amount alone (a finance system writes it first); the head sees
+    # its kind and basis with it.
+    if for_submission and effect is not None and "effect_amount" not in errors:
+        if effect_kind is None and "effect_kind" not in errors:
+            errors["effect_kind"] = _(
+                "効果額を入力したときは、その種類（歳入確保・歳出削減・その他）を選んでください。"
+            )
+        if not effect_basis and "effect_basis" not in errors:
+            errors["effect_basis"] = _("効果額を入力したときは、その算定根拠を入力してください。")
     if for_submission:
         for name, value, label, verb in (
             ("grade", grade, _("達成度"), "choose"),
             ("progress_status", status, _("着手状況"), "choose"),
+            ("achievements", achievements, _("取組実績"), "enter"),
             ("analysis", analysis, _("要因分析"), "enter"),
         ):
             if not value and name not in errors:
@@ -340,9 +384,13 @@ def save_check(
             _value_row(indicator, cycle.fiscal_year).actual = actual
     cycle.grade = grade
     cycle.progress_status = status
+    cycle.achievements = achievements
     cycle.analysis = analysis
     cycle.issues = issues
     cycle.effect_amount = effect
+    # A kind or basis without an amount means nothing: kept only beside an amount.
+    cycle.effect_kind = effect_kind if effect is not None else None
+    cycle.effect_basis = effect_basis if effect is not None else ""
     session.flush()
     _record(session, cycle, by, now, "save_draft", {"form": "check"})
     return {}

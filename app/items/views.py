@@ -15,12 +15,14 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.calendar import local_date
+from app.committee.service import can_reply, exchanges
 from app.extensions import db
 from app.links import LinkError, load_decision_token, token_digest
 from app.models import (
     AuditEntry,
     Cycle,
     Direction,
+    EffectKind,
     Grade,
     Indicator,
     ProgressReport,
@@ -75,6 +77,8 @@ def get_item(item_id: int) -> ReformItem:
             selectinload(ReformItem.owning_section).selectinload(Section.department),
             selectinload(ReformItem.indicators).selectinload(Indicator.values),
             selectinload(ReformItem.cycles).selectinload(Cycle.extensions),
+            selectinload(ReformItem.related_sections).selectinload(Section.department),
+            selectinload(ReformItem.steps),
         )
     )
     if item is None:
@@ -155,6 +159,8 @@ def show(item_id: int):
         "can_submit": any(t.submits for t in transitions),
         "timeline_stages": list(definition_of(cycle).stages.values()) if cycle else [],
         "today": day,
+        "committee": committee_exchanges(cycle) if cycle else ([], []),
+        "can_reply": bool(cycle and can_reply(current_user, cycle, day)),
     }
     if can_edit:
         # The current stage's form is on the page itself for those who may fill it in.
@@ -162,6 +168,11 @@ def show(item_id: int):
             form_context(cycle, form), values=service.initial_values(cycle, form), errors={}
         )
     return render_template("items/show.html", **page)
+
+
+def committee_exchanges(cycle: Cycle):
+    """(opinions, questions) of the committee on the cycle, with the department's replies."""
+    return exchanges(db.session, cycle)
 
 
 def form_context(cycle: Cycle, form: str) -> dict:
@@ -175,6 +186,8 @@ def form_context(cycle: Cycle, form: str) -> dict:
         "grades": list(Grade),
         "statuses": list(ProgressStatus),
         "directions": list(Direction),
+        "effect_kinds": list(EffectKind),
+        "opinions": committee_exchanges(cycle) if form == "act" else ([], []),
         "kinds": service.report_kinds(cycle),
         "reports": db.session.scalars(
             select(ProgressReport)

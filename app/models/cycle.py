@@ -27,6 +27,15 @@ class ProgressStatus(LabeledEnum):
     NOT_STARTED = "not_started", "未着手", "Not started"
 
 
+class EffectKind(LabeledEnum):
+    """The kind of a money effect (効果額); a row without one (before it existed) is
+    shown as 未分類."""
+
+    REVENUE = "revenue", "歳入確保", "Revenue secured"
+    SAVING = "saving", "歳出削減", "Spending cut"
+    OTHER = "other", "その他", "Other"
+
+
 class Direction(LabeledEnum):
     CONTINUE = "continue", "継続", "Continue"
     EXPAND = "expand", "拡充", "Expand"
@@ -89,9 +98,14 @@ class Cycle(Base):
     # Check (評価)
     grade: Mapped[Grade | None] = mapped_column(enum_column(Grade))
     progress_status: Mapped[ProgressStatus | None] = mapped_column(enum_column(ProgressStatus))
+    # 取組実績: what was actually done this year (facts), apart from the analysis of why.
+    achievements: Mapped[str] = mapped_column(sa.Text, default="")
     analysis: Mapped[str] = mapped_column(sa.Text, default="")
     issues: Mapped[str] = mapped_column(sa.Text, default="")
+    # 効果額 in yen (shown in 千円), its kind and its basis (算定根拠).
     effect_amount: Mapped[int | None] = mapped_column(sa.BigInteger)
+    effect_kind: Mapped[EffectKind | None] = mapped_column(enum_column(EffectKind))
+    effect_basis: Mapped[str] = mapped_column(sa.Text, default="")
 
     # Act (改善)
     improvement: Mapped[str] = mapped_column(sa.Text, default="")

@@ -140,6 +140,14 @@ class ReformItem(Base):
     cycles: Mapped[list[Cycle]] = relationship(  # noqa: F821
         back_populates="item", order_by="Cycle.fiscal_year"
     )
+    # 工程: what is planned in each fiscal year of the execution plan.
+    steps: Mapped[list[ItemStep]] = relationship(
+        back_populates="item", order_by="ItemStep.fiscal_year", cascade="all, delete-orphan"
+    )
+
+    def step_for(self, fiscal_year: int) -> str:
+        """The 工程 planned for `fiscal_year` ("" when none)."""
+        return next((s.text for s in self.steps if s.fiscal_year == fiscal_year), "")
 
     @property
     def sort_key(self) -> tuple[int, ...]:
@@ -147,6 +155,25 @@ class ReformItem(Base):
 
     def __repr__(self) -> str:
         return f"<ReformItem {self.number} {self.title}>"
+
+
+class ItemStep(Base):
+    """The 工程 of a reform item in one fiscal year of its plan (年度別計画)."""
+
+    __tablename__ = "item_step"
+    __table_args__ = (sa.UniqueConstraint("item_id", "fiscal_year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("reform_item.id", ondelete="CASCADE"), index=True
+    )
+    fiscal_year: Mapped[int]
+    text: Mapped[str] = mapped_column(sa.Text, default="")
+
+    item: Mapped[ReformItem] = relationship(back_populates="steps")
+
+    def __repr__(self) -> str:
+        return f"<ItemStep {self.item_id} FY{self.fiscal_year}>"
 
 
 class Indicator(Base):

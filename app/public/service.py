@@ -49,6 +49,8 @@ def cycles_of_year(session: Session, fiscal_year: int) -> list[Cycle]:
             .selectinload(ReformItem.indicators)
             .selectinload(Indicator.values),
             selectinload(Cycle.item).selectinload(ReformItem.related_sections),
+            selectinload(Cycle.item).selectinload(ReformItem.steps),
+            selectinload(Cycle.item).selectinload(ReformItem.plan),
         )
     ).all()
     return sorted(cycles, key=lambda c: c.item.sort_key)
@@ -93,12 +95,16 @@ def entry_for(cycle: Cycle, opinions: list[CommitteeOpinion]) -> dict:
         "purpose": item.purpose,
         "content": item.content,
         "goal": cycle.goal,
+        "steps": [{"fiscal_year": fy, "text": item.step_for(fy)} for fy in item.plan.fiscal_years],
+        "achievements": cycle.achievements,
         "indicators": indicators,
         "grade": cycle.grade.value if cycle.grade else None,
         "progress_status": cycle.progress_status.value if cycle.progress_status else None,
         "analysis": cycle.analysis,
         "issues": cycle.issues,
         "effect_amount": cycle.effect_amount,
+        "effect_kind": cycle.effect_kind.value if cycle.effect_kind else None,
+        "effect_basis": cycle.effect_basis,
         "improvement": cycle.improvement if closed else "",
         "direction": cycle.direction.value if cycle.direction and closed else None,
         "opinions": [

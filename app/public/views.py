@@ -15,9 +15,15 @@ from app.models import ExecutionPlan, Grade, Outline, Publication
 from app.once import once
 from app.reports.sheet import (
     ProgressSheet,
+    effect_columns,
+    effect_kinds,
+    effect_rows,
+    effect_summary,
     indicator_columns,
     indicator_rows,
     sheet_for,
+    step_columns,
+    step_rows,
     workbook_columns,
     workbook_row,
 )
@@ -57,14 +63,17 @@ def year(fiscal_year: int):
     outline = db.session.scalar(select(Outline))
     by_viewpoint: dict[int, list[ProgressSheet]] = {}
     for entry in publication.entries:
-        by_viewpoint.setdefault(entry["viewpoint"], []).append(sheet_for(entry))
+        by_viewpoint.setdefault(entry["viewpoint"], []).append(sheet_for(entry, fiscal_year))
     grades = {g: sum(1 for e in publication.entries if e["grade"] == g.value) for g in Grade}
+    names = {v.number: v.name for v in outline.viewpoints} if outline else {}
     return render_template(
         "public/year.html",
         publication=publication,
         outline=outline,
         by_viewpoint=by_viewpoint,
         grades=grades,
+        effects=effect_summary(by_viewpoint, names),
+        effect_kinds=effect_kinds(),
     )
 
 
@@ -77,15 +86,22 @@ def export(fiscal_year: int, fmt: str):
     if fmt == "pdf":
         data, _publication = yearly_pdf(db.session, fiscal_year)
         return download(data, report_filename(fiscal_year), "pdf")
-    sheets = [sheet_for(e) for e in publication.entries]
+    sheets = [sheet_for(e, fiscal_year) for e in publication.entries]
     indicators = SheetSpec(_("指標"), indicator_columns(), indicator_rows(publication.entries))
+    years, steps = step_rows(sheets)
+    outline = db.session.scalar(select(Outline))
+    names = {v.number: v.name for v in outline.viewpoints} if outline else {}
     return export_response(
         _("行政改革の取組結果"),
         workbook_columns(),
         [workbook_row(s) for s in sheets],
         fmt,
         fiscal_year=fiscal_year,
-        more_sheets=[indicators],
+        more_sheets=[
+            indicators,
+            SheetSpec(_("工程"), step_columns(years), steps),
+            SheetSpec(_("効果額"), effect_columns(), effect_rows(sheets, names)),
+        ],
     )
 
 
@@ -155,7 +171,7 @@ def _manage_year_page(fiscal_year: int, note: str = "", status: int = 200):
     return render_template(
         "public/manage_year.html",
         fiscal_year=fiscal_year,
-        sheets=[sheet_for(e) for e in entries],
+        sheets=[sheet_for(e, fiscal_year) for e in entries],
         left_out=left_out,
         publication=current(db.session, fiscal_year),
         note=note,

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from app.calendar import local_date, wareki_fiscal_year
 from app.models import Grade, Outline, ProgressStatus, Publication
 
-from .sheet import ProgressSheet, sheet_for
+from .sheet import EffectTotals, ProgressSheet, effect_kinds, sheet_for
 
 STYLESHEET = Path(__file__).resolve().parent.parent / "static" / "css" / "report.css"
 TEMPLATE = "reports/yearly.html"
@@ -42,7 +42,11 @@ class SummaryRow:
     items: int = 0
     grades: dict[str, int] = field(default_factory=lambda: {g.value: 0 for g in Grade})
     statuses: dict[str, int] = field(default_factory=lambda: {s.value: 0 for s in ProgressStatus})
-    effect_total: int = 0
+    effects: EffectTotals = field(default_factory=EffectTotals)
+
+    @property
+    def effect_total(self) -> int:
+        return self.effects.total
 
     def add(self, sheet: ProgressSheet) -> None:
         self.items += 1
@@ -50,7 +54,7 @@ class SummaryRow:
             self.grades[sheet.grade] += 1
         if sheet.progress_status:
             self.statuses[sheet.progress_status] += 1
-        self.effect_total += sheet.effect_amount or 0
+        self.effects.add(sheet.effect_amount, sheet.effect_kind)
 
 
 @dataclass
@@ -91,7 +95,7 @@ def build(session: Session, publication: Publication) -> YearlyReport:
     """The report's content from the publication's snapshot (and the outline's idea)."""
     outline = session.scalar(select(Outline))
     viewpoints = {v.number: v for v in outline.viewpoints} if outline else {}
-    sheets = [sheet_for(entry) for entry in publication.entries]
+    sheets = [sheet_for(entry, publication.fiscal_year) for entry in publication.entries]
     summary: dict[int, SummaryRow] = {}
     sections: dict[int, tuple[int, str, list[ProgressSheet]]] = {}
     for number, viewpoint in sorted(viewpoints.items()):
@@ -129,7 +133,9 @@ def render_html(session: Session, publication: Publication) -> str:
     # The report is the city's Japanese document whatever the reader's language.
     with _request_context(), force_locale("ja"):
         report = build(session, publication)
-        return render_template(TEMPLATE, report=report, grades=list(Grade))
+        return render_template(
+            TEMPLATE, report=report, grades=list(Grade), effect_kinds=effect_kinds()
+        )
 
 
 def render_pdf(session: Session, publication: Publication) -> bytes:

@@ -10,20 +10,29 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.models import AuditEntry, Cycle, FiscalYearSchedule, ReformItem, Section, User
+from app.models import (
+    AuditEntry,
+    CommitteeOpinion,
+    CommitteeQuestion,
+    Cycle,
+    FiscalYearSchedule,
+    ReformItem,
+    Section,
+    User,
+)
 from workflows.deadlines import default_schedule, due_date
 from workflows.definition import Definition, State
 from workflows.registry import all_definitions, definition_of
 from workflows.roles import Reach, reach_of
-from workflows.rules import is_overdue
+from workflows.rules import committee_answer_clause, is_overdue
 
 UPCOMING_DAYS = 60
 
@@ -132,9 +141,75 @@ def task_counts(session: Session, reach: Reach) -> dict[str, int]:
             ("confirm", _decision_by_grant),
         )
     ]
+    answering = committee_answer_clause(reach)
+    for kind, model, open_ in (
+        ("opinion", CommitteeOpinion, CommitteeOpinion.reply_at.is_(None)),
+        ("question", CommitteeQuestion, CommitteeQuestion.answered_at.is_(None)),
+    ):
+        parts.append(
+            select(sa.literal(kind).label("kind"), sa.func.count(model.id).label("n"))
+            .select_from(model)
+            .join(Cycle, Cycle.id == model.cycle_id)
+            .join(ReformItem, ReformItem.id == Cycle.item_id)
+            .where(open_, answering)
+        )
     counts = {kind: int(n) for kind, n in session.execute(sa.union_all(*parts))}
+    counts["answer"] = counts.pop("opinion", 0) + counts.pop("question", 0)
     counts["total"] = sum(counts.values())
     return counts
+
+
+@dataclass
+class CommitteeTask:
+    """An opinion (意見) or question (事前質問) of the committee waiting for the
+    department's reply; the reply closes it."""
+
+    kind: str  # "opinion" or "question"
+    ident: int
+    cycle: Cycle
+    text: str
+    asked_at: datetime
+    member: str
+
+
+def committee_tasks(session: Session, reach: Reach) -> list[CommitteeTask]:
+    """The unanswered opinions and questions on the items the user answers for."""
+    answering = committee_answer_clause(reach)
+    found: list[CommitteeTask] = []
+    for kind, model, open_, text, at in (
+        (
+            "opinion",
+            CommitteeOpinion,
+            CommitteeOpinion.reply_at.is_(None),
+            "body",
+            "created_at",
+        ),
+        (
+            "question",
+            CommitteeQuestion,
+            CommitteeQuestion.answered_at.is_(None),
+            "question",
+            "asked_at",
+        ),
+    ):
+        rows = session.scalars(
+            select(model)
+            .join(Cycle, Cycle.id == model.cycle_id)
+            .join(ReformItem, ReformItem.id == Cycle.item_id)
+            .where(open_, answering)
+            .options(
+                selectinload(model.member),
+                selectinload(model.cycle)
+                .selectinload(Cycle.item)
+                .selectinload(ReformItem.owning_section)
+                .selectinload(Section.department),
+            )
+        )
+        found += [
+            CommitteeTask(kind, r.id, r.cycle, getattr(r, text), getattr(r, at), r.member.name)
+            for r in rows
+        ]
+    return sorted(found, key=lambda t: (t.asked_at, t.kind, t.ident))
 
 
 @dataclass
@@ -255,6 +330,7 @@ class MyTasks:
     to_decide: list[Task]
     overdue: list[Task]
     to_confirm: list[Task]
+    to_answer: list[CommitteeTask] = field(default_factory=list)
     works: bool = False  # plays a role that writes and submits somewhere
     decides: bool = False  # holds or substitutes a post that decides
     escalated_to: bool = False  # gets the first escalation of overdue items
@@ -301,6 +377,7 @@ def my_tasks(session: Session, user: User, today: date, reach: Reach | None = No
         to_decide,
         overdue,
         to_confirm,
+        to_answer=committee_tasks(session, reach),
         works=_plays(reach, lambda d, n, s: _work(d, n, s) and d.roles[s.actor].post_based),
         decides=_plays(reach, _decision_by_post),
         escalated_to=any(

@@ -179,6 +179,18 @@ def test_the_finance_system_writes_the_effect_amount(world, api, db):
     )
     assert saved.status_code == 200
     assert saved.get_json()["check"]["effect_amount"] == 1200000
+    assert saved.get_json()["check"]["effect_kind"] is None  # 未分類 until it is stated
+    data = {"effect_kind": "saving", "effect_basis": "郵送料の削減", "achievements": "80手続"}
+    saved = api(world.org.staff).patch(
+        f"/cycles/{cycle.id}/draft", json=data, headers={"If-Match": saved.headers["ETag"]}
+    )
+    assert saved.status_code == 200, saved.get_json()
+    check = saved.get_json()["check"]
+    assert (check["effect_kind"], check["effect_basis"], check["achievements"]) == (
+        "saving",
+        "郵送料の削減",
+        "80手続",
+    )
 
 
 def test_submitting_an_incomplete_plan_is_a_422_with_the_fields(world, api, db):

@@ -160,3 +160,74 @@ def test_0012_carries_the_deadlines_and_confirmations_over_on_sqlite(tmp_path):
 @pytest.mark.postgres
 def test_0012_carries_the_deadlines_and_confirmations_over_on_postgres(tmp_path, pg_url):
     _on_an_empty_postgres_database(tmp_path, pg_url, _check_0012_carries_rows_over)
+
+
+# --- 0017: the progress sheet's fields; the existing 効果額 stay, without a kind ---------
+
+
+def _check_0017_carries_rows_over(app) -> None:
+    from sqlalchemy import text
+
+    with app.app_context():
+        upgrade(directory=MIGRATIONS, revision="0018_api_tokens")
+        with db.engine.begin() as conn:
+            for statement in ROWS_AT_0011[:2] + ROWS_AT_0011[3:6]:
+                conn.execute(text(statement))
+            conn.execute(
+                text(
+                    "INSERT INTO reform_item (id, plan_id, viewpoint_id, number, title, purpose, "
+                    "content, owning_section_id, status) VALUES (1, 1, 1, '1-1', 't', '', '', 1, "
+                    "'active')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO cycle (id, item_id, fiscal_year, state, definition_version, "
+                    "version, state_since, opened_at, goal, schedule_q1, schedule_q2, "
+                    "schedule_q3, schedule_q4, carried_over, analysis, issues, improvement, "
+                    "effect_amount) VALUES (1, 1, 2025, 'closed', '2026.1', 1, "
+                    "'2026-05-01 01:00:00', '2025-04-01 01:00:00', '', '', '', '', '', '', "
+                    "'計画どおり', '', '', 1234500)"
+                )
+            )
+        upgrade(directory=MIGRATIONS, revision="0017_progress_sheet")
+        with db.engine.begin() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT effect_amount, effect_kind, effect_basis, achievements, analysis "
+                    "FROM cycle"
+                )
+            ).one()
+            # The amount stays; its kind is unknown (shown as 未分類); texts are empty.
+            assert tuple(row) == (1234500, None, "", "", "計画どおり")
+            conn.execute(
+                text("INSERT INTO item_step (item_id, fiscal_year, text) VALUES (1, 2025, '着手')")
+            )
+            conn.execute(
+                text(
+                    "UPDATE cycle SET effect_kind = 'saving', achievements = '実施した' "
+                    "WHERE id = 1"
+                )
+            )
+        downgrade(directory=MIGRATIONS, revision="0018_api_tokens")
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT effect_amount, analysis FROM cycle")).one() == (
+                1234500,
+                "計画どおり",
+            )
+            assert "item_step" not in inspect(db.engine).get_table_names()
+            columns = {c["name"] for c in inspect(db.engine).get_columns("cycle")}
+            assert not columns & {"effect_kind", "effect_basis", "achievements"}
+        upgrade(directory=MIGRATIONS)
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT effect_kind FROM cycle")).scalar() is None
+        db.engine.dispose()
+
+
+def test_0017_keeps_the_effect_amounts_on_sqlite(tmp_path):
+    _check_0017_carries_rows_over(make_app(tmp_path, f"sqlite:///{tmp_path / 'm.db'}"))
+
+
+@pytest.mark.postgres
+def test_0017_keeps_the_effect_amounts_on_postgres(tmp_path, pg_url):
+    _on_an_empty_postgres_database(tmp_path, pg_url, _check_0017_carries_rows_over)

@@ -193,7 +193,8 @@ def test_the_template_downloads_with_the_plan_years(client, setup, login_as):
     from openpyxl import load_workbook
 
     header = [c.value for c in load_workbook(io.BytesIO(response.data)).active[1]]
-    assert header[-1] == "2026年度目標" and header[0] == "番号"
+    assert "2026年度目標" in header and header[0] == "番号"
+    assert header[-5:] == [f"{fy}年度工程" for fy in range(2022, 2027)]
 
 
 def test_targets_of_a_locked_year_cannot_be_changed_by_an_import(db, setup, make):
@@ -212,3 +213,67 @@ def test_targets_of_a_locked_year_cannot_be_changed_by_an_import(db, setup, make
         )
     ]
     assert not parsed.ok
+
+
+def test_the_template_round_trips_with_the_steps_of_each_year(client, db, setup, login_as):
+    """Download the template, fill in the 工程 of each fiscal year, upload it: the item
+    page shows them, and a second import without the columns keeps them."""
+    from openpyxl import load_workbook
+
+    login_as(setup["secretariat"])
+    template = load_workbook(io.BytesIO(client.get("/plan/import/template.xlsx").data))
+    sheet = template.active
+    header = [c.value for c in sheet[1]]
+    example = [c.value for c in sheet[2]]
+    assert example[header.index("2022年度工程")]  # the example row shows how to fill it in
+    example[header.index("所管課")] = setup["org"].section.code
+    example[header.index("関係課")] = setup["other"].section.name
+    for fy in range(2022, 2027):
+        example[header.index(f"{fy}年度工程")] = f"{fy}年度は窓口{fy - 2021}か所で実施"
+    example[header.index("2024年度工程")] = ""  # an empty year is left without a step
+    for column, value in enumerate(example, start=1):
+        sheet.cell(row=2, column=column, value=value)
+    buffer = io.BytesIO()
+    template.save(buffer)
+
+    parsed = read_workbook(db.session, setup["plan"], buffer.getvalue())
+    assert parsed.errors == []
+    apply(db.session, setup["plan"], parsed, by=setup["secretariat"], now=NOW)
+    db.session.commit()
+    item = setup["existing"]
+    db.session.refresh(item)
+    assert {s.fiscal_year: s.text for s in item.steps} == {
+        2022: "2022年度は窓口1か所で実施",
+        2023: "2023年度は窓口2か所で実施",
+        2025: "2025年度は窓口4か所で実施",
+        2026: "2026年度は窓口5か所で実施",
+    }
+    page = client.get(f"/items/{item.id}").get_data(as_text=True)
+    assert "工程（年度別計画）" in page and "2026年度は窓口5か所で実施" in page
+    assert "令和8年度" in page
+    # 関係課 are shown on the item page.
+    assert setup["other"].section.name in page.split("関係課", 1)[1][:300]
+
+    # Without the 工程 columns the steps stay as they are.
+    parsed = read_workbook(db.session, setup["plan"], workbook(good_rows(setup)))
+    apply(db.session, setup["plan"], parsed, by=setup["secretariat"], now=NOW)
+    db.session.commit()
+    db.session.refresh(item)
+    assert len(item.steps) == 4
+
+
+def test_a_step_too_long_is_refused_with_its_row(db, setup):
+    rows = good_rows(setup)
+    book = Workbook()
+    sheet = book.active
+    sheet.append(
+        FIXED_COLUMNS
+        + [target_header(fy) for fy in range(2022, 2027)]
+        + [f"{fy}年度工程" for fy in range(2022, 2027)]
+    )
+    sheet.append(rows[0] + ["あ" * 4001, "", "", "", ""])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    parsed = read_workbook(db.session, setup["plan"], buffer.getvalue())
+    assert parsed.errors and parsed.errors[0][0] == 2
+    assert "2022年度工程" in parsed.errors[0][1]

@@ -48,7 +48,7 @@ def test_only_confirmed_results_are_published_and_shown_without_login(client, db
     db.session.commit()
     page = client.get("/public/2026").get_data(as_text=True)
     assert "行政手続のオンライン化の推進" in page
-    assert "A 達成" in page and "拡充" in page and "1,200,000" in page
+    assert "A 達成" in page and "拡充" in page and "1,200千円" in page
     assert "260" in page
     assert "書かない窓口の導入" not in page
     assert "まだ公表してはならない分析" not in page

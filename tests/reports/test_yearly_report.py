@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Cycle, Grade, Publication, ReformItem
+from app.reports.sheet import thousand_yen
 from app.reports.yearly import FRONT_PAGES
 from app.text import number
 
@@ -58,7 +59,7 @@ def test_cover_and_summary_give_year_revision_grades_and_totals(report):
     for viewpoint in {e["viewpoint_name"] for e in entries}:
         assert viewpoint in summary
     total = sum(e["effect_amount"] or 0 for e in entries)
-    assert f"{number(total)}円" in summary
+    assert f"{number(thousand_yen(total))}千円" in summary
     a_count = sum(1 for e in entries if e["grade"] == "A")
     assert f"合計{len(entries)}{a_count}" in summary.replace("\n", "")
 

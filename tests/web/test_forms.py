@@ -161,21 +161,33 @@ def test_check_requires_grade_and_shows_the_definitions(client, world, login_as,
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "達成度を選んでください。" in page and "効果額は整数で入力してください。" in page
+    assert "取組実績を入力してください。" in page
     assert 'value="90"' in page
-    response = client.post(
-        url,
-        data={
-            "action": "submit",
-            "analysis": "分析",
-            "grade": "B",
-            "progress_status": "done",
-            "effect_amount": "1,200,000",
-            f"actual-{indicator.id}": "90",
-        },
-    )
+    # An amount without its kind and basis is refused, and nothing is saved.
+    data = {
+        "action": "submit",
+        "achievements": "電子申請の対象を80手続に広げた",
+        "analysis": "分析",
+        "grade": "B",
+        "progress_status": "done",
+        "effect_amount": "1,200,000",
+        f"actual-{indicator.id}": "90",
+    }
+    response = client.post(url, data=data)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "その種類（歳入確保・歳出削減・その他）を選んでください。" in page
+    assert "効果額を入力したときは、その算定根拠を入力してください。" in page
+    db.session.refresh(cycle)
+    assert cycle.effect_amount is None and cycle.achievements == ""
+    data.update(effect_kind="saving", effect_basis="郵送料 年1,200,000円の削減")
+    response = client.post(url, data=data)
     assert response.status_code == 302
     db.session.refresh(cycle)
     assert cycle.state == "check_submitted" and cycle.effect_amount == 1200000
+    assert cycle.effect_kind.value == "saving"
+    assert cycle.effect_basis == "郵送料 年1,200,000円の削減"
+    assert cycle.achievements == "電子申請の対象を80手続に広げた"
 
 
 def test_act_direction_is_saved(client, world, login_as, db):

@@ -1,7 +1,8 @@
 """One glossary for the screens, the mails and the exports.
 
 差戻し is the noun (the verb stays 差し戻す), 着手状況 the state of implementation, 要因分析
-the analysis, 達成度 the grade A-D; mails write the fiscal year in 和暦 as the pages do.
+the analysis, 達成度 the grade A-D, 取組実績 what was done, 効果額 with its kind and 算定根拠,
+工程 the plan by fiscal year; mails write the fiscal year in 和暦 as the pages do.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ NOUN_WITH_OKURIGANA = re.compile(r"差し戻し(?![たまてさ])")
 AVOID = {
     "実施状況": "着手状況",
     "取組の分析": "要因分析",
+    # The progress sheet's words (取組実績 what was done, 効果額 with its 算定根拠, 工程).
+    "実施内容": "取組実績",
+    "算出根拠": "算定根拠",
+    "効果金額": "効果額",
+    "財政効果額": "効果額",
+    "年次計画": "工程（年度別計画）",
 }
 
 

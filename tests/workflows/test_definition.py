@@ -75,6 +75,11 @@ BAD = [
         r"roles\.head.*of: must be one of",
     ),
     (lambda raw: raw["escalation"].update(first="mayor"), r"escalation\.first: unknown role"),
+    (lambda raw: raw["committee"].update(answer=["mayor"]), r"committee\.answer: unknown role"),
+    (
+        lambda raw: raw["committee"].update(answer=["secretariat"]),
+        r"committee\.answer: role 'secretariat' must be held through posts",
+    ),
     (lambda raw: raw.pop("initial"), r": initial: missing"),
     (
         lambda raw: raw["states"].update(orphan={"ja": "孤立", "en": "Orphan", "final": True}),
@@ -327,6 +332,8 @@ def test_the_workflow_page_draws_the_definition_with_a_table(client, login_as, w
     assert "<script>" not in html  # the CSP allows no inline script
     assert "事務局確認待ち" in html and "事務局として確認する" in html
     assert "理由の入力が必要" in html and "中間報告があること" in html
+    answer = html.split('id="committee-answer"', 1)[1].split("</p>", 1)[0]
+    assert "担当職員、所管部長" in answer
     assert "所管部の" in html and "翌年度の" in html  # roles and stages are listed too
     assert client.get("/workflow?version=1999.9").status_code == 404
 
