@@ -162,14 +162,14 @@ def test_0012_carries_the_deadlines_and_confirmations_over_on_postgres(tmp_path,
     _on_an_empty_postgres_database(tmp_path, pg_url, _check_0012_carries_rows_over)
 
 
-# --- 0017: the progress sheet's fields; the existing 効果額 stay, without a kind ---------
+# --- 0018: the progress sheet's fields; the existing 効果額 stay, without a kind ---------
 
 
-def _check_0017_carries_rows_over(app) -> None:
+def _check_0018_carries_rows_over(app) -> None:
     from sqlalchemy import text
 
     with app.app_context():
-        upgrade(directory=MIGRATIONS, revision="0018_api_tokens")
+        upgrade(directory=MIGRATIONS, revision="0017_api_tokens")
         with db.engine.begin() as conn:
             for statement in ROWS_AT_0011[:2] + ROWS_AT_0011[3:6]:
                 conn.execute(text(statement))
@@ -190,7 +190,7 @@ def _check_0017_carries_rows_over(app) -> None:
                     "'計画どおり', '', '', 1234500)"
                 )
             )
-        upgrade(directory=MIGRATIONS, revision="0017_progress_sheet")
+        upgrade(directory=MIGRATIONS, revision="0018_progress_sheet")
         with db.engine.begin() as conn:
             row = conn.execute(
                 text(
@@ -209,7 +209,7 @@ def _check_0017_carries_rows_over(app) -> None:
                     "WHERE id = 1"
                 )
             )
-        downgrade(directory=MIGRATIONS, revision="0018_api_tokens")
+        downgrade(directory=MIGRATIONS, revision="0017_api_tokens")
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT effect_amount, analysis FROM cycle")).one() == (
                 1234500,
@@ -224,10 +224,10 @@ def _check_0017_carries_rows_over(app) -> None:
         db.engine.dispose()
 
 
-def test_0017_keeps_the_effect_amounts_on_sqlite(tmp_path):
-    _check_0017_carries_rows_over(make_app(tmp_path, f"sqlite:///{tmp_path / 'm.db'}"))
+def test_0018_keeps_the_effect_amounts_on_sqlite(tmp_path):
+    _check_0018_carries_rows_over(make_app(tmp_path, f"sqlite:///{tmp_path / 'm.db'}"))
 
 
 @pytest.mark.postgres
-def test_0017_keeps_the_effect_amounts_on_postgres(tmp_path, pg_url):
-    _on_an_empty_postgres_database(tmp_path, pg_url, _check_0017_carries_rows_over)
+def test_0018_keeps_the_effect_amounts_on_postgres(tmp_path, pg_url):
+    _on_an_empty_postgres_database(tmp_path, pg_url, _check_0018_carries_rows_over)

@@ -1,12 +1,8 @@
 """progress sheet: 取組実績, the kind and basis of 効果額, the item's 工程 by fiscal year
 
-Revision ID: 0017_progress_sheet
-Revises: 0018_api_tokens
+Revision ID: 0018_progress_sheet
+Revises: 0017_api_tokens
 Create Date: 2026-12-02
-
-Written on 0016_scale; 0018_api_tokens (issue 14) reached main first from the same parent,
-so this revision follows it: one line of history, and databases already at 0018 upgrade
-without a merge revision.
 
 - cycles gain 取組実績 (`achievements`, what was done, apart from 要因分析), the kind of
   their 効果額 (`effect_kind`: revenue 歳入確保, saving 歳出削減, other その他) and its basis
@@ -17,8 +13,8 @@ without a merge revision.
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0017_progress_sheet'
-down_revision = '0018_api_tokens'
+revision = '0018_progress_sheet'
+down_revision = '0017_api_tokens'
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """api tokens: personal access tokens for the JSON API
 
-Revision ID: 0018_api_tokens
+Revision ID: 0017_api_tokens
 Revises: 0016_scale
 Create Date: 2026-11-29
 
@@ -8,7 +8,7 @@ Create Date: 2026-11-29
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0018_api_tokens'
+revision = '0017_api_tokens'
 down_revision = '0016_scale'
 branch_labels = None
 depends_on = None
