@@ -447,6 +447,11 @@ class PublishedOpinion(Base):
     reply = fields.String(required=True, allow_none=True)
 
 
+class PublishedStep(Base):
+    fiscal_year = fields.Integer(required=True)
+    text = fields.String(required=True)
+
+
 class PublishedEntry(Base):
     item_id = fields.Integer(required=True)
     number = fields.String(required=True)
@@ -468,6 +473,13 @@ class PublishedEntry(Base):
     improvement = fields.String(required=True)
     direction = fields.String(required=True, allow_none=True)
     opinions = fields.List(fields.Nested(PublishedOpinion), required=True)
+    # In snapshots published since the progress sheet's fields exist (absent in older ones).
+    steps = fields.List(fields.Nested(PublishedStep), metadata={"description": "工程"})
+    achievements = fields.String(allow_none=True, metadata={"description": "取組実績"})
+    effect_kind = fields.String(
+        allow_none=True, metadata={"description": "効果額の種類 (null: 未分類)"}
+    )
+    effect_basis = fields.String(allow_none=True, metadata={"description": "算定根拠"})
 
 
 class PublishedYear(Base):

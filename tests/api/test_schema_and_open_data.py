@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from openapi_spec_validator import validate
 
 from app.api.public import INDICATOR_COLUMNS, ITEM_COLUMNS
-from app.models import Grade
+from app.models import EffectKind, Grade
 from app.public import service as publication
 
 from .conftest import FY
@@ -45,6 +45,9 @@ def published(world, db, make):
     cycle = make.cycle(item, fiscal_year=last, state="closed", goal="公表する目標")
     cycle.grade = Grade.A
     cycle.effect_amount = 1200000
+    cycle.effect_kind = EffectKind.SAVING
+    cycle.effect_basis = "郵送料 100件 × 12,000円"
+    cycle.achievements = "申請書の様式を電子化した"
     draft_item = make.item(world.org, number="1-2", title="下書きの項目")
     make.cycle(draft_item, fiscal_year=last, state="plan_draft", goal="非公開の下書き")
     db.session.commit()
@@ -74,6 +77,8 @@ def test_open_data_csv_has_the_documented_columns(world, db, make, client):
     row = dict(zip(rows[0], rows[1], strict=True))
     assert row["number"] == "1-1" and row["goal"] == "公表する目標"
     assert row["grade"] == "A" and row["effect_amount"] == "1200000"
+    assert row["effect_kind"] == "saving" and row["effect_basis"] == "郵送料 100件 × 12,000円"
+    assert row["achievements"] == "申請書の様式を電子化した"
     assert len(rows) == 2 and "\r\n" in text
     indicators = list(
         csv.reader(
@@ -84,7 +89,9 @@ def test_open_data_csv_has_the_documented_columns(world, db, make, client):
     )
     assert indicators[0] == INDICATOR_COLUMNS and indicators[1][4] == "オンライン申請可能な手続数"
     as_json = client.get(f"/api/v1/open-data/{year}.json")
-    assert as_json.get_json()["entries"][0]["title"] == "窓口のオンライン化"
+    entry = as_json.get_json()["entries"][0]
+    assert entry["title"] == "窓口のオンライン化" and entry["effect_kind"] == "saving"
+    assert entry["achievements"] == "申請書の様式を電子化した"
     # Every documented column is in the README's list.
     from pathlib import Path
 
