@@ -120,6 +120,14 @@ def print_result(users: int, result: dict, seconds: int) -> bool:
         print(f"  answered as designed (someone else first, draft incomplete): {refused}")
     for error in result["errors"] + result["warm_up_errors"]:
         print(f"  error: {error['method']} {error['name']}: {error['error']} ×{error['count']}")
+    cpu = result.get("cpu")
+    if cpu:
+        cores = os.cpu_count() or 1
+        per_request = 1000 * cpu["server"] / max(result["requests"], 1)
+        print(f"  CPU over the {cpu['wall']:.0f} s measured ({cores} cores: "
+              f"{cores * cpu['wall']:.0f} CPU-s): server {cpu['server']:.0f} CPU-s "
+              f"({per_request:.0f} ms per request), scheduler {cpu['scheduler']:.1f}, "
+              f"Locust itself {cpu['locust']:.0f}")  # fmt: skip
     verdict = "met" if met else "NOT met"
     print(f"  goal (0 errors, p95 < {GOAL_P95_MS} ms except exports): {verdict}")
     return met
@@ -162,7 +170,9 @@ def main(argv: list[str]) -> None:
         print(f"demo loaded into a new PostgreSQL database in {took:.1f} s")
         plan = who(url)
         port = free_port()
-        stack.enter_context(process([*KAIKAKU, "scheduler", "run"], env, folder / "scheduler.log"))
+        scheduler = stack.enter_context(
+            process([*KAIKAKU, "scheduler", "run"], env, folder / "scheduler.log")
+        )
         server = stack.enter_context(
             process(
                 [*KAIKAKU, "serve", "--bind", f"127.0.0.1:{port}", "--workers",
@@ -184,6 +194,8 @@ def main(argv: list[str]) -> None:
                 seconds=args.seconds,
                 think_min=think_min,
                 think_max=think_max,
+                server_pid=server.pid,
+                scheduler_pid=scheduler.pid,
             )
             plan_file, result_file = folder / "plan.json", folder / f"result-{users}.json"
             plan_file.write_text(json.dumps(plan))

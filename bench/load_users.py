@@ -13,12 +13,15 @@ from gevent import monkey
 monkey.patch_all()
 
 import json  # noqa: E402  (after gevent's patching, on purpose)
+import os  # noqa: E402
 import random  # noqa: E402
 import re  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 from html.parser import HTMLParser  # noqa: E402
 
 import gevent  # noqa: E402
+import psutil  # noqa: E402  (a dependency of Locust)
 from locust import HttpUser, between, task  # noqa: E402
 from locust.env import Environment  # noqa: E402
 
@@ -253,6 +256,31 @@ def summary(env: Environment, seconds: float) -> dict:
     }
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) used so far by a process and its living children; this
+    process's own when `pid` is None."""
+    family = [psutil.Process(pid or os.getpid())]
+    if pid:
+        family += family[0].children(recursive=True)
+    total = 0.0
+    for process in family:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def cpu_now(plan: dict) -> dict[str, float]:
+    return {
+        "server": cpu_seconds(plan.get("server_pid")),
+        "scheduler": cpu_seconds(plan.get("scheduler_pid")),
+        "locust": cpu_seconds(None),
+        "wall": time.perf_counter(),
+    }
+
+
 def run(plan: dict) -> dict:
     """Spawn the users, forget the warm-up (sign-ins), measure for the bounded time."""
     PLAN.update(plan)
@@ -273,8 +301,11 @@ def run(plan: dict) -> dict:
     warm_up = summary(env, 1)
     env.stats.reset_all()
     REFUSED.clear()
+    before = cpu_now(plan)
     gevent.sleep(plan["seconds"])
+    after = cpu_now(plan)
     result = summary(env, plan["seconds"])
+    result["cpu"] = {key: after[key] - before[key] for key in before}
     result["sign_in"] = [r for r in warm_up["rows"] if r["name"].startswith("/login")]
     result["warm_up_failures"] = warm_up["failures"]
     result["warm_up_errors"] = warm_up["errors"]
