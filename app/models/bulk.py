@@ -69,9 +69,15 @@ def _insert_json(
     session: Session, table: sa.Table, rows: Sequence[dict], returning: Sequence[sa.Column]
 ) -> list[sa.Row]:
     """PostgreSQL: INSERT ... SELECT FROM json_to_recordset(one JSON parameter) -- a batch
-    of rows is one JSON text that the server parses into typed records."""
+    of rows is one JSON text that the server parses into typed records. A column the rows
+    leave out gets its scalar default, as an INSERT through SQLAlchemy would give it."""
     dialect = session.get_bind().dialect
-    columns = list(rows[0])
+    defaults = {
+        column.name: column.default.arg
+        for column in table.columns
+        if column.name not in rows[0] and column.default is not None and column.default.is_scalar
+    }
+    columns = [*rows[0], *defaults]
     names = ", ".join(f'"{name}"' for name in columns)
     typed = _typed(table, columns, dialect)
     statement = sa.text(
@@ -82,7 +88,7 @@ def _insert_json(
     found: list[sa.Row] = []
     for batch in chunks(rows, 10 * CHUNK):
         payload = json.dumps(
-            [{name: row[name] for name in columns} for row in batch],
+            [{name: row.get(name, defaults.get(name)) for name in columns} for row in batch],
             ensure_ascii=False,
             default=_plain,
         )
