@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 PYTEST=.venv/bin/pytest
 logs=$(mktemp -d)
 started=$(date +%s)
-$PYTEST -q "$@" >"$logs/sqlite.log" 2>&1 &
+$PYTEST -q --durations=15 "$@" >"$logs/sqlite.log" 2>&1 &
 sqlite=$!
-TEST_DB=postgres $PYTEST -q -p no:cacheprovider -m "not browser" "$@" >"$logs/postgres.log" 2>&1 &
+TEST_DB=postgres $PYTEST -q -p no:cacheprovider -m "not browser" --durations=15 "$@" >"$logs/postgres.log" 2>&1 &
 postgres=$!
 wait $sqlite; sqlite_status=$?
 wait $postgres; postgres_status=$?
