@@ -126,8 +126,8 @@ def print_result(users: int, result: dict, seconds: int) -> bool:
         per_request = 1000 * cpu["server"] / max(result["requests"], 1)
         print(f"  CPU over the {cpu['wall']:.0f} s measured ({cores} cores: "
               f"{cores * cpu['wall']:.0f} CPU-s): server {cpu['server']:.0f} CPU-s "
-              f"({per_request:.0f} ms per request), scheduler {cpu['scheduler']:.1f}, "
-              f"Locust itself {cpu['locust']:.0f}")  # fmt: skip
+              f"({per_request:.0f} ms per request), PostgreSQL {cpu['database']:.0f}, "
+              f"scheduler {cpu['scheduler']:.1f}, Locust itself {cpu['locust']:.0f}")  # fmt: skip
     verdict = "met" if met else "NOT met"
     print(f"  goal (0 errors, p95 < {GOAL_P95_MS} ms except exports): {verdict}")
     return met

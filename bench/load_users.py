@@ -43,9 +43,10 @@ class FormReader(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.forms: dict[str, dict[str, str]] = {}
-        # Per form: its text areas, and the first real choice of each list box.
+        # Per form: its text areas, and the first real choice of each list box and radio group.
         self.textareas: dict[str, set[str]] = {}
         self.first_choice: dict[str, dict[str, str]] = {}
+        self.numbers: dict[str, set[str]] = {}  # empty number fields
         self._action = ""
         self._current: dict[str, str] | None = None
         self._textarea: str | None = None
@@ -60,8 +61,16 @@ class FormReader(HTMLParser):
             return
         elif tag == "input" and a.get("name"):
             kind = a.get("type", "text")
-            if kind in ("checkbox", "radio") and "checked" not in a:
+            if kind == "radio" and "checked" not in a:
+                # A choice nobody made yet: the first one is what a hurried user picks.
+                choices = self.first_choice.setdefault(self._action, {})
+                choices.setdefault(a["name"], a.get("value") or "")
                 return
+            if kind == "checkbox" and "checked" not in a:
+                return
+            numeric = kind == "number" or a.get("inputmode") in ("decimal", "numeric")
+            if numeric and not a.get("value"):
+                self.numbers.setdefault(self._action, set()).add(a["name"])
             if kind not in ("submit", "button", "file"):
                 self._current[a["name"]] = a.get("value") or ""
         elif tag == "textarea" and a.get("name"):
@@ -105,6 +114,9 @@ def filled_in(html: str, action: str) -> dict[str, str]:
             fields[name] = "計画どおり進んでいる。窓口の待ち時間が短くなった。"
     for name, value in reader.first_choice.get(action, {}).items():
         fields.setdefault(name, value)
+    for name in reader.numbers.get(action, ()):
+        if not fields.get(name):
+            fields[name] = str(random.randint(1, 100))
     return fields
 
 
@@ -272,9 +284,25 @@ def cpu_seconds(pid: int | None) -> float:
     return total
 
 
+def database_cpu_seconds() -> float:
+    """CPU time so far of the PostgreSQL server's processes living now (the pool keeps its
+    connections, so the backends serving the test live through the measured time)."""
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] not in ("postgres", "postmaster"):
+            continue
+        try:
+            times = process.cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        total += times.user + times.system
+    return total
+
+
 def cpu_now(plan: dict) -> dict[str, float]:
     return {
         "server": cpu_seconds(plan.get("server_pid")),
+        "database": database_cpu_seconds(),
         "scheduler": cpu_seconds(plan.get("scheduler_pid")),
         "locust": cpu_seconds(None),
         "wall": time.perf_counter(),
