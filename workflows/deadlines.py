@@ -18,6 +18,7 @@ from app.models import Cycle, FiscalYearSchedule
 from app.models.schedule import default_reminder_days
 
 from .definition import Definition
+from .memo import remembered
 from .registry import definition_of, get_definition
 
 
@@ -41,8 +42,12 @@ def default_schedule(fiscal_year: int, definition: Definition | None = None) -> 
 
 
 def stored_schedule(session: Session, fiscal_year: int) -> FiscalYearSchedule | None:
-    return session.scalar(
-        select(FiscalYearSchedule).where(FiscalYearSchedule.fiscal_year == fiscal_year)
+    return remembered(
+        session,
+        ("schedule", fiscal_year),
+        lambda: session.scalar(
+            select(FiscalYearSchedule).where(FiscalYearSchedule.fiscal_year == fiscal_year)
+        ),
     )
 
 
@@ -53,10 +58,8 @@ def schedule_for(session: Session, fiscal_year: int) -> FiscalYearSchedule:
 
 def year_locked(session: Session, fiscal_year: int) -> bool:
     """Whether the secretariat has locked (確定) the fiscal year: nothing in it may change."""
-    locked_at = session.scalar(
-        select(FiscalYearSchedule.locked_at).where(FiscalYearSchedule.fiscal_year == fiscal_year)
-    )
-    return locked_at is not None
+    schedule = stored_schedule(session, fiscal_year)
+    return schedule is not None and schedule.locked_at is not None
 
 
 def stage_of(cycle: Cycle) -> str | None:

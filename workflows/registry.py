@@ -8,6 +8,7 @@ it as `archive/<name>-<version>.yaml`. A cycle names its version in
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -31,6 +32,7 @@ def configure(path: str | Path | None) -> Definition:
     """Make `path` the current definition (None: the default); it and its archive are
     checked now, so a bad file stops start-up with '<file>: <place>: <reason>'."""
     global _current
+    _stamps.clear()
     chosen = Path(path) if path else DEFAULT
     if not chosen.is_file():
         raise DefinitionError(str(chosen), "file", "not found (setting WORKFLOW_DEFINITION)")
@@ -48,12 +50,35 @@ def archive_dir() -> Path:
 
 
 @lru_cache(maxsize=32)
-def _load_cached(path: str, mtime: float) -> Definition:
+def _load_cached(path: str, mtime: int) -> Definition:
     return load_definition(path)
 
 
+# A definition file edited in place is read again: its modification time is looked at, at
+# most once a second per file (a page asks for definitions hundreds of times).
+RECHECK_SECONDS = 1.0
+_stamps: dict[str, tuple[float, int | None]] = {}
+
+
+def _mtime(path: Path) -> int | None:
+    """The modification time of a file or folder (None: missing), at most a second old."""
+    key = str(path)
+    now = time.monotonic()
+    seen = _stamps.get(key)
+    if seen is None or now - seen[0] >= RECHECK_SECONDS:
+        try:
+            stamp = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = None
+        seen = _stamps[key] = (now, stamp)
+    return seen[1]
+
+
 def _load(path: Path) -> Definition:
-    return _load_cached(str(path), path.stat().st_mtime)
+    stamp = _mtime(path)
+    if stamp is None:
+        raise DefinitionError(str(path), "file", "not found")
+    return _load_cached(str(path), stamp)
 
 
 def current() -> Definition:
@@ -67,7 +92,7 @@ def get_definition(version: str | None = None) -> Definition:
     if version is None or version == now.version:
         return now
     archived = archive_dir() / f"{now.name}-{version}.yaml"
-    if not archived.is_file():
+    if _mtime(archived) is None:
         raise DefinitionError(str(archived), "version", f"no definition {now.name} {version!r}")
     definition = _load(archived)
     if definition.version != version:
@@ -90,10 +115,7 @@ def all_definitions() -> list[Definition]:
     """
     now = current()
     folder = archive_dir()
-    try:
-        stamp = folder.stat().st_mtime_ns
-    except FileNotFoundError:
-        stamp = None
+    stamp = _mtime(folder)
     key = (id(now), str(folder), stamp)
     if _known[0] != key:
         found = [now]

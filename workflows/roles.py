@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -33,6 +33,7 @@ from app.models import (
 )
 
 from .definition import Role
+from .memo import remembered
 
 
 def session_of(obj) -> Session:
@@ -50,28 +51,6 @@ def _unique(users) -> list[User]:
 
 
 # --- between two writes, the same question is asked of the database once -------------
-
-_MEMO = "kaikaku.roles"
-
-
-def _remembered(session: Session, key: tuple, compute):
-    """`compute()`, asked once per session until its next flush, commit or rollback.
-
-    A page asks who plays which role for the same item a dozen times (each button, each
-    stage); the answer cannot change before the session writes something.
-    """
-    memo = session.info.setdefault(_MEMO, {})
-    if key not in memo:
-        memo[key] = compute()
-    return memo[key]
-
-
-@event.listens_for(Session, "after_flush")
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_soft_rollback")
-def _forget(session: Session, *_) -> None:
-    session.info.pop(_MEMO, None)
-
 
 # --- one item: the posts of a role, and who holds or substitutes them -----------------
 
@@ -100,7 +79,7 @@ def role_posts(role: Role, item: ReformItem) -> list[Post]:
     session = session_of(item)
     key = ("posts", tuple(sorted(role.posts)), role.of, scope)
     return list(
-        _remembered(
+        remembered(
             session,
             key,
             lambda: list(session.scalars(select(Post).where(*where).order_by(Post.id))),
@@ -126,7 +105,7 @@ def running_substitutions(session: Session, posts: list[Post], today: date) -> l
         )
         return [s for s in rows if s.substitute.active]
 
-    return list(_remembered(session, ("substitutions", tuple(p.id for p in posts), today), running))
+    return list(remembered(session, ("substitutions", tuple(p.id for p in posts), today), running))
 
 
 def granted_users(session: Session, role: str) -> list[User]:
@@ -251,7 +230,11 @@ def _covers(role: Role, post: Post, item: ReformItem) -> bool:
 
 
 def reach_of(session: Session, user: User, today: date) -> Reach:
-    """Where `user` works on `today` (two queries)."""
+    """Where `user` works on `today` (two queries, once per session between writes)."""
+    return remembered(session, ("reach", user.id, today), lambda: _reach(session, user, today))
+
+
+def _reach(session: Session, user: User, today: date) -> Reach:
     held = list(
         session.scalars(
             select(Post)
