@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.calendar import local_date
@@ -32,7 +32,8 @@ from app.models import (
     UsedDecisionLink,
 )
 from app.once import once
-from app.tasks.queries import last_send_back, my_tasks
+from app.tasks.queries import decisions_waiting, last_send_back
+from app.tasks.views import user_reach
 from app.templating import state_label
 from app.validation import parse_fiscal_year
 from workflows import batch, operations, permissions
@@ -74,9 +75,17 @@ def get_item(item_id: int) -> ReformItem:
         select(ReformItem)
         .where(ReformItem.id == item_id)
         .options(
-            selectinload(ReformItem.owning_section).selectinload(Section.department),
+            # The one-to-one links in the same row; the lists each in one query.
+            joinedload(ReformItem.owning_section, innerjoin=True).joinedload(
+                Section.department, innerjoin=True
+            ),
+            joinedload(ReformItem.plan, innerjoin=True),
+            joinedload(ReformItem.viewpoint, innerjoin=True),
             selectinload(ReformItem.indicators).selectinload(Indicator.values),
             selectinload(ReformItem.cycles).selectinload(Cycle.extensions),
+            selectinload(ReformItem.cycles)
+            .selectinload(Cycle.reports)
+            .selectinload(ProgressReport.values),
             selectinload(ReformItem.related_sections).selectinload(Section.department),
             selectinload(ReformItem.steps),
         )
@@ -164,8 +173,11 @@ def show(item_id: int):
     }
     if can_edit:
         # The current stage's form is on the page itself for those who may fill it in.
+        known = {k: page[k] for k in ("due", "reported", "can_submit")}
         page.update(
-            form_context(cycle, form), values=service.initial_values(cycle, form), errors={}
+            form_context(cycle, form, known),
+            values=service.initial_values(cycle, form),
+            errors={},
         )
     return render_template("items/show.html", **page)
 
@@ -175,8 +187,12 @@ def committee_exchanges(cycle: Cycle):
     return exchanges(db.session, cycle)
 
 
-def form_context(cycle: Cycle, form: str) -> dict:
+def form_context(cycle: Cycle, form: str, known: dict | None = None) -> dict:
+    """What the stage form's template needs; `known` holds what the caller computed already
+    (the due date, the reported values, whether the user may submit)."""
     item = cycle.item
+    known = known or {}
+    day = today()
     return {
         "item": item,
         "cycle": cycle,
@@ -197,11 +213,13 @@ def form_context(cycle: Cycle, form: str) -> dict:
         ).all()
         if form == "report"
         else [],
-        "due": due_date(db.session, cycle),
-        "today": today(),
+        "due": known["due"] if "due" in known else due_date(db.session, cycle),
+        "today": day,
         "sent_back": last_send_back(db.session, [cycle]).get(cycle.id),
-        "reported": service.reported_values(cycle),
-        "can_submit": any(t.submits for t in permissions.allowed(cycle, current_user, today())),
+        "reported": known.get("reported") or service.reported_values(cycle),
+        "can_submit": known["can_submit"]
+        if "can_submit" in known
+        else any(t.submits for t in permissions.allowed(cycle, current_user, day)),
     }
 
 
@@ -393,7 +411,7 @@ def inbox():
     day = today()
     waiting = [
         t
-        for t in my_tasks(db.session, current_user, day).to_decide
+        for t in decisions_waiting(db.session, user_reach(), day)
         if any(tr.kind == "approve" for tr in permissions.allowed(t.cycle, current_user, day))
     ]
     if request.method == "GET":

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.models import (
@@ -250,9 +250,10 @@ def _load_lists(
         select(Cycle, picked.c.list)
         .join(picked, picked.c.cycle_id == Cycle.id)
         .options(
-            selectinload(Cycle.item)
-            .selectinload(ReformItem.owning_section)
-            .selectinload(Section.department),
+            # Each cycle's item, section and department come in the same rows.
+            joinedload(Cycle.item, innerjoin=True)
+            .joinedload(ReformItem.owning_section, innerjoin=True)
+            .joinedload(Section.department, innerjoin=True),
             selectinload(Cycle.extensions),
         )
     )
@@ -362,11 +363,7 @@ def my_tasks(session: Session, user: User, today: date, reach: Reach | None = No
             sent_back.append(task)
     horizon = today + timedelta(days=UPCOMING_DAYS)
     upcoming = [t for t in lists["mine"] if t.due is not None and today <= t.due <= horizon]
-    to_decide = lists["to_decide"]
-    for task in to_decide:
-        definition = definition_of(task.cycle)
-        role = definition.roles[definition.states[task.cycle.state].actor]
-        task.via_substitute = reach.via_substitute(role, task.cycle.item)
+    to_decide = _mark_substitutes(reach, lists["to_decide"])
     overdue = [t for t in lists["escalated"] if t.overdue]
     to_confirm = lists["to_confirm"]
     return MyTasks(
@@ -386,6 +383,34 @@ def my_tasks(session: Session, user: User, today: date, reach: Reach | None = No
             if d.roles.get(d.escalation.get("first", "")) is not None
         ),
     )
+
+
+def _mark_substitutes(reach: Reach, tasks: list[Task]) -> list[Task]:
+    """Mark the decisions the user is asked for as a substitute (代理)."""
+    for task in tasks:
+        definition = definition_of(task.cycle)
+        role = definition.roles[definition.states[task.cycle.state].actor]
+        task.via_substitute = reach.via_substitute(role, task.cycle.item)
+    return tasks
+
+
+def decisions_waiting(session: Session, reach: Reach, today: date) -> list[Task]:
+    """The My-tasks page's list of submissions waiting for the user's decision, alone."""
+    lists = _load_lists(session, {"to_decide": waiting_clause(reach, _decision_by_post)})
+    return _mark_substitutes(reach, _task_lists(session, lists, today)["to_decide"])
+
+
+def counts_of(tasks: MyTasks) -> dict[str, int]:
+    """`task_counts` from the My-tasks page's own lists, which use the same conditions; the
+    page then needs no second query for its header."""
+    counts = {
+        "staff": len(tasks.to_do),
+        "decide": len(tasks.to_decide),
+        "confirm": len(tasks.to_confirm),
+        "answer": len(tasks.to_answer),
+    }
+    counts["total"] = sum(counts.values())
+    return counts
 
 
 def _plays(reach: Reach, pick: StatePick) -> bool:

@@ -13,7 +13,7 @@ from app.models import Role
 from workflows.roles import Reach, reach_of
 
 from . import bp
-from .queries import decides_somewhere, my_tasks, task_counts
+from .queries import counts_of, decides_somewhere, my_tasks, task_counts
 
 
 def today() -> date:
@@ -33,10 +33,15 @@ def header_counts() -> dict:
     if request.endpoint == "static" or not current_user.is_authenticated:
         return {"task_counts": None}
     if "task_counts" not in g:
-        g.task_counts = task_counts(db.session, user_reach())
-        g.task_counts["is_head"] = decides_somewhere(user_reach())
-        g.task_counts["committee_only"] = committee_only()
+        remember_counts(task_counts(db.session, user_reach()))
     return {"task_counts": g.task_counts}
+
+
+def remember_counts(counts: dict) -> None:
+    """The header's counts for this request, with what the menu needs to know beside them."""
+    counts["is_head"] = decides_somewhere(user_reach())
+    counts["committee_only"] = committee_only()
+    g.task_counts = counts
 
 
 def user_reach() -> Reach:
@@ -67,4 +72,5 @@ def index():
         return redirect(url_for("committee.index"))
     day = today()
     tasks = my_tasks(db.session, current_user, day, user_reach())
+    remember_counts(counts_of(tasks))
     return render_template("tasks/index.html", tasks=tasks, today=day)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_babel import refresh
 from sqlalchemy import event
 
@@ -65,6 +67,27 @@ def test_head_sees_submissions_and_the_header_counts(client, world, login_as, db
     page = client.get("/").get_data(as_text=True)
     assert "あなたの判断を待っている提出" in page
     assert 'aria-label="2件"' in page
+
+
+COUNT = re.compile(r'<span class="count" aria-label="([^"]+)">(\d+)</span>')
+
+
+def test_the_header_counts_are_the_same_on_my_tasks_as_on_every_other_page(
+    client, world, login_as, db
+):
+    """My tasks takes its header counts from its own lists; they must agree with the count
+    every other page asks for."""
+    world.cycle("plan_draft")
+    world.cycle("check_draft")
+    world.cycle("plan_submitted", submitted_by_id=world.org.staff.id)
+    world.cycle("midyear_submitted", submitted_by_id=world.org.staff.id)
+    world.cycle("plan_submitted", org=world.other, submitted_by_id=world.other.staff.id)
+    db.session.commit()
+    for user in (world.org.staff, world.org.head, world.other.head):
+        login_as(user)
+        here = COUNT.findall(client.get("/").get_data(as_text=True))
+        elsewhere = COUNT.findall(client.get("/plan").get_data(as_text=True))
+        assert here and here == elsewhere, user.login
 
 
 def test_the_number_of_queries_does_not_grow_with_the_items(app, client, world, login_as, db):
