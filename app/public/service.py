@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 
 from app.calendar import fiscal_year_of
 from app.models import (
@@ -140,14 +140,18 @@ def _still_running(cycle: Cycle) -> bool:
     return state is None or not state.final
 
 
-def current(session: Session, fiscal_year: int) -> Publication | None:
-    """The publication citizens see for the year (newest revision not withdrawn)."""
-    return session.scalar(
+def current(session: Session, fiscal_year: int, with_entries: bool = True) -> Publication | None:
+    """The publication citizens see for the year (newest revision not withdrawn); without
+    its entries until they are asked for, if `with_entries` is false."""
+    query = (
         select(Publication)
         .where(Publication.fiscal_year == fiscal_year, Publication.withdrawn_at.is_(None))
         .order_by(Publication.revision.desc())
         .limit(1)
     )
+    if not with_entries:
+        query = query.options(defer(Publication.entries))
+    return session.scalar(query)
 
 
 def published_years(session: Session) -> list[int]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import UTC, datetime
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.exports import SheetSpec, download, export_response
 from app.extensions import db
@@ -54,20 +58,48 @@ def index():
     )
 
 
+# The results of a published year, rendered, kept by the application (one process, one
+# database) by publication, language and the outline's viewpoints. A publication never
+# changes once made (a new revision is a new row, a withdrawal shows another one), so
+# citizens' requests reuse the rendering.
+YEAR_BODIES_KEPT = 32
+
+
 @bp.route("/<int:fiscal_year>")
 def year(fiscal_year: int):
     require_fiscal_year(fiscal_year)
-    publication = current(db.session, fiscal_year)
+    publication = current(db.session, fiscal_year, with_entries=False)
     if publication is None:
         abort(404)
-    outline = db.session.scalar(select(Outline))
+    outline = db.session.scalar(select(Outline).options(selectinload(Outline.viewpoints)))
+    viewpoints = tuple((v.number, v.name) for v in outline.viewpoints) if outline else ()
+    key = (
+        publication.id,
+        publication.revision,
+        publication.published_at,
+        str(get_locale()),
+        viewpoints,
+    )
+    bodies: OrderedDict[tuple, Markup] = current_app.extensions.setdefault(
+        "kaikaku.public_years", OrderedDict()
+    )
+    body = bodies.get(key)
+    if body is None:
+        body = Markup(_year_body(publication, outline, dict(viewpoints)))
+        bodies[key] = body
+        while len(bodies) > YEAR_BODIES_KEPT:
+            bodies.popitem(last=False)
+    return render_template("public/year.html", publication=publication, body=body)
+
+
+def _year_body(publication: Publication, outline: Outline | None, names: dict) -> str:
+    fiscal_year = publication.fiscal_year
     by_viewpoint: dict[int, list[ProgressSheet]] = {}
     for entry in publication.entries:
         by_viewpoint.setdefault(entry["viewpoint"], []).append(sheet_for(entry, fiscal_year))
     grades = {g: sum(1 for e in publication.entries if e["grade"] == g.value) for g in Grade}
-    names = {v.number: v.name for v in outline.viewpoints} if outline else {}
     return render_template(
-        "public/year.html",
+        "public/_year_body.html",
         publication=publication,
         outline=outline,
         by_viewpoint=by_viewpoint,

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from flask_babel import refresh
 
 from app.models import Direction, Grade, ProgressStatus, Publication, Role
 from app.public.service import PublicationError, publish, withdraw
@@ -132,3 +133,28 @@ def test_the_public_page_separates_thousands(client, db, year):
     db.session.commit()
     page = client.get("/public/2026").get_data(as_text=True)
     assert "12,000 人" in page and "12000" not in page
+
+
+def test_the_page_follows_withdrawals_renamed_viewpoints_and_the_language(client, db, year):
+    """The rendered year is reused between citizens, never past what it was made from."""
+    first = publish(db.session, 2026, by=year["secretariat"], now=NOW)
+    year["cycle"].analysis = "第2版の分析"
+    db.session.commit()
+    second = publish(db.session, 2026, by=year["secretariat"], now=NOW)
+    db.session.commit()
+    assert "第2版の分析" in client.get("/public/2026").get_data(as_text=True)
+    withdraw(db.session, second, by=year["secretariat"], now=NOW, reason="誤りがあったため")
+    db.session.commit()
+    page = client.get("/public/2026").get_data(as_text=True)
+    assert "第2版の分析" not in page and "計画どおり" in page and first.revision == 1
+
+    viewpoint = year["cycle"].item.viewpoint
+    viewpoint.name = "改めた視点の名前"
+    db.session.commit()
+    assert "改めた視点の名前" in client.get("/public/2026").get_data(as_text=True)
+
+    assert client.post("/locale/en", data={"next": "/public/2026"}).status_code == 302
+    refresh()  # the tests' application context outlives requests; Flask-Babel keeps its locale
+    english = client.get("/public/2026").get_data(as_text=True)
+    assert '<html lang="en">' in english, english[:200]
+    assert "公表日" not in english
