@@ -47,6 +47,7 @@ class FormReader(HTMLParser):
         self.textareas: dict[str, set[str]] = {}
         self.first_choice: dict[str, dict[str, str]] = {}
         self.numbers: dict[str, set[str]] = {}  # empty number fields
+        self.dates: dict[str, set[str]] = {}  # empty date fields
         self._action = ""
         self._current: dict[str, str] | None = None
         self._textarea: str | None = None
@@ -71,6 +72,8 @@ class FormReader(HTMLParser):
             numeric = kind == "number" or a.get("inputmode") in ("decimal", "numeric")
             if numeric and not a.get("value"):
                 self.numbers.setdefault(self._action, set()).add(a["name"])
+            if kind == "date" and not a.get("value"):
+                self.dates.setdefault(self._action, set()).add(a["name"])
             if kind not in ("submit", "button", "file"):
                 self._current[a["name"]] = a.get("value") or ""
         elif tag == "textarea" and a.get("name"):
@@ -116,7 +119,12 @@ def filled_in(html: str, action: str) -> dict[str, str]:
         fields.setdefault(name, value)
     for name in reader.numbers.get(action, ()):
         if not fields.get(name):
-            fields[name] = str(random.randint(1, 100))
+            # A year (基準年度) is last fiscal year; any other figure a small count.
+            year = name.endswith("_fy") or "year" in name
+            fields[name] = str(PLAN.get("fy", 2026) - 1) if year else str(random.randint(1, 100))
+    for name in reader.dates.get(action, ()):
+        if not fields.get(name):
+            fields[name] = time.strftime("%Y-%m-%d")
     return fields
 
 

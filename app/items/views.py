@@ -247,19 +247,34 @@ def edit(item_id: int, fy: int, form: str):
 
     values = request.form.to_dict()
     submitting = request.form.get("action") == "submit"
-    moment = now()
     meta = StageMetaForm.posted()
     if not meta.validate():
         return render_form(cycle, form, values, meta.errors_by_field(), 422)
     expected = meta.expected_version.data
     if expected is not None and expected != cycle.version:
-        # Someone saved this draft after the page was opened: keep what was typed, say so.
-        values["expected_version"] = str(cycle.version)
-        message = _(
-            "この下書きは、あなたが画面を開いた後に別の人が保存しました。"
-            "入力内容を確認して、もう一度保存してください。"
-        )
-        return render_form(cycle, form, values, {"_form": message}, 409)
+        return saved_meanwhile(cycle, form, values)
+    try:
+        return save_stage(item, cycle, form, values, meta, submitting)
+    except StaleDataError:
+        # Someone else's save landed between the check above and this one's write.
+        db.session.rollback()
+        return saved_meanwhile(cycle, form, values)
+
+
+def saved_meanwhile(cycle: Cycle, form: str, values: dict):
+    """Someone saved this draft after the page was opened: keep what was typed, say so."""
+    values["expected_version"] = str(cycle.version)
+    message = _(
+        "この下書きは、あなたが画面を開いた後に別の人が保存しました。"
+        "入力内容を確認して、もう一度保存してください。"
+    )
+    return render_form(cycle, form, values, {"_form": message}, 409)
+
+
+def save_stage(item: ReformItem, cycle: Cycle, form: str, values: dict, meta, submitting: bool):
+    """Save the stage's draft (and submit it when asked) and commit; the page to answer."""
+    fy = cycle.fiscal_year
+    moment = now()
     if form == "report":
         field_errors = {}
         if not (submitting and service.report_is_blank(values)):
@@ -276,6 +291,9 @@ def edit(item_id: int, fy: int, form: str):
     if submitting:
         try:
             operations.submit(cycle, by=current_user, now=moment, comment=meta.comment.data)
+        except workflow_errors.ConflictError:
+            db.session.rollback()
+            return saved_meanwhile(cycle, form, values)
         except workflow_errors.WorkflowError as exc:
             db.session.rollback()
             field_errors = form_error(exc, values)

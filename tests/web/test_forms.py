@@ -244,3 +244,40 @@ def test_the_item_page_carries_the_current_stage_form_for_its_staff(client, worl
     client.post("/logout")
     login_as(world.org.head)
     assert 'id="h-form"' not in client.get(f"/items/{cycle.item.id}").get_data(as_text=True)
+
+
+def test_a_draft_saved_by_someone_else_during_the_save_is_a_conflict_not_an_error(
+    client, world, login_as, db, monkeypatch
+):
+    """Two people press 保存 at the same moment: both pass the version check, the second
+    one's write finds the version moved. It gets the conflict page, never a server error."""
+    from sqlalchemy import text
+
+    from app.items import service
+
+    cycle = world.cycle("act_draft", improvement="もとの内容")
+    db.session.commit()
+    opened_version = cycle.version
+    saver = service.SAVERS["act"]
+
+    def saved_by_someone_else_meanwhile(session, cycle, *args, **kwargs):
+        session.execute(
+            text("UPDATE cycle SET version = version + 1 WHERE id = :id"), {"id": cycle.id}
+        )
+        return saver(session, cycle, *args, **kwargs)
+
+    monkeypatch.setitem(service.SAVERS, "act", saved_by_someone_else_meanwhile)
+    login_as(world.org.staff)
+    response = client.post(
+        plan_url(cycle, "act"),
+        data={
+            "action": "save",
+            "improvement": "後から書いた内容",
+            "expected_version": opened_version,
+        },
+    )
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert "別の人が保存しました" in page and "後から書いた内容" in page
+    db.session.expire_all()
+    assert db.session.get(type(cycle), cycle.id).improvement == "もとの内容"
