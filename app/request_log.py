@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 
+import sqlalchemy as sa
 from flask import Flask, Response, g, request
 
 HEADER = "X-Request-ID"
@@ -60,11 +61,16 @@ def logged_path() -> str:
 
 
 def _user_id() -> int | None:
-    # Flask-Login keeps the user it loaded in g; reading it costs no query.
+    # Flask-Login keeps the user it loaded in g. Its id is read from the session's identity
+    # map, never from the database: after a commit (attributes expired) in a request whose
+    # transaction then failed, a load would fail too and the line would be lost.
     user = g.get("_login_user")
-    if user is not None and getattr(user, "is_authenticated", False):
-        return user.id
-    return None
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    state = sa.inspect(user, raiseerr=False)
+    if state is None:
+        return getattr(user, "id", None)
+    return state.identity[0] if state.identity else None
 
 
 def init_request_log(app: Flask) -> None:
