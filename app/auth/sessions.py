@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from flask import session
 from flask_login import login_user, logout_user
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db, login_manager
@@ -26,7 +27,8 @@ def load_user(user_id: str) -> User | None:
     ident, _sep, token = user_id.partition(":")
     if not (ident.isascii() and ident.isdigit()) or len(ident) > 10 or not token:
         return None
-    user = db.session.get(User, int(ident))
+    # The granted roles come in the same row set: every page's menu asks for them.
+    user = db.session.get(User, int(ident), options=[joinedload(User.roles)])
     if user is None or not user.active or not secrets.compare_digest(user.session_token, token):
         return None
     return user

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from flask import abort, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from app.calendar import local_date
 from app.extensions import db
-from app.models import ExecutionPlan, Outline, ReformItem, Section, Viewpoint
+from app.models import Cycle, ExecutionPlan, Outline, ReformItem, Section, Viewpoint
 from app.validation import id_arg
 from workflows.permissions import viewable_items
 
@@ -41,13 +41,24 @@ def plan_items():
             abort(404)
         return render_template("main/empty.html")
     outline = db.session.get(Outline, plan.outline_id)
+    # Only what the list shows: the item's number, title and section, its latest year.
     items = db.session.scalars(
         select(ReformItem)
         .where(ReformItem.plan_id == plan.id)
         .options(
-            selectinload(ReformItem.owning_section).selectinload(Section.department),
-            selectinload(ReformItem.cycles),
-            selectinload(ReformItem.related_sections),
+            load_only(
+                ReformItem.plan_id,
+                ReformItem.viewpoint_id,
+                ReformItem.number,
+                ReformItem.title,
+                ReformItem.owning_section_id,
+            ),
+            joinedload(ReformItem.owning_section, innerjoin=True).joinedload(
+                Section.department, innerjoin=True
+            ),
+            selectinload(ReformItem.cycles).load_only(
+                Cycle.item_id, Cycle.fiscal_year, Cycle.state, Cycle.definition_version
+            ),
         )
     ).all()
     viewpoints = db.session.scalars(
