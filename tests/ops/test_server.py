@@ -86,3 +86,20 @@ def test_each_request_has_its_own_user_and_form_token_in_a_sync_worker(migrated_
         assert status == 200 and "あなたの対応待ち" in page, page[:300]
     finally:
         stop(process)
+
+
+def test_a_worker_collects_garbage_less_often_and_skips_what_the_master_built(app):
+    import gc
+
+    from app.server import GC_THRESHOLD, KaikakuServer, freeze_what_is_built
+
+    before = gc.get_threshold()
+    try:
+        server = KaikakuServer(app, {"workers": 1})
+        freeze_what_is_built()
+        assert gc.get_freeze_count() > 0
+        server.post_fork(None, None)
+        assert gc.get_threshold() == GC_THRESHOLD
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
