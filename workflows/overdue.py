@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy import and_, exists, false, or_, select
@@ -95,9 +96,11 @@ _EXTENSION = aliased(DeadlineExtension, name="extension")
 _LATER_EXTENSION = aliased(DeadlineExtension, name="later_extension")
 
 
+@lru_cache(maxsize=512)
 def extension_clause(stage: str, *, due_on: date | None = None, before: date | None = None):
     """Cycles whose latest extension of `stage` exists (moved to `due_on`, or before
-    `before`): the rule of `deadlines.stage_due` as a correlated subquery."""
+    `before`): the rule of `deadlines.stage_due` as a correlated subquery (built once per
+    stage and day: a SQL expression is never changed once made, so it is shared)."""
     ext, later = _EXTENSION, _LATER_EXTENSION
     newer = exists().where(
         later.cycle_id == ext.cycle_id,

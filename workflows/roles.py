@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy import select
@@ -269,10 +270,12 @@ def _reach(session: Session, user: User, today: date) -> Reach:
 # --- every item at once: who plays a role, as SQL joined to the cycles ---------------
 
 
+@lru_cache(maxsize=256)
 def players(role: Role, today: date) -> sa.Select:
     """Rows (section_id, department_id, user_id) of the posts of `role`'s kinds and the
     active people holding or substituting for them on `today` (holders and substitutes
-    alike; a person appears once per post scope)."""
+    alike; a person appears once per post scope). Built once per role and day: a SQL
+    expression never changes once made, so pages and jobs share it."""
     held = (
         select(Post.section_id, Post.department_id, PostAssignment.user_id.label("user_id"))
         .join(PostAssignment, PostAssignment.post_id == Post.id)
