@@ -218,8 +218,15 @@ def test_a_draft_saved_by_someone_else_meanwhile_keeps_what_was_typed(client, wo
             "expected_version": opened_version,
         },
     )
+    later_save_is_refused_keeping_what_was_typed(client, cycle, opened_version)
+    db.session.refresh(cycle)
+    assert cycle.improvement == "先に保存した内容"
+
+
+def later_save_is_refused_keeping_what_was_typed(client, cycle, opened_version: int) -> None:
+    """A save made from a page opened at `opened_version`: the 409 page, with the text."""
     response = client.post(
-        url,
+        plan_url(cycle, "act"),
         data={
             "action": "save",
             "improvement": "後から書いた内容",
@@ -229,8 +236,6 @@ def test_a_draft_saved_by_someone_else_meanwhile_keeps_what_was_typed(client, wo
     assert response.status_code == 409
     page = response.get_data(as_text=True)
     assert "別の人が保存しました" in page and "後から書いた内容" in page
-    db.session.refresh(cycle)
-    assert cycle.improvement == "先に保存した内容"
 
 
 def test_the_item_page_carries_the_current_stage_form_for_its_staff(client, world, login_as, db):
@@ -268,16 +273,6 @@ def test_a_draft_saved_by_someone_else_during_the_save_is_a_conflict_not_an_erro
 
     monkeypatch.setitem(service.SAVERS, "act", saved_by_someone_else_meanwhile)
     login_as(world.org.staff)
-    response = client.post(
-        plan_url(cycle, "act"),
-        data={
-            "action": "save",
-            "improvement": "後から書いた内容",
-            "expected_version": opened_version,
-        },
-    )
-    assert response.status_code == 409
-    page = response.get_data(as_text=True)
-    assert "別の人が保存しました" in page and "後から書いた内容" in page
+    later_save_is_refused_keeping_what_was_typed(client, cycle, opened_version)
     db.session.expire_all()
     assert db.session.get(type(cycle), cycle.id).improvement == "もとの内容"
