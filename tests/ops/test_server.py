@@ -91,6 +91,7 @@ def test_each_request_has_its_own_user_and_form_token_in_a_sync_worker(migrated_
 def test_a_worker_collects_garbage_less_often_and_skips_what_the_master_built(app):
     import gc
 
+    from app.extensions import db
     from app.server import GC_THRESHOLD, KaikakuServer, freeze_what_is_built
 
     before = gc.get_threshold()
@@ -98,6 +99,10 @@ def test_a_worker_collects_garbage_less_often_and_skips_what_the_master_built(ap
         server = KaikakuServer(app, {"workers": 1})
         freeze_what_is_built()
         assert gc.get_freeze_count() > 0
+        # post_fork forgets the pool's connections without closing them (they belong to the
+        # master): close them first, as this process is no fork.
+        db.session.remove()
+        db.engine.dispose()
         server.post_fork(None, None)
         assert gc.get_threshold() == GC_THRESHOLD
     finally:
