@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.calendar import previous_business_day
 from app.models import Cycle, FiscalYearSchedule
@@ -45,8 +45,14 @@ def stored_schedule(session: Session, fiscal_year: int) -> FiscalYearSchedule | 
     return remembered(
         session,
         ("schedule", fiscal_year),
-        lambda: session.scalar(
-            select(FiscalYearSchedule).where(FiscalYearSchedule.fiscal_year == fiscal_year)
+        lambda: (
+            session.scalars(
+                select(FiscalYearSchedule)
+                .where(FiscalYearSchedule.fiscal_year == fiscal_year)
+                .options(joinedload(FiscalYearSchedule.deadlines))
+            )
+            .unique()
+            .first()
         ),
     )
 

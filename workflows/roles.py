@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, joinedload, object_session
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.models import (
@@ -79,13 +79,14 @@ def role_posts(role: Role, item: ReformItem) -> list[Post]:
         where.append(Post.section_id.in_(scope or (-1,)))
     session = session_of(item)
     key = ("posts", tuple(sorted(role.posts)), role.of, scope)
-    return list(
-        remembered(
-            session,
-            key,
-            lambda: list(session.scalars(select(Post).where(*where).order_by(Post.id))),
-        )
+    # The posts with their holders and the holders' accounts, in one statement.
+    query = (
+        select(Post)
+        .where(*where)
+        .order_by(Post.id)
+        .options(joinedload(Post.assignments).joinedload(PostAssignment.user))
     )
+    return list(remembered(session, key, lambda: list(session.scalars(query).unique())))
 
 
 def running_substitutions(session: Session, posts: list[Post], today: date) -> list[Substitution]:
@@ -236,31 +237,26 @@ def reach_of(session: Session, user: User, today: date) -> Reach:
 
 
 def _reach(session: Session, user: User, today: date) -> Reach:
-    held = list(
-        session.scalars(
-            select(Post)
-            .join(PostAssignment, PostAssignment.post_id == Post.id)
-            .where(
-                PostAssignment.user_id == user.id,
-                PostAssignment.starts_on <= today,
-                sa.or_(PostAssignment.ends_on.is_(None), PostAssignment.ends_on >= today),
-                Post.active.is_(True),
-            )
-        )
+    held_ids = select(PostAssignment.post_id.label("post_id"), sa.false().label("for_other")).where(
+        PostAssignment.user_id == user.id,
+        PostAssignment.starts_on <= today,
+        sa.or_(PostAssignment.ends_on.is_(None), PostAssignment.ends_on >= today),
     )
-    substituted = list(
-        session.scalars(
-            select(Post)
-            .join(Substitution, Substitution.post_id == Post.id)
-            .where(
-                Substitution.substitute_id == user.id,
-                Substitution.revoked_at.is_(None),
-                Substitution.starts_on <= today,
-                Substitution.ends_on >= today,
-                Post.active.is_(True),
-            )
-        )
+    substituted_ids = select(Substitution.post_id, sa.true()).where(
+        Substitution.substitute_id == user.id,
+        Substitution.revoked_at.is_(None),
+        Substitution.starts_on <= today,
+        Substitution.ends_on >= today,
     )
+    mine = sa.union_all(held_ids, substituted_ids).subquery()
+    held, substituted = [], []
+    for post, for_other in session.execute(
+        select(Post, mine.c.for_other)
+        .join(mine, mine.c.post_id == Post.id)
+        .where(Post.active.is_(True))
+        .order_by(Post.id)
+    ):
+        (substituted if for_other else held).append(post)
     granted = {str(r.role) for r in user.roles} if user.active else set()
     if not user.active:
         held, substituted = [], []

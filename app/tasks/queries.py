@@ -270,8 +270,10 @@ def _schedules(session: Session, cycles: list[Cycle]) -> dict[int, FiscalYearSch
     stored = {
         s.fiscal_year: s
         for s in session.scalars(
-            select(FiscalYearSchedule).where(FiscalYearSchedule.fiscal_year.in_(years))
-        )
+            select(FiscalYearSchedule)
+            .where(FiscalYearSchedule.fiscal_year.in_(years))
+            .options(joinedload(FiscalYearSchedule.deadlines))
+        ).unique()
     }
     return {fy: stored.get(fy) or default_schedule(fy) for fy in years}
 
