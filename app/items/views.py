@@ -86,7 +86,9 @@ def get_item(item_id: int) -> ReformItem:
             selectinload(ReformItem.cycles)
             .selectinload(Cycle.reports)
             .selectinload(ProgressReport.values),
-            selectinload(ReformItem.related_sections).selectinload(Section.department),
+            selectinload(ReformItem.related_sections).joinedload(
+                Section.department, innerjoin=True
+            ),
             selectinload(ReformItem.steps),
         )
     )
