@@ -49,7 +49,7 @@ class KaikakuServer(BaseApplication):
 # object the app holds (mappers, templates, the definitions). A worker collects after 50,000
 # instead, and never walks what the master built before forking (`gc.freeze`). Measured on
 # the demo: up to 7 ms of a page's CPU time went to collections, under 2 ms after.
-GC_THRESHOLD = (50_000, 20, 100)
+GC_THRESHOLD = (50_000, 10, 10)
 
 
 def collect_less_often() -> None:

@@ -107,6 +107,11 @@ def forms_of(html: str) -> dict[str, dict[str, str]]:
     return reader.forms
 
 
+def tokyo_today() -> str:
+    """Today's date in Tokyo, as a date field takes it (Japan keeps no summer time)."""
+    return time.strftime("%Y-%m-%d", time.gmtime(time.time() + 9 * 3600))
+
+
 def filled_in(html: str, action: str) -> dict[str, str]:
     """The form's fields, with what a member of staff would type where nothing is yet."""
     reader = FormReader()
@@ -120,11 +125,12 @@ def filled_in(html: str, action: str) -> dict[str, str]:
     for name in reader.numbers.get(action, ()):
         if not fields.get(name):
             # A year (基準年度) is last fiscal year; any other figure a small count.
-            year = name.endswith("_fy") or "year" in name
-            fields[name] = str(PLAN.get("fy", 2026) - 1) if year else str(random.randint(1, 100))
+            year = name.endswith("_fy")
+            last_year = (PLAN.get("fy") or int(tokyo_today()[:4])) - 1
+            fields[name] = str(last_year) if year else str(random.randint(1, 100))
     for name in reader.dates.get(action, ()):
         if not fields.get(name):
-            fields[name] = time.strftime("%Y-%m-%d")
+            fields[name] = tokyo_today()
     return fields
 
 
@@ -292,12 +298,13 @@ def cpu_seconds(pid: int | None) -> float:
     return total
 
 
-def database_cpu_seconds() -> float:
-    """CPU time so far of the PostgreSQL server's processes living now (the pool keeps its
-    connections, so the backends serving the test live through the measured time)."""
+def database_cpu_seconds(database: str | None) -> float:
+    """CPU time so far of the PostgreSQL backends serving `database` (their process title
+    names it; the pools keep their connections, so they live through the measured time)."""
     total = 0.0
-    for process in psutil.process_iter(["name"]):
-        if process.info["name"] not in ("postgres", "postmaster"):
+    for process in psutil.process_iter(["name", "cmdline"]):
+        title = " ".join(process.info["cmdline"] or ())
+        if process.info["name"] != "postgres" or not database or f" {database} " not in title:
             continue
         try:
             times = process.cpu_times()
@@ -310,7 +317,7 @@ def database_cpu_seconds() -> float:
 def cpu_now(plan: dict) -> dict[str, float]:
     return {
         "server": cpu_seconds(plan.get("server_pid")),
-        "database": database_cpu_seconds(),
+        "database": database_cpu_seconds(plan.get("database")),
         "scheduler": cpu_seconds(plan.get("scheduler_pid")),
         "locust": cpu_seconds(None),
         "wall": time.perf_counter(),

@@ -32,8 +32,14 @@ def remembered(session: Session, key: tuple, compute: Callable[[], T]) -> T:
     return memo[key]
 
 
+def forget(session: Session) -> None:
+    """Drop what the session remembers (a web request starts with nothing remembered)."""
+    session.info.pop(_MEMO, None)
+
+
 @event.listens_for(Session, "after_flush")
 @event.listens_for(Session, "after_commit")
 @event.listens_for(Session, "after_soft_rollback")
+@event.listens_for(Session, "after_transaction_end")
 def _forget(session: Session, *_) -> None:
-    session.info.pop(_MEMO, None)
+    forget(session)

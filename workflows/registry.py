@@ -57,11 +57,12 @@ def _load_cached(path: str, mtime: int) -> Definition:
 # A definition file edited in place is read again: its modification time is looked at, at
 # most once a second per file (a page asks for definitions hundreds of times).
 RECHECK_SECONDS = 1.0
-_stamps: dict[str, tuple[float, int | None]] = {}
+_stamps: dict[str, tuple[float, int]] = {}
 
 
 def _mtime(path: Path) -> int | None:
-    """The modification time of a file or folder (None: missing), at most a second old."""
+    """The modification time of a file or folder (None: missing), at most a second old for
+    one that exists."""
     key = str(path)
     now = time.monotonic()
     seen = _stamps.get(key)
@@ -69,7 +70,10 @@ def _mtime(path: Path) -> int | None:
         try:
             stamp = path.stat().st_mtime_ns
         except FileNotFoundError:
-            stamp = None
+            # A missing file is not remembered: it may be being copied in, and the paths
+            # asked for (a version named in a request) must not pile up.
+            _stamps.pop(key, None)
+            return None
         seen = _stamps[key] = (now, stamp)
     return seen[1]
 

@@ -258,9 +258,11 @@ def edit(item_id: int, fy: int, form: str):
     try:
         return save_stage(item, cycle, form, values, meta, submitting)
     except StaleDataError:
-        # Someone else's save landed between the check above and this one's write.
+        # Someone else's write landed between the check above and this one's.
         db.session.rollback()
-        return saved_meanwhile(cycle, form, values)
+        if service.can_edit(current_user, cycle, form, today()):
+            return saved_meanwhile(cycle, form, values)
+        return moved_on_page(cycle)
 
 
 def saved_meanwhile(cycle: Cycle, form: str, values: dict):
@@ -295,7 +297,9 @@ def save_stage(item: ReformItem, cycle: Cycle, form: str, values: dict, meta, su
             operations.submit(cycle, by=current_user, now=moment, comment=meta.comment.data)
         except workflow_errors.ConflictError:
             db.session.rollback()
-            return saved_meanwhile(cycle, form, values)
+            if service.can_edit(current_user, cycle, form, today()):
+                return saved_meanwhile(cycle, form, values)
+            return moved_on_page(cycle)  # someone submitted or decided first
         except workflow_errors.WorkflowError as exc:
             db.session.rollback()
             field_errors = form_error(exc, values)

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from app.calendar import local_date
 from app.extensions import db
 from app.models import Role
+from workflows.memo import forget
 from workflows.roles import Reach, reach_of
 
 from . import bp
@@ -22,9 +23,11 @@ def today() -> date:
 
 @bp.before_app_request
 def forget_counts() -> None:
-    """Counts are per request, even where an application context outlives one (tests)."""
+    """Counts are per request, even where an application context outlives one (tests), and
+    so is what the session remembers about roles and schedules."""
     g.pop("task_counts", None)
     g.pop("task_reach", None)
+    forget(db.session)
 
 
 @bp.app_context_processor

@@ -276,3 +276,44 @@ def test_a_draft_saved_by_someone_else_during_the_save_is_a_conflict_not_an_erro
     later_save_is_refused_keeping_what_was_typed(client, cycle, opened_version)
     db.session.expire_all()
     assert db.session.get(type(cycle), cycle.id).improvement == "もとの内容"
+
+
+def test_a_draft_submitted_by_someone_else_during_the_save_says_it_moved_on(
+    client, world, login_as, db, monkeypatch
+):
+    """The other write was a submission: the draft is no longer editable, and the page says
+    where the item is now instead of offering the form again."""
+    from sqlalchemy import text
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    from app.items import service
+
+    cycle = world.cycle("act_draft", improvement="もとの内容")
+    db.session.commit()
+    opened_version = cycle.version
+    saver = service.SAVERS["act"]
+
+    def submitted_by_someone_else_meanwhile(session, cycle, *args, **kwargs):
+        read = {"version": cycle.version, "state": cycle.state}
+        session.execute(
+            text("UPDATE cycle SET version = version + 1, state = 'act_submitted' WHERE id = :id"),
+            {"id": cycle.id},
+        )
+        session.commit()  # the other person's submission, committed
+        for key, value in read.items():  # while this request still holds what it read
+            set_committed_value(cycle, key, value)
+        return saver(session, cycle, *args, **kwargs)
+
+    monkeypatch.setitem(service.SAVERS, "act", submitted_by_someone_else_meanwhile)
+    login_as(world.org.staff)
+    response = client.post(
+        plan_url(cycle, "act"),
+        data={
+            "action": "save",
+            "improvement": "後から書いた内容",
+            "expected_version": opened_version,
+        },
+    )
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert "あなたの操作を待っていません" in page and "別の人が保存しました" not in page

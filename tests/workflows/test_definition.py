@@ -351,3 +351,16 @@ def test_workflows_check_warns_of_post_kinds_the_organisation_lacks(app, db, mak
     PostKind.ensure(db.session, "deputy_mayor", "副市長")
     db.session.commit()
     assert "no post kind" not in runner.invoke(args=["workflows", "check", example]).stderr
+
+
+def test_asking_for_unknown_versions_is_refused_and_leaves_nothing_behind():
+    """A version named in a request (/workflow?version=...) that has no archived file is
+    refused each time; the registry does not keep a trace of every name it was asked."""
+    from workflows import registry
+
+    registry.all_definitions()  # the current file and the archive folder, looked at once
+    kept = len(registry._stamps)
+    for n in range(50):
+        with pytest.raises(DefinitionError, match="no definition"):
+            registry.get_definition(f"9999.{n}")
+    assert len(registry._stamps) == kept
