@@ -225,6 +225,12 @@ def test_a_draft_saved_by_someone_else_meanwhile_keeps_what_was_typed(client, wo
 
 def later_save_is_refused_keeping_what_was_typed(client, cycle, opened_version: int) -> None:
     """A save made from a page opened at `opened_version`: the 409 page, with the text."""
+    page = refused_later_save(client, cycle, opened_version)
+    assert "別の人が保存しました" in page and "後から書いた内容" in page
+
+
+def refused_later_save(client, cycle, opened_version: int) -> str:
+    """The page answering a save made from a page opened at `opened_version` (a 409)."""
     response = client.post(
         plan_url(cycle, "act"),
         data={
@@ -234,8 +240,7 @@ def later_save_is_refused_keeping_what_was_typed(client, cycle, opened_version: 
         },
     )
     assert response.status_code == 409
-    page = response.get_data(as_text=True)
-    assert "別の人が保存しました" in page and "後から書いた内容" in page
+    return response.get_data(as_text=True)
 
 
 def test_the_item_page_carries_the_current_stage_form_for_its_staff(client, world, login_as, db):
@@ -306,14 +311,5 @@ def test_a_draft_submitted_by_someone_else_during_the_save_says_it_moved_on(
 
     monkeypatch.setitem(service.SAVERS, "act", submitted_by_someone_else_meanwhile)
     login_as(world.org.staff)
-    response = client.post(
-        plan_url(cycle, "act"),
-        data={
-            "action": "save",
-            "improvement": "後から書いた内容",
-            "expected_version": opened_version,
-        },
-    )
-    assert response.status_code == 409
-    page = response.get_data(as_text=True)
+    page = refused_later_save(client, cycle, opened_version)
     assert "あなたの操作を待っていません" in page and "別の人が保存しました" not in page
