@@ -43,49 +43,63 @@ def _submitted_plan(make: Factory) -> tuple[int, list[int]]:
     return cycle.id, [org.head.id, deputy.id]
 
 
-@pytest.mark.postgres
-def test_exactly_one_of_twenty_concurrent_decisions_wins(pg_app):
-    cycle_id, decider_ids = _submitted_plan(Factory(db.session))
-    expected = db.session.get(Cycle, cycle_id).version
-    db.session.remove()
+def _race(pg_app, cycle_id: int, decider_ids: list[int], act) -> tuple[list[str], list[str]]:
+    """THREADS people, each on their own connection, load the cycle, meet at a barrier and
+    `act(n, cycle, user)` at once, then commit. Their outcomes ("won", "conflict" or the
+    error) and the conflicts' messages."""
     barrier = threading.Barrier(THREADS, timeout=30)
     results: list[str] = []
+    messages: list[str] = []
     lock = threading.Lock()
 
     def decide(n: int) -> None:
+        message = None
         with pg_app.app_context():
             try:
                 cycle = db.session.get(Cycle, cycle_id)
                 user = db.session.get(User, decider_ids[n % 2])
                 barrier.wait()
                 try:
-                    if n % 3 == 0:
-                        ops.send_back(
-                            cycle, by=user, now=NOW, reason=f"差戻し{n}", expected_version=expected
-                        )
-                    else:
-                        ops.approve(cycle, by=user, now=NOW, expected_version=expected)
+                    act(n, cycle, user)
                     db.session.commit()
                     outcome = "won"
                 except ConflictError as exc:
                     db.session.rollback()
-                    assert exc.message.startswith("他の人が先に判断しました")
-                    outcome = "conflict"
-            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                    outcome, message = "conflict", exc.message
+            except Exception as exc:  # noqa: BLE001 - reported by the callers' assertions
                 db.session.rollback()
                 outcome = f"error: {exc!r}"
             finally:
                 db.session.remove()
         with lock:
             results.append(outcome)
+            if message is not None:
+                messages.append(message)
 
     threads = [threading.Thread(target=decide, args=(n,)) for n in range(THREADS)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    return results, messages
+
+
+@pytest.mark.postgres
+def test_exactly_one_of_twenty_concurrent_decisions_wins(pg_app):
+    cycle_id, decider_ids = _submitted_plan(Factory(db.session))
+    expected = db.session.get(Cycle, cycle_id).version
+    db.session.remove()
+
+    def act(n: int, cycle: Cycle, user: User) -> None:
+        if n % 3 == 0:
+            ops.send_back(cycle, by=user, now=NOW, reason=f"差戻し{n}", expected_version=expected)
+        else:
+            ops.approve(cycle, by=user, now=NOW, expected_version=expected)
+
+    results, messages = _race(pg_app, cycle_id, decider_ids, act)
 
     assert sorted(results) == ["conflict"] * (THREADS - 1) + ["won"], results
+    assert all(m.startswith("他の人が先に判断しました") for m in messages), messages
     cycle = db.session.get(Cycle, cycle_id)
     assert cycle.state in ("doing", "plan_draft")
     assert cycle.version == expected + 1
@@ -132,43 +146,18 @@ def test_single_decisions_racing_bulk_approvals_conflict_without_deadlock(pg_app
     cycle_id, decider_ids = _submitted_plan(Factory(db.session))
     expected = db.session.get(Cycle, cycle_id).version
     db.session.remove()
-    barrier = threading.Barrier(THREADS, timeout=30)
-    results: list[str] = []
-    lock = threading.Lock()
 
-    def decide(n: int) -> None:
-        with pg_app.app_context():
-            try:
-                cycle = db.session.get(Cycle, cycle_id)
-                user = db.session.get(User, decider_ids[n % 2])
-                barrier.wait()
-                try:
-                    if n % 2:
-                        approved, refused = batch.approve_many(
-                            db.session, {cycle_id: expected}, by=user, now=NOW
-                        )
-                        if refused:
-                            raise refused[0][1]
-                    else:
-                        ops.approve(cycle, by=user, now=NOW, expected_version=expected)
-                    db.session.commit()
-                    outcome = "won"
-                except ConflictError:
-                    db.session.rollback()
-                    outcome = "conflict"
-            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-                db.session.rollback()
-                outcome = f"error: {exc!r}"
-            finally:
-                db.session.remove()
-        with lock:
-            results.append(outcome)
+    def act(n: int, cycle: Cycle, user: User) -> None:
+        if n % 2:
+            _approved, refused = batch.approve_many(
+                db.session, {cycle_id: expected}, by=user, now=NOW
+            )
+            if refused:
+                raise refused[0][1]
+        else:
+            ops.approve(cycle, by=user, now=NOW, expected_version=expected)
 
-    threads = [threading.Thread(target=decide, args=(n,)) for n in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results, _messages = _race(pg_app, cycle_id, decider_ids, act)
 
     assert sorted(results) == ["conflict"] * (THREADS - 1) + ["won"], results
     assert db.session.get(Cycle, cycle_id).version == expected + 1
