@@ -2,7 +2,7 @@
 
 A page asks the same questions many times (who plays a role for the item, the year's
 schedule, whether the year is locked); the answers cannot change before the session
-flushes, commits or rolls back, so each is asked of the database once in between.
+flushes or its transaction ends, so each is asked of the database once in between.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ _MEMO = "kaikaku.memo"
 
 
 def remembered(session: Session, key: tuple, compute: Callable[[], T]) -> T:
-    """`compute()`, asked once per session until its next flush, commit or rollback.
+    """`compute()`, asked once per session until its next flush or transaction end.
 
     While the session holds unflushed changes the question goes to the database (through
     the autoflush), so that nothing added or changed in the meantime is missed.
@@ -38,8 +38,6 @@ def forget(session: Session) -> None:
 
 
 @event.listens_for(Session, "after_flush")
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_soft_rollback")
-@event.listens_for(Session, "after_transaction_end")
+@event.listens_for(Session, "after_transaction_end")  # commit, rollback, close
 def _forget(session: Session, *_) -> None:
     forget(session)

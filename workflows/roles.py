@@ -51,8 +51,6 @@ def _unique(users) -> list[User]:
     return list(seen.values())
 
 
-# --- between two writes, the same question is asked of the database once -------------
-
 # --- one item: the posts of a role, and who holds or substitutes them -----------------
 
 
@@ -232,11 +230,13 @@ def _covers(role: Role, post: Post, item: ReformItem) -> bool:
 
 
 def reach_of(session: Session, user: User, today: date) -> Reach:
-    """Where `user` works on `today` (two queries, once per session between writes)."""
+    """Where `user` works on `today` (one query, once per session between writes)."""
     return remembered(session, ("reach", user.id, today), lambda: _reach(session, user, today))
 
 
 def _reach(session: Session, user: User, today: date) -> Reach:
+    if not user.active:
+        return Reach(user, today, [], [], set())
     held_ids = select(PostAssignment.post_id.label("post_id"), sa.false().label("for_other")).where(
         PostAssignment.user_id == user.id,
         PostAssignment.starts_on <= today,
@@ -257,10 +257,7 @@ def _reach(session: Session, user: User, today: date) -> Reach:
         .order_by(Post.id)
     ):
         (substituted if for_other else held).append(post)
-    granted = {str(r.role) for r in user.roles} if user.active else set()
-    if not user.active:
-        held, substituted = [], []
-    return Reach(user, today, held, substituted, granted)
+    return Reach(user, today, held, substituted, {str(r.role) for r in user.roles})
 
 
 # --- every item at once: who plays a role, as SQL joined to the cycles ---------------
