@@ -172,6 +172,12 @@ def target_years(cycle: Cycle) -> list[int]:
     ]
 
 
+def _lock_chain(session: Session, cycle: Cycle) -> None:
+    """A saver's first step: the cycle's audit lock before its row, in the order a decision
+    takes them (so a save racing a decision waits, never deadlocks)."""
+    audit.serialise(session, audit.cycle_scope(cycle))
+
+
 def save_plan(
     session: Session,
     cycle: Cycle,
@@ -183,8 +189,7 @@ def save_plan(
 ) -> Errors:
     """Save the goal, the quarterly schedule, the item's 工程 by fiscal year and the
     indicators with their targets."""
-    # The cycle's audit lock before its row, in the order a decision takes them.
-    audit.serialise(session, audit.cycle_scope(cycle))
+    _lock_chain(session, cycle)
     # Past and locked years keep their targets: the form shows them read-only.
     years = target_years(cycle)
     checked = plan_form(cycle, years, form)(form)
@@ -287,8 +292,7 @@ def save_report(
     session: Session, cycle: Cycle, form: Mapping[str, str], *, by: User, now: datetime
 ) -> Errors:
     """Add a progress report (or the mid-year report) with the indicators' actuals so far."""
-    # The cycle's audit lock before its row, in the order a decision takes them.
-    audit.serialise(session, audit.cycle_scope(cycle))
+    _lock_chain(session, cycle)
     checked = report_form(cycle)(form)
     checked.validate()
     errors: Errors = checked.errors_by_field()
@@ -336,8 +340,7 @@ def save_check(
 ) -> Errors:
     """Save the year-end evaluation: actuals, grade, 着手状況, 取組実績, analysis, 課題, and
     効果額 with its kind and basis (both required to submit once an amount is given)."""
-    # The cycle's audit lock before its row, in the order a decision takes them.
-    audit.serialise(session, audit.cycle_scope(cycle))
+    _lock_chain(session, cycle)
     checked = check_form(cycle)(form)
     checked.validate()
     errors: Errors = checked.errors_by_field()
@@ -409,8 +412,7 @@ def save_act(
     for_submission: bool = False,
 ) -> Errors:
     """Save the improvement measures and next year's direction."""
-    # The cycle's audit lock before its row, in the order a decision takes them.
-    audit.serialise(session, audit.cycle_scope(cycle))
+    _lock_chain(session, cycle)
     checked = act_form(cycle)(form)
     checked.validate()
     errors: Errors = checked.errors_by_field()

@@ -176,6 +176,7 @@ def show(item_id: int):
     if can_edit:
         # The current stage's form is on the page itself for those who may fill it in.
         known = {k: page[k] for k in ("due", "reported", "can_submit")}
+        known["opinions"] = page["committee"]
         page.update(
             form_context(cycle, form, known),
             values=service.initial_values(cycle, form),
@@ -191,7 +192,8 @@ def committee_exchanges(cycle: Cycle):
 
 def form_context(cycle: Cycle, form: str, known: dict | None = None) -> dict:
     """What the stage form's template needs; `known` holds what the caller computed already
-    (the due date, the reported values, whether the user may submit)."""
+    (the due date, the reported values, whether the user may submit, the committee's
+    opinions)."""
     item = cycle.item
     known = known or {}
     day = today()
@@ -205,7 +207,9 @@ def form_context(cycle: Cycle, form: str, known: dict | None = None) -> dict:
         "statuses": list(ProgressStatus),
         "directions": list(Direction),
         "effect_kinds": list(EffectKind),
-        "opinions": committee_exchanges(cycle) if form == "act" else ([], []),
+        "opinions": (known["opinions"] if "opinions" in known else committee_exchanges(cycle))
+        if form == "act"
+        else ([], []),
         "kinds": service.report_kinds(cycle),
         "reports": db.session.scalars(
             select(ProgressReport)
@@ -218,7 +222,7 @@ def form_context(cycle: Cycle, form: str, known: dict | None = None) -> dict:
         "due": known["due"] if "due" in known else due_date(db.session, cycle),
         "today": day,
         "sent_back": last_send_back(db.session, [cycle]).get(cycle.id),
-        "reported": known.get("reported") or service.reported_values(cycle),
+        "reported": known["reported"] if "reported" in known else service.reported_values(cycle),
         "can_submit": known["can_submit"]
         if "can_submit" in known
         else any(t.submits for t in permissions.allowed(cycle, current_user, day)),
