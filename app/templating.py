@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from flask import Flask, url_for
-from flask_babel import get_locale, gettext
+from flask_babel import gettext
 from flask_login import current_user
 from markupsafe import Markup, escape
 
@@ -22,12 +22,12 @@ from .calendar import (
     wareki_fiscal_year,
 )
 from .reports.sheet import sen_yen, yen
-from .text import N_, number
+from .text import N_, install_gettext, language, number
 
 
 def current_locale() -> str:
-    locale = get_locale()
-    return str(locale) if locale else "ja"
+    """The reader's language ("ja" or "en"); in a job, the locale Flask-Babel has, else "ja"."""
+    return language()[0]
 
 
 def label(value) -> str:
@@ -117,6 +117,7 @@ def item_link(item, viewable: set[int] | None = None) -> Markup:
 
 
 def register_template_helpers(app: Flask) -> None:
+    install_gettext(app.jinja_env)
     app.add_template_filter(label, "label")
     app.add_template_filter(fy_label, "fy")
     app.add_template_filter(date_label, "date")

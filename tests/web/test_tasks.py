@@ -132,6 +132,28 @@ def test_the_english_switch(client, world, login_as, db):
     assert "FY" in page  # fiscal years in the Western calendar
 
 
+def test_a_forced_language_shows_in_the_page_and_the_request_s_comes_back(app):
+    """A mail or a report rendered in another language inside a request (force_locale)
+    speaks that language; the page around it keeps the reader's."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    def words() -> str:
+        return render_template_string(
+            "{{ _('あなたの対応待ち') }} {{ current_locale() }} {{ 2025|fy }}"
+        )
+
+    with app.test_request_context("/"):
+        assert words() == "あなたの対応待ち ja 令和7年度"
+        with force_locale("en"):
+            assert words() == "My tasks en FY2025"
+        assert words() == "あなたの対応待ち ja 令和7年度"
+    with app.test_request_context("/"):  # forced before the request's own was looked up
+        with force_locale("en"):
+            assert words() == "My tasks en FY2025"
+        assert words() == "あなたの対応待ち ja 令和7年度"
+
+
 def test_overdue_is_counted_in_business_days_as_on_the_secretariat_list(
     client, world, login_as, db
 ):
