@@ -19,6 +19,7 @@ import uuid
 import zlib
 from collections import Counter
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
@@ -302,7 +303,8 @@ class Fuzzer:
         @given(paths)
         def one(generated):
             rule, params, query = generated
-            values = iter(params)
+            # Percent-encoded, so that a "?" or "#" stays inside the path parameter.
+            values = iter(quote(value, safe="") for value in params)
             url = expand(rule, {"default": [next(values, "1")], "int": [next(values, "1")]}) or [
                 "/"
             ]
