@@ -18,120 +18,20 @@ import random  # noqa: E402
 import re  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from html.parser import HTMLParser  # noqa: E402
 
 import gevent  # noqa: E402
 import psutil  # noqa: E402  (a dependency of Locust)
 from locust import HttpUser, between, task  # noqa: E402
 from locust.env import Environment  # noqa: E402
 
+from .forms import DECIDE_LINK, ITEM_LINK, YEAR_LINK, filled_in, forms_of, stage_forms  # noqa: E402
+
 PLAN: dict = {}
-ITEM_LINK = re.compile(r'href="(/items/(\d+)\?fy=(\d+))"')
-STAGE_FORM = re.compile(r"/items/\d+/cycles/\d+/(plan|report|check|act)")
-DECIDE_LINK = re.compile(r'href="(/cycles/(\d+)/decide)"')
-YEAR_LINK = re.compile(r'href="/public/(\d{4})"')
 # Answers that are the application working as designed under contention: someone else
 # saved or decided first (409), or the draft is not complete enough to submit (422).
 # They are counted apart, not as errors.
 EXPECTED_REFUSALS = (409, 422)
 REFUSED: dict[str, int] = {}
-
-
-class FormReader(HTMLParser):
-    """The fields of the page's forms as the browser would send them, by form action."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: dict[str, dict[str, str]] = {}
-        # Per form: its text areas, and the first real choice of each list box and radio group.
-        self.textareas: dict[str, set[str]] = {}
-        self.first_choice: dict[str, dict[str, str]] = {}
-        self.numbers: dict[str, set[str]] = {}  # empty number fields
-        self.dates: dict[str, set[str]] = {}  # empty date fields
-        self._action = ""
-        self._current: dict[str, str] | None = None
-        self._textarea: str | None = None
-        self._select: str | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form":
-            self._action = a.get("action") or ""
-            self._current = self.forms.setdefault(self._action, {})
-        elif self._current is None:
-            return
-        elif tag == "input" and a.get("name"):
-            kind = a.get("type", "text")
-            if kind == "radio" and "checked" not in a:
-                # A choice nobody made yet: the first one is what a hurried user picks.
-                choices = self.first_choice.setdefault(self._action, {})
-                choices.setdefault(a["name"], a.get("value") or "")
-                return
-            if kind == "checkbox" and "checked" not in a:
-                return
-            numeric = kind == "number" or a.get("inputmode") in ("decimal", "numeric")
-            if numeric and not a.get("value"):
-                self.numbers.setdefault(self._action, set()).add(a["name"])
-            if kind == "date" and not a.get("value"):
-                self.dates.setdefault(self._action, set()).add(a["name"])
-            if kind not in ("submit", "button", "file"):
-                self._current[a["name"]] = a.get("value") or ""
-        elif tag == "textarea" and a.get("name"):
-            self._textarea = a["name"]
-            self._current[self._textarea] = ""
-            self.textareas.setdefault(self._action, set()).add(a["name"])
-        elif tag == "select" and a.get("name"):
-            self._select = a["name"]
-        elif tag == "option" and self._select:
-            if "selected" in a:
-                self._current[self._select] = a.get("value") or ""
-            elif a.get("value"):
-                self.first_choice.setdefault(self._action, {}).setdefault(self._select, a["value"])
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self._current = None
-        elif tag == "textarea":
-            self._textarea = None
-        elif tag == "select":
-            self._select = None
-
-    def handle_data(self, data):
-        if self._current is not None and self._textarea:
-            self._current[self._textarea] += data
-
-
-def forms_of(html: str) -> dict[str, dict[str, str]]:
-    reader = FormReader()
-    reader.feed(html)
-    return reader.forms
-
-
-def tokyo_today() -> str:
-    """Today's date in Tokyo, as a date field takes it (Japan keeps no summer time)."""
-    return time.strftime("%Y-%m-%d", time.gmtime(time.time() + 9 * 3600))
-
-
-def filled_in(html: str, action: str) -> dict[str, str]:
-    """The form's fields, with what a member of staff would type where nothing is yet."""
-    reader = FormReader()
-    reader.feed(html)
-    fields = dict(reader.forms.get(action, {}))
-    for name in reader.textareas.get(action, ()):
-        if not fields.get(name, "").strip():
-            fields[name] = "計画どおり進んでいる。窓口の待ち時間が短くなった。"
-    for name, value in reader.first_choice.get(action, {}).items():
-        fields.setdefault(name, value)
-    for name in reader.numbers.get(action, ()):
-        if not fields.get(name):
-            # A year (基準年度) is last fiscal year; any other figure a small count.
-            year = name.endswith("_fy")
-            last_year = (PLAN.get("fy") or int(tokyo_today()[:4])) - 1
-            fields[name] = str(last_year) if year else str(random.randint(1, 100))
-    for name in reader.dates.get(action, ()):
-        if not fields.get(name):
-            fields[name] = tokyo_today()
-    return fields
 
 
 class Person(HttpUser):
@@ -142,7 +42,7 @@ class Person(HttpUser):
     logins = ""  # the key of the plan's list of login IDs
 
     def on_start(self) -> None:
-        login = random.choice(PLAN[self.logins])
+        login = self.login = random.choice(PLAN[self.logins])
         page = self.client.get("/login", name="/login").text
         fields = forms_of(page).get("", {})
         fields.update(login=login, password=PLAN["password"])
@@ -178,19 +78,20 @@ class Staff(Person):
         home = self.get("/", "/ (my tasks)").text
         items = [link[0] for link in ITEM_LINK.findall(home)]
         if not items:
-            self.get("/plan", "/plan")  # nothing to do: a look at the whole plan
-            return
+            # Nothing waits for them: a look at the whole plan, then one of their own
+            # items, to record how it goes (a progress report) where its page allows.
+            self.get("/plan", "/plan")
+            own = PLAN.get("own_items", {}).get(self.login)
+            if not own:
+                return
+            items = [f"/items/{random.choice(own)}"]
         page = self.get(random.choice(items), "/items/[id]")
-        stage_forms = {
-            action: fields
-            for action, fields in forms_of(page.text).items()
-            if STAGE_FORM.fullmatch(action) and "csrf_token" in fields
-        }
-        if not stage_forms:
+        forms = stage_forms(page.text)
+        if not forms:
             return
-        edit = random.choice(list(stage_forms))
-        fields = filled_in(page.text, edit)
+        edit = random.choice(list(forms))
         submitting = random.random() < PLAN.get("submit_share", 0.3)
+        fields = filled_in(page.text, edit, submitting, PLAN.get("fy"))
         fields["action"] = "submit" if submitting else "save"
         name = "[form] POST " + ("submit" if submitting else "save")
         self.post(edit, fields, name)

@@ -1,0 +1,67 @@
+"""The load test's simulated staff (bench/forms.py) type what the application accepts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from flask import g
+from sqlalchemy import select
+
+from app.calendar import local_date
+from app.demo import DEMO_PASSWORD, load_demo
+from app.models import Post, PostAssignment, ReformItem, User
+from bench.forms import ITEM_LINK, filled_in, forms_of, stage_forms
+from tests.conftest import Client
+
+
+class Browser(Client):
+    """One person's browser: the CSRF token Flask-WTF keeps in the shared `g` is theirs."""
+
+    def open(self, *args, **kwargs):
+        g.pop("csrf_token", None)
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def app_overrides() -> dict:
+    return {"WTF_CSRF_ENABLED": True}  # the forms as a browser gets them, token included
+
+
+def test_what_the_simulated_staff_submit_is_accepted(app, db):
+    """Every stage form the demo offers a member of staff today (from My tasks, and on the
+    items of their section, as the bench's staff open them), filled in as the bench fills
+    it and submitted, is accepted: a bench whose submissions fail measures no decisions."""
+    today = local_date(datetime.now(UTC))
+    load_demo(db.session, today=today)
+    fiscal_year = today.year if today.month >= 4 else today.year - 1
+    staff = db.session.execute(
+        select(User.login, ReformItem.id)
+        .join(PostAssignment, PostAssignment.user_id == User.id)
+        .join(Post, Post.id == PostAssignment.post_id)
+        .join(ReformItem, ReformItem.owning_section_id == Post.section_id)
+        .where(Post.kind_code == "staff", PostAssignment.ends_on.is_(None))
+    ).all()
+    db.session.commit()
+    own: dict[str, list[int]] = {}
+    for login, item_id in staff:
+        own.setdefault(login, []).append(item_id)
+    answers = []
+    for login, items in sorted(own.items()):
+        client = Browser(app, app.response_class, use_cookies=True)
+        sign_in = forms_of(client.get("/login").get_data(as_text=True))[""]
+        sign_in.update(login=login, password=DEMO_PASSWORD)
+        assert client.post("/login", data=sign_in).status_code == 302
+        home = client.get("/").get_data(as_text=True)
+        pages = [link[0] for link in ITEM_LINK.findall(home)] + [f"/items/{i}" for i in items]
+        for path in pages:
+            page = client.get(path).get_data(as_text=True)
+            forms = stage_forms(page)
+            if not forms:
+                continue
+            action = sorted(forms)[0]
+            fields = filled_in(page, action, submitting=True, fiscal_year=fiscal_year)
+            response = client.post(action, data={**fields, "action": "submit"})
+            answers.append((login, action, response.status_code))
+    assert answers, "the demo offered no member of staff a stage form"
+    assert [a for a in answers if a[2] != 302] == []
