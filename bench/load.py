@@ -8,6 +8,7 @@ forms, heads approving, the secretariat on its dashboard and exporting to Excel,
 reading /public/. It prints requests/s, p50/p95/p99 per page and the error count.
 
     python -m bench load [--users 50,200] [--seconds 60] [--think 3-10] [--workers 4]
+                         [--demo-day YYYY-MM-DD]
 
 Needs the `bench` extra (`pip install -e '.[bench]'`, Locust) and PostgreSQL.
 """
@@ -132,7 +133,8 @@ def demo_server(args, folder: Path):
         started = time.perf_counter()
         subprocess.run([*KAIKAKU, "db", "upgrade"], cwd=ROOT, env=env, check=True,
                        capture_output=True)  # fmt: skip
-        subprocess.run([*KAIKAKU, "demo", "load"], cwd=ROOT, env=env, check=True,
+        day = ["--today", args.demo_day] if args.demo_day else []
+        subprocess.run([*KAIKAKU, "demo", "load", *day], cwd=ROOT, env=env, check=True,
                        capture_output=True)  # fmt: skip
         took = time.perf_counter() - started
         plan = who(url)
@@ -214,6 +216,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--logs", default=None, help="keep the server's and Locust's logs here")
+    parser.add_argument(
+        "--demo-day",
+        default=None,
+        help="load the demo as it stands on this day (YYYY-MM-DD), e.g. in the plan season",
+    )
     args = parser.parse_args(argv)
     think_min, think_max = (float(v) for v in args.think.split("-"))
     levels = [int(n) for n in args.users.split(",")]
@@ -225,6 +232,8 @@ def main(argv: list[str]) -> None:
     print(f"machine speed: a reference piece of Python takes {reference_ms():.0f} ms"
           " (lower is faster; compare runs by it)")  # fmt: skip
     print(f"think time {args.think} s; users: staff 50%, citizens 25%, heads 15%, secretariat 10%")
+    if args.demo_day:
+        print(f"the demo as it stands on {args.demo_day}")
     all_met = True
     problems = 0
     for users in levels:
