@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask import session
 from flask_babel import refresh
 from sqlalchemy import event
 
@@ -143,15 +144,21 @@ def test_a_forced_language_shows_in_the_page_and_the_request_s_comes_back(app):
             "{{ _('あなたの対応待ち') }} {{ current_locale() }} {{ 2025|fy }}"
         )
 
-    with app.test_request_context("/"):
+    # Each block in an application context of its own, as each request on a server is.
+    with app.app_context(), app.test_request_context("/"):
         assert words() == "あなたの対応待ち ja 令和7年度"
         with force_locale("en"):
             assert words() == "My tasks en FY2025"
         assert words() == "あなたの対応待ち ja 令和7年度"
-    with app.test_request_context("/"):  # forced before the request's own was looked up
-        with force_locale("en"):
+    with app.app_context(), app.test_request_context("/"):
+        with force_locale("en"):  # before the request's own language was looked up
             assert words() == "My tasks en FY2025"
         assert words() == "あなたの対応待ち ja 令和7年度"
+    with app.app_context(), app.test_request_context("/"):
+        assert words() == "あなたの対応待ち ja 令和7年度"
+        session["locale"] = "en"  # the English switch, then Flask-Babel's refresh
+        refresh()
+        assert words() == "My tasks en FY2025"
 
 
 def test_overdue_is_counted_in_business_days_as_on_the_secretariat_list(
