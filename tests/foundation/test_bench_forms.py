@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 from flask import g
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.calendar import local_date
 from app.demo import DEMO_PASSWORD, load_demo
-from app.models import Post, PostAssignment, ReformItem, User
+from app.models import Cycle, Post, PostAssignment, ReformItem, User
 from bench.forms import ITEM_LINK, filled_in, forms_of, stage_forms
 from tests.conftest import Client
 
@@ -28,13 +28,13 @@ def app_overrides() -> dict:
     return {"WTF_CSRF_ENABLED": True}  # the forms as a browser gets them, token included
 
 
-def test_what_the_simulated_staff_submit_is_accepted(app, db):
+def test_what_the_simulated_staff_save_and_submit_is_accepted(app, db):
     """Every stage form the demo offers a member of staff today (from My tasks, and on the
     items of their section, as the bench's staff open them), filled in as the bench fills
-    it and submitted, is accepted: a bench whose submissions fail measures no decisions."""
-    today = local_date(datetime.now(UTC))
-    load_demo(db.session, today=today)
-    fiscal_year = today.year if today.month >= 4 else today.year - 1
+    it, is accepted when saved and when submitted: a bench whose submissions fail measures
+    no decisions."""
+    load_demo(db.session, today=local_date(datetime.now(UTC)))
+    fiscal_year = db.session.scalar(select(func.max(Cycle.fiscal_year)))  # as the bench's
     staff = db.session.execute(
         select(User.login, ReformItem.id)
         .join(PostAssignment, PostAssignment.user_id == User.id)
@@ -55,13 +55,15 @@ def test_what_the_simulated_staff_submit_is_accepted(app, db):
         home = client.get("/").get_data(as_text=True)
         pages = [link[0] for link in ITEM_LINK.findall(home)] + [f"/items/{i}" for i in items]
         for path in pages:
-            page = client.get(path).get_data(as_text=True)
-            forms = stage_forms(page)
-            if not forms:
-                continue
-            action = sorted(forms)[0]
-            fields = filled_in(page, action, submitting=True, fiscal_year=fiscal_year)
-            response = client.post(action, data={**fields, "action": "submit"})
-            answers.append((login, action, response.status_code))
-    assert answers, "the demo offered no member of staff a stage form"
-    assert [a for a in answers if a[2] != 302] == []
+            for action in sorted(stage_forms(client.get(path).get_data(as_text=True))):
+                for submitting in (False, True):
+                    # The page as it is now: a submission moves the cycle on.
+                    page = client.get(path).get_data(as_text=True)
+                    if action not in stage_forms(page):
+                        break
+                    fields = filled_in(page, action, submitting, fiscal_year)
+                    fields["action"] = "submit" if submitting else "save"
+                    response = client.post(action, data=fields)
+                    answers.append((login, action, fields["action"], response.status_code))
+    assert {a[2] for a in answers} == {"save", "submit"}, "no stage form to fill in"
+    assert [a for a in answers if a[3] != 302] == []
