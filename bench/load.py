@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -191,8 +191,8 @@ def print_result(users: int, result: dict, seconds: int) -> bool:
 
 
 def reference_ms() -> float:
-    """The machine's speed at the time, for comparing runs made on different days: the best
-    of five runs of a fixed piece of Python (this machine's speed moves by up to 2×)."""
+    """The machine's speed at the time, for comparing runs made hours or days apart: the best
+    of five runs of a fixed piece of Python (this machine's speed moves by 2× and more)."""
     import hashlib
     import random
 
@@ -208,6 +208,20 @@ def reference_ms() -> float:
     return best
 
 
+def check_demo_day(parser: argparse.ArgumentParser, text: str) -> None:
+    """The server keeps the real clock: a demo day must be past and of this fiscal year (a
+    report's date, today, must fall in its cycle's year)."""
+    from app.calendar import fiscal_year_of, local_date
+
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        parser.error(f"--demo-day {text}: not a date (YYYY-MM-DD)")
+    today = local_date(datetime.now(UTC))
+    if day > today or fiscal_year_of(day) != fiscal_year_of(today):
+        parser.error(f"--demo-day {text}: must be a past day of this fiscal year (today {today})")
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench load")
     parser.add_argument("--users", default="50,200")
@@ -219,9 +233,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument(
         "--demo-day",
         default=None,
-        help="load the demo as it stands on this day (YYYY-MM-DD), e.g. in the plan season",
+        help="load the demo as it stands on this past day of this fiscal year (YYYY-MM-DD),"
+        " e.g. in the plan season; the server keeps the real clock",
     )
     args = parser.parse_args(argv)
+    if args.demo_day:
+        check_demo_day(parser, args.demo_day)
     think_min, think_max = (float(v) for v in args.think.split("-"))
     levels = [int(n) for n in args.users.split(",")]
     # A stop request still stops the server and drops the database on the way out.
