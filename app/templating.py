@@ -26,7 +26,8 @@ from .text import N_, install_gettext, language, number
 
 
 def current_locale() -> str:
-    """The reader's language ("ja" or "en"); in a job, the locale Flask-Babel has, else "ja"."""
+    """The reader's language ("ja" or "en"); outside a request, Flask-Babel's own answer (a
+    locale forced with `force_locale`)."""
     return language()[0]
 
 
