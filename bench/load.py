@@ -74,44 +74,50 @@ def wait_for(port: int, child: subprocess.Popen, seconds: float = 60) -> None:
 
 
 def who(url: str) -> dict:
-    """The demo's login IDs by kind, its items (and each member of staff's own), and this
-    fiscal year."""
+    """The demo's people and items in the database at `url` (`people_of`)."""
     engine = create_engine(url)
     with engine.connect() as conn:
-
-        def logins(kind: str) -> list[str]:
-            rows = conn.execute(
-                text(
-                    'SELECT DISTINCT u.login FROM "user" u JOIN post_assignment a '
-                    "ON a.user_id = u.id JOIN post p ON p.id = a.post_id "
-                    "WHERE p.kind = :kind AND a.ends_on IS NULL ORDER BY u.login"
-                ),
-                {"kind": kind},
-            )
-            return [r[0] for r in rows]
-
-        own_items: dict[str, list[int]] = {}
-        for login, item_id in conn.execute(
-            text(
-                'SELECT DISTINCT u.login, i.id FROM "user" u JOIN post_assignment a '
-                "ON a.user_id = u.id JOIN post p ON p.id = a.post_id JOIN reform_item i "
-                "ON i.owning_section_id = p.section_id "
-                "WHERE p.kind = 'staff' AND a.ends_on IS NULL ORDER BY u.login, i.id"
-            )
-        ):
-            own_items.setdefault(login, []).append(item_id)
-        plan = {
-            "staff": logins("staff"),
-            "own_items": own_items,  # the items of each member of staff's section
-            "heads": logins("head"),
-            "secretariat": ["jimukyoku"],
-            "items": [r[0] for r in conn.execute(text("SELECT id FROM reform_item ORDER BY id"))],
-            "fy": conn.execute(text("SELECT max(fiscal_year) FROM cycle")).scalar(),
-            # The database's name, to tell its server processes from others' on the machine.
-            "database": engine.url.database,
-            "password": DEMO_PASSWORD,
-        }
+        plan = people_of(conn)
+        # The database's name, to tell its server processes from others' on the machine.
+        plan["database"] = engine.url.database
     engine.dispose()
+    return plan
+
+
+def people_of(conn) -> dict:
+    """The demo's login IDs by kind, its items (and each member of staff's own), and this
+    fiscal year."""
+
+    def logins(kind: str) -> list[str]:
+        rows = conn.execute(
+            text(
+                'SELECT DISTINCT u.login FROM "user" u JOIN post_assignment a '
+                "ON a.user_id = u.id JOIN post p ON p.id = a.post_id "
+                "WHERE p.kind = :kind AND a.ends_on IS NULL ORDER BY u.login"
+            ),
+            {"kind": kind},
+        )
+        return [r[0] for r in rows]
+
+    own_items: dict[str, list[int]] = {}
+    for login, item_id in conn.execute(
+        text(
+            'SELECT DISTINCT u.login, i.id FROM "user" u JOIN post_assignment a '
+            "ON a.user_id = u.id JOIN post p ON p.id = a.post_id JOIN reform_item i "
+            "ON i.owning_section_id = p.section_id "
+            "WHERE p.kind = 'staff' AND a.ends_on IS NULL ORDER BY u.login, i.id"
+        )
+    ):
+        own_items.setdefault(login, []).append(item_id)
+    plan = {
+        "staff": logins("staff"),
+        "own_items": own_items,  # the items of each member of staff's section
+        "heads": logins("head"),
+        "secretariat": ["jimukyoku"],
+        "items": [r[0] for r in conn.execute(text("SELECT id FROM reform_item ORDER BY id"))],
+        "fy": conn.execute(text("SELECT max(fiscal_year) FROM cycle")).scalar(),
+        "password": DEMO_PASSWORD,
+    }
     return plan
 
 

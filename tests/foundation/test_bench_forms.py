@@ -6,12 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 from flask import g
-from sqlalchemy import func, select
 
 from app.calendar import local_date
 from app.demo import DEMO_PASSWORD, load_demo
-from app.models import Cycle, Post, PostAssignment, ReformItem, User
 from bench.forms import ITEM_LINK, filled_in, forms_of, stage_forms
+from bench.load import people_of
 from tests.conftest import Client
 
 
@@ -34,20 +33,11 @@ def test_what_the_simulated_staff_save_and_submit_is_accepted(app, db):
     it, is accepted when saved and when submitted: a bench whose submissions fail measures
     no decisions."""
     load_demo(db.session, today=local_date(datetime.now(UTC)))
-    fiscal_year = db.session.scalar(select(func.max(Cycle.fiscal_year)))  # as the bench's
-    staff = db.session.execute(
-        select(User.login, ReformItem.id)
-        .join(PostAssignment, PostAssignment.user_id == User.id)
-        .join(Post, Post.id == PostAssignment.post_id)
-        .join(ReformItem, ReformItem.owning_section_id == Post.section_id)
-        .where(Post.kind_code == "staff", PostAssignment.ends_on.is_(None))
-    ).all()
     db.session.commit()
-    own: dict[str, list[int]] = {}
-    for login, item_id in staff:
-        own.setdefault(login, []).append(item_id)
+    # The staff, their items and the fiscal year as the bench reads them.
+    plan = people_of(db.session.connection())
     answers = []
-    for login, items in sorted(own.items()):
+    for login, items in sorted(plan["own_items"].items()):
         client = Browser(app, app.response_class, use_cookies=True)
         sign_in = forms_of(client.get("/login").get_data(as_text=True))[""]
         sign_in.update(login=login, password=DEMO_PASSWORD)
@@ -61,7 +51,7 @@ def test_what_the_simulated_staff_save_and_submit_is_accepted(app, db):
                     page = client.get(path).get_data(as_text=True)
                     if action not in stage_forms(page):
                         break
-                    fields = filled_in(page, action, submitting, fiscal_year)
+                    fields = filled_in(page, action, submitting, plan["fy"])
                     fields["action"] = "submit" if submitting else "save"
                     response = client.post(action, data=fields)
                     answers.append((login, action, fields["action"], response.status_code))
