@@ -261,7 +261,15 @@ class Pass:
             query = query.where(
                 sa.or_(Cycle.submitted_by_id.is_(None), Cycle.submitted_by_id != User.id)
             )
-        query = query.order_by(Cycle.id, User.id).limit(CHUNK)
+        query = query.order_by(Cycle.id, User.id)
+        if self.dialect == "postgresql":
+            # One statement read through a server-side cursor: a page by page query would
+            # run the join again for every page. Keys taken meanwhile by another tick are
+            # skipped when written (the insert takes only the keys not yet there).
+            result = self.session.execute(query.execution_options(yield_per=CHUNK))
+            yield from (list(rows) for rows in result.partitions())
+            return
+        query = query.limit(CHUNK)
         last = None
         while True:
             page = query

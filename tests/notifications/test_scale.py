@@ -134,6 +134,26 @@ def test_no_statement_binds_one_parameter_per_cycle(app, monkeypatch):
     assert large == small
 
 
+def test_a_tick_read_in_small_batches_queues_the_same_mail(app, monkeypatch):
+    """Who gets what does not depend on how the due rows are read: in batches of 7 (pages
+    on SQLite, one streamed statement on PostgreSQL) the ticks queue exactly the mails of
+    one batch, each once; a person reached through two posts straddles batches too."""
+
+    def queued() -> Counter:
+        session = _db.session
+        city(session, 30)
+        _ticks(session, DAYS)
+        return Counter(session.scalars(select(OutboxMessage.dedupe_key)))
+
+    whole = queued()
+    fresh()
+    monkeypatch.setattr(reminders, "CHUNK", 7)
+    batched = queued()
+    assert sum(whole.values()) > 7 * 20
+    assert set(batched.values()) == {1}
+    assert batched == whole
+
+
 def test_escalations_wait_for_the_next_business_day(app):
     """Due on Monday 23 November 2026 (Labour Thanksgiving): sent on Tuesday the 24th."""
     session = _db.session
