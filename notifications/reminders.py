@@ -221,7 +221,8 @@ class Pass:
     ) -> Iterator[list[sa.Row]]:
         """Rows (facts, recipient, step, due_on) of the group's cycles in `states` and the
         people playing `role` whose key (cycle, rule, step, due_on, recipient) is not yet
-        taken, in batches ordered by cycle and recipient."""
+        taken when the read begins, in batches ordered by cycle and recipient (`record`
+        skips a key taken since, by this pass or another)."""
         taken = exists().where(
             NotificationDispatch.cycle_id == Cycle.id,
             NotificationDispatch.rule == rule,
@@ -264,8 +265,7 @@ class Pass:
         query = query.order_by(Cycle.id, User.id)
         if self.dialect == "postgresql":
             # One statement read through a server-side cursor: a page by page query would
-            # run the join again for every page. Keys taken meanwhile by another tick are
-            # skipped when written (the insert takes only the keys not yet there).
+            # run the join again for every page.
             result = self.session.execute(query.execution_options(yield_per=CHUNK))
             yield from (list(rows) for rows in result.partitions())
             return
