@@ -22,6 +22,8 @@ from app.models import AuditEntry, Cycle, OutboxMessage, User
 from app.models.bulk import record_type, rows_json
 from app.outbox import enqueue_rows
 
+from .errors import ConflictError
+
 
 def cycle_scope(cycle: Cycle) -> str:
     return f"cycle:{cycle.id}"
@@ -115,6 +117,7 @@ def record(
     data: dict[str, Any] | None = None,
     serialised: bool = False,
     mails: Sequence[dict] = (),
+    move: tuple[int, dict[str, Any]] | None = None,
 ) -> AuditEntry:
     """Append one entry to `scope`'s chain (written, not committed); a cycle's entry also
     becomes its last activity.
@@ -123,17 +126,24 @@ def record(
     (`lock_clause`, taken in an earlier statement). `mails` are outbox rows (`outbox_row`)
     written with the entry, a dedupe key's `SEQ` becoming the entry's seq; on PostgreSQL in
     the entry's own statement. As `enqueue_rows`, a row whose dedupe key is taken is
-    skipped."""
+    skipped.
+
+    `move` (where `one_statement`): the cycle's version as read and its new column values,
+    written by the same statement as an UPDATE conditional on that version, the version
+    moved on; when the version has moved meanwhile nothing is written and ConflictError is
+    raised."""
     if now.tzinfo is None:
         raise ValueError("audit times must be timezone-aware")
     fields = _fields(
         scope, action, now, actor, on_behalf_of, cycle, from_state, to_state, comment, data
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if one_statement(session):
         if not serialised:
             serialise(session, scope)
-        entry = _append(session, fields, mails)
+        entry = _append(session, fields, mails, move)
     else:
+        if move is not None:
+            raise ValueError("a move is written with its record only where one_statement")
         last = session.execute(
             select(AuditEntry.seq, AuditEntry.hash)
             .where(AuditEntry.scope == scope)
@@ -150,6 +160,12 @@ def record(
     if cycle is not None:
         touch(session, cycle, entry.at)
     return entry
+
+
+def one_statement(session: Session) -> bool:
+    """Whether a record, its mails and its cycle's move are written in one statement
+    (PostgreSQL: data-modifying WITH); elsewhere each is a statement of its own."""
+    return session.get_bind().dialect.name == "postgresql"
 
 
 # In a mail's dedupe key, the place of the seq of the entry written with it.
@@ -221,11 +237,24 @@ _APPEND = (
 )
 
 
-@lru_cache(maxsize=16)
-def _append_statement(mail_columns: tuple[str, ...], dialect) -> sa.TextClause:
+@lru_cache(maxsize=32)
+def _append_statement(
+    mail_columns: tuple[str, ...], move_columns: tuple[str, ...], dialect
+) -> sa.TextClause:
     """The entry's INSERT ... SELECT; with mail columns, also the outbox rows' INSERT in a
-    second data-modifying WITH (ON CONFLICT DO NOTHING on their dedupe keys)."""
-    sql = _APPEND
+    data-modifying WITH (ON CONFLICT DO NOTHING on their dedupe keys); with move columns,
+    first the cycle's UPDATE ... WHERE version = :move_from, without which (no row moved)
+    the entry and the mails are not written either."""
+    entry = _APPEND
+    withs = []
+    if move_columns:
+        sets = ", ".join(f'"{c}" = :move_{c}' for c in move_columns)
+        withs.append(
+            f"moved AS (UPDATE cycle SET {sets}, version = version + 1 "
+            "WHERE id = :cycle_id AND version = :move_from RETURNING id)"
+        )
+        entry = entry.replace(" AS n RETURNING", " AS n, moved RETURNING")
+        assert "moved RETURNING" in entry
     if mail_columns:
         outbox = OutboxMessage.__table__
         names = ", ".join(f'"{c}"' for c in mail_columns)
@@ -233,13 +262,24 @@ def _append_statement(mail_columns: tuple[str, ...], dialect) -> sa.TextClause:
             "replace(r.dedupe_key, :seq_mark, entry.seq::text)" if c == "dedupe_key" else f'r."{c}"'
             for c in mail_columns
         )
-        sql = (
-            f"WITH entry AS ({_APPEND}), mail AS (INSERT INTO outbox_message ({names}) "
+        withs.append(f"entry AS ({entry})")
+        withs.append(
+            f"mail AS (INSERT INTO outbox_message ({names}) "
             f"SELECT {values} FROM entry, json_to_recordset(CAST(:mails AS json)) "
             f"AS r({record_type(outbox, mail_columns, dialect)}) ON CONFLICT DO NOTHING "
-            "RETURNING 1) SELECT entry.id, entry.seq, entry.prev_hash, entry.hash FROM entry"
+            "RETURNING 1)"
         )
+    elif withs:
+        withs.append(f"entry AS ({entry})")
+    sql = entry
+    if withs:
+        sql = (
+            "WITH " + ", ".join(withs) + " SELECT entry.id, entry.seq, entry.prev_hash, "
+            "entry.hash FROM entry"
+        )
+    cycle = Cycle.__table__
     return sa.text(sql).bindparams(
+        *(sa.bindparam(f"move_{c}", type_=cycle.c[c].type) for c in move_columns),
         *(
             sa.bindparam(c.key, type_=c.type)
             for c in AuditEntry.__table__.columns
@@ -251,10 +291,15 @@ def _append_statement(mail_columns: tuple[str, ...], dialect) -> sa.TextClause:
     )
 
 
-def _append(session: Session, fields: dict[str, Any], mails: Sequence[dict]) -> AuditEntry:
+def _append(
+    session: Session,
+    fields: dict[str, Any],
+    mails: Sequence[dict],
+    move: tuple[int, dict[str, Any]] | None,
+) -> AuditEntry:
     """PostgreSQL, the scope's lock held: one INSERT ... SELECT reads the chain's last link,
     and hashes the entry onto it (sha256 of `entry_hash`'s canonical JSON) in the server;
-    the same statement writes `mails`."""
+    the same statement writes `mails` and the cycle's `move`."""
     before, middle, after = _canonical_around(fields)
     columns = tuple(mails[0]) if mails else ()
     if any(tuple(row) != columns for row in mails):
@@ -262,8 +307,17 @@ def _append(session: Session, fields: dict[str, Any], mails: Sequence[dict]) -> 
     params = {**fields, "before": before, "middle": middle, "after": after}
     if mails:
         params.update(mails=rows_json(mails), seq_mark=SEQ)
-    statement = _append_statement(columns, session.get_bind().dialect)
-    row = session.execute(statement, params).one()
+    move_columns: tuple[str, ...] = ()
+    if move is not None:
+        move_from, values = move
+        move_columns = tuple(values)
+        params.update({f"move_{c}": v for c, v in values.items()}, move_from=move_from)
+    statement = _append_statement(columns, move_columns, session.get_bind().dialect)
+    row = session.execute(statement, params).first()
+    if row is None:
+        if move is None:
+            raise RuntimeError("the audit record was not written")
+        raise ConflictError()  # the cycle's version moved since it was read
     entry = AuditEntry(**fields, id=row.id, seq=row.seq, prev_hash=row.prev_hash, hash=row.hash)
     # Written already: the session holds it as loaded, with no INSERT of its own to flush.
     make_transient_to_detached(entry)

@@ -16,6 +16,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from transitions import MachineError
 
@@ -115,11 +116,12 @@ def fire(
 
     In steady state it costs one read (the acting user's rights, the year lock, the mail's
     recipients and the guards' data together; on PostgreSQL also the lock of the cycle's
-    audit chain), the cycle's conditional UPDATE, and the audit record with the mails: on
-    PostgreSQL one statement (the record linked and hashed onto the chain in an INSERT ...
-    SELECT, the mails in a second data-modifying WITH), on SQLite the last link, the
-    record's insert and the mails' insert. On ConflictError the caller rolls its
-    transaction back.
+    audit chain) and the writes: on PostgreSQL one statement (the cycle's UPDATE conditional
+    on its version, the record linked and hashed onto the chain in an INSERT ... SELECT, the
+    mails, in data-modifying WITHs), on SQLite the cycle's UPDATE, the last link, the
+    record's insert and the mails' insert. A move that closes or reopens the year is written
+    through the ORM with the rollover. On ConflictError the caller rolls its transaction
+    back.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -154,14 +156,29 @@ def fire(
         raise not_now(definition, cycle) from exc
     on_behalf_of = facts.acting_for(transition)
     from_state = cycle.state
+    target, source = definition.states[dest], definition.states[from_state]
+    folded = audit.one_statement(session) and not (target.closes_year or source.closes_year)
     try:
-        move(cycle, definition, transition, dest, now=now)
-        if transition.submits:
-            cycle.submitted_by_id = by.id
-            cycle.submitted_by = by
-            cycle.submitted_at = now
-        # The optimistic check: UPDATE cycle ... WHERE version = <the version read>.
-        session.flush()
+        if folded:
+            # The move goes in the audit record's statement (see audit.record's `move`):
+            # the caller's own edits are written first, then the cycle holds its new values
+            # as if loaded. On ConflictError the caller rolls back, which forgets them.
+            session.flush()
+            move_from = cycle.version
+            values = moved(cycle, definition, transition, dest, now=now)
+            if transition.submits:
+                values.update(submitted_by_id=by.id, submitted_at=now)
+                set_committed_value(cycle, "submitted_by", by)
+            for name, value in {**values, "version": move_from + 1}.items():
+                set_committed_value(cycle, name, value)
+        else:
+            move(cycle, definition, transition, dest, now=now)
+            if transition.submits:
+                cycle.submitted_by_id = by.id
+                cycle.submitted_by = by
+                cycle.submitted_at = now
+            # The optimistic check: UPDATE cycle ... WHERE version = <the version read>.
+            session.flush()
     except StaleDataError as exc:
         raise ConflictError() from exc
     record = {
@@ -177,7 +194,6 @@ def fire(
         "data": {"definition": definition.version},
         "serialised": facts.serialised,
     }
-    target, source = definition.states[dest], definition.states[from_state]
     if target.closes_year or source.closes_year:
         # The year's rollover (or its undoing) writes records of its own after this one.
         entry = audit.record(session, **record)
@@ -196,7 +212,8 @@ def fire(
     rows = mails(
         cycle, transition, unwritten, definition, facts, by=by, on_behalf_of=on_behalf_of, now=now
     )
-    return audit.record(session, **record, mails=rows)
+    written_with = (move_from, values) if folded else None
+    return audit.record(session, **record, mails=rows, move=written_with)
 
 
 def not_now(definition: Definition, cycle: Cycle) -> InvalidTransition:
@@ -217,19 +234,32 @@ def move(
     now: datetime,
 ) -> None:
     """Put the cycle in `dest` with what the destination means (confirmed, year closed)."""
+    for name, value in moved(cycle, definition, transition, dest, now=now).items():
+        setattr(cycle, name, value)
+
+
+def moved(
+    cycle: Cycle,
+    definition: Definition,
+    transition: Transition | None,
+    dest: str,
+    *,
+    now: datetime,
+) -> dict:
+    """The cycle's columns after a move to `dest`."""
     target = definition.states[dest]
-    cycle.state = dest
-    cycle.state_since = now
-    cycle.last_activity_at = now
+    values = {
+        "state": dest,
+        "state_since": now,
+        "last_activity_at": now,
+        "closed_at": now if target.closes_year else None,
+    }
     confirmed = confirmed_after(definition, transition, target, cycle.confirmed_at is not None)
     if confirmed is True:
-        cycle.confirmed_at = now
+        values["confirmed_at"] = now
     elif confirmed is False:
-        cycle.confirmed_at = None
-    if target.closes_year:
-        cycle.closed_at = now
-    else:
-        cycle.closed_at = None
+        values["confirmed_at"] = None
+    return values
 
 
 def effects(

@@ -67,6 +67,12 @@ def test_a_transition_costs_at_most_six_statements_at_any_size(app):
     large = _costs(session, org, cycle_id)
     assert small == large
     assert max(large) <= 6, large
+    if audit.one_statement(session):
+        # PostgreSQL: the read, then the move, its record and its mails in one statement.
+        assert large == [2, 2]
+    session.expire_all()
+    moved = session.get(Cycle, cycle_id)
+    assert (moved.state, moved.version, moved.submitted_by_id) == ("doing", 3, org.staff.id)
     # Everything was written: the move, the record and the mail to the next actor.
     assert [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))][-2:] == [
         "submit_plan",
