@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -157,12 +158,18 @@ def fire(
     on_behalf_of = facts.acting_for(transition)
     from_state = cycle.state
     target, source = definition.states[dest], definition.states[from_state]
-    folded = audit.one_statement(session) and not (target.closes_year or source.closes_year)
+    # The move goes in the audit record's statement (see audit.record's `move`) unless it
+    # closes or reopens the year, or the caller has edited the cycle itself (then one ORM
+    # UPDATE writes the edits and the move together).
+    folded = (
+        audit.one_statement(session)
+        and not (target.closes_year or source.closes_year)
+        and not sa.inspect(cycle).modified
+    )
     try:
         if folded:
-            # The move goes in the audit record's statement (see audit.record's `move`):
-            # the caller's own edits are written first, then the cycle holds its new values
-            # as if loaded. On ConflictError the caller rolls back, which forgets them.
+            # The caller's other edits are written first; then the cycle holds its new
+            # values as if loaded (forgotten again on a conflict, below).
             session.flush()
             move_from = cycle.version
             values = moved(cycle, definition, transition, dest, now=now)
@@ -212,8 +219,15 @@ def fire(
     rows = mails(
         cycle, transition, unwritten, definition, facts, by=by, on_behalf_of=on_behalf_of, now=now
     )
-    written_with = (move_from, values) if folded else None
-    return audit.record(session, **record, mails=rows, move=written_with)
+    if not folded:
+        return audit.record(session, **record, mails=rows)
+    try:
+        return audit.record(session, **record, mails=rows, move=(move_from, values))
+    except ConflictError:
+        # Nothing was written: the values set above were never the row's (a savepoint's
+        # rollback, as in a bulk approval, would not forget them).
+        session.expire(cycle)
+        raise
 
 
 def not_now(definition: Definition, cycle: Cycle) -> InvalidTransition:

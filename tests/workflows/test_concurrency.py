@@ -119,6 +119,25 @@ def test_exactly_one_of_twenty_concurrent_decisions_wins(pg_app):
 
 
 @pytest.mark.postgres
+def test_a_conflict_inside_a_savepoint_leaves_the_cycle_as_stored(pg_app):
+    """A bulk approval fires each decision in a savepoint: after a conflict the cycle shows
+    what the database holds, not the move that was refused."""
+    cycle_id, (head_id, deputy_id) = _submitted_plan(Factory(db.session))
+    db.session.remove()
+    first = db.session.get(Cycle, cycle_id)
+    read = first.version
+    with pg_app.app_context():
+        other = db.session.get(Cycle, cycle_id)
+        ops.send_back(other, by=db.session.get(User, deputy_id), now=NOW, reason="再考")
+        db.session.commit()
+        db.session.remove()
+    with pytest.raises(ConflictError), db.session.begin_nested():
+        ops.approve(first, by=db.session.get(User, head_id), now=NOW)
+    assert (first.state, first.version) == ("plan_draft", read + 1)
+    db.session.rollback()
+
+
+@pytest.mark.postgres
 def test_a_decision_on_an_already_loaded_stale_cycle_is_a_conflict_without_expected_version(
     pg_app,
 ):
