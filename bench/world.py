@@ -72,6 +72,7 @@ def build(session: Session, items: int, departments: int = 50) -> World:
             rows.append(
                 {
                     "item_id": item_id,
+                    "owning_section_id": org.section.id,
                     "fiscal_year": 2026,
                     "state": transition.dest if submitted else definition.initial,
                     "definition_version": definition.version,

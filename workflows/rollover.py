@@ -116,6 +116,7 @@ def open_year(session: Session, fiscal_year: int, *, now: datetime) -> list[int]
     rows = session.execute(
         select(
             ReformItem.id,
+            ReformItem.owning_section_id,
             previous.definition_version,
             previous.state,
             previous.fiscal_year,
@@ -141,13 +142,13 @@ def open_year(session: Session, fiscal_year: int, *, now: datetime) -> list[int]
     if not rows:
         return []
     values = []
-    for item_id, version, state, year, improvement in rows:
+    for item_id, section_id, version, state, year, improvement in rows:
         carried = ""
         if version is not None:
             closed = get_definition(version).state(state)
             if closed is not None and closed.closes_year:
                 carried = _carry_text(_Previous(year, improvement))
-        values.append(_new_cycle(item_id, fiscal_year, definition, now, carried))
+        values.append(_new_cycle(item_id, section_id, fiscal_year, definition, now, carried))
     table = Cycle.__table__
     opened = insert_new(session, table, values, (table.c.id, table.c.item_id, table.c.carried_over))
     opened.sort()
@@ -184,10 +185,11 @@ class _Previous:
 
 
 def _new_cycle(
-    item_id: int, fiscal_year: int, definition, now: datetime, carried_over: str
+    item_id: int, section_id: int, fiscal_year: int, definition, now: datetime, carried_over: str
 ) -> dict:
     return {
         "item_id": item_id,
+        "owning_section_id": section_id,
         "fiscal_year": fiscal_year,
         "state": definition.initial,
         "definition_version": definition.version,

@@ -6,7 +6,9 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .base import Base
 from .org import User
@@ -71,6 +73,9 @@ class Cycle(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(sa.ForeignKey("reform_item.id"), index=True)
+    # The item's owning section, kept in step with it (set when the cycle is inserted, moved
+    # with the item: see below), so that counts by department read the cycles alone.
+    owning_section_id: Mapped[int] = mapped_column(sa.ForeignKey("section.id"))
     fiscal_year: Mapped[int] = mapped_column(index=True)
     state: Mapped[str] = mapped_column(sa.String(40), index=True)
     definition_version: Mapped[str] = mapped_column(sa.String(40))
@@ -124,6 +129,44 @@ class Cycle(Base):
 
     def __repr__(self) -> str:
         return f"<Cycle item={self.item_id} FY{self.fiscal_year} {self.state}>"
+
+
+@event.listens_for(Cycle, "before_insert")
+def _owning_section_of_item(_mapper, _connection, cycle: Cycle) -> None:
+    """A cycle inserted through the ORM takes its item's section (in its INSERT); bulk
+    inserts name it themselves, and the column is NOT NULL so none can forget it."""
+    if cycle.owning_section_id is None:
+        cycle.owning_section_id = (
+            sa.select(ReformItem.owning_section_id)
+            .where(ReformItem.id == cycle.item_id)
+            .scalar_subquery()
+        )
+
+
+@event.listens_for(Session, "after_flush")
+def _cycles_follow_their_item(session: Session, _context) -> None:
+    """An item moved to another section takes its cycles (every year's) with it."""
+    moved: dict[int, int] = {}
+    for item in session.dirty:
+        if isinstance(item, ReformItem):
+            attrs = sa.inspect(item).attrs
+            if (
+                attrs.owning_section_id.history.has_changes()
+                or attrs.owning_section.history.has_changes()
+            ):
+                moved[item.id] = item.owning_section_id
+    if not moved:
+        return
+    table = Cycle.__table__
+    for item_id, section_id in moved.items():
+        session.connection().execute(
+            sa.update(table).where(table.c.item_id == item_id).values(owning_section_id=section_id)
+        )
+    for cycle in list(session.identity_map.values()):
+        # Only what is loaded (an expired cycle reads the new value when next loaded).
+        item_id = sa.inspect(cycle).dict.get("item_id") if isinstance(cycle, Cycle) else None
+        if item_id in moved:
+            set_committed_value(cycle, "owning_section_id", moved[item_id])
 
 
 class ProgressReport(Base):

@@ -154,16 +154,16 @@ class Filters:
         return out
 
 
-def _base(filters: Filters, *, section: bool = True):
+def _base(filters: Filters, *, section: bool = True, item: bool = True):
     """The cycles of the year with the filters other than overdue/stuck applied (joined to
-    their item and, unless `section` is false, the item's owning section)."""
-    query = (
-        select(Cycle)
-        .join(ReformItem, Cycle.item_id == ReformItem.id)
-        .where(Cycle.fiscal_year == filters.fiscal_year)
-    )
+    their item unless `item` is false and no filter needs it, and unless `section` is
+    false to the owning section)."""
+    query = select(Cycle).where(Cycle.fiscal_year == filters.fiscal_year)
+    if item or filters.viewpoint:
+        query = query.join(ReformItem, Cycle.item_id == ReformItem.id)
     if section:
-        query = query.join(Section, ReformItem.owning_section_id == Section.id)
+        # The cycle carries its item's section (kept in step with the item).
+        query = query.join(Section, Cycle.owning_section_id == Section.id)
     if filters.viewpoint:
         query = query.where(ReformItem.viewpoint_id == filters.viewpoint)
     if filters.department:
@@ -216,17 +216,17 @@ def matrix(
 ) -> list[MatrixRow]:
     """Departments x stage: how many cycles, and how many of them overdue (one scan of
     the year's cycles, grouped, and the departments)."""
-    base = _base(replace(filters, column=None), section=bool(filters.department))
+    base = _base(replace(filters, column=None), section=bool(filters.department), item=False)
     late_count = func.coalesce(func.sum(case((deadlines.overdue_clause(states), 1), else_=0)), 0)
-    # Grouped by the owning section (the item alone), sections mapped to departments
-    # after: one join fewer over every cycle of the year.
+    # Grouped by the owning section the cycle carries, sections mapped to departments
+    # after: the year's cycles are read alone, joined to nothing.
     grouped = base.with_only_columns(
-        ReformItem.owning_section_id,
+        Cycle.owning_section_id,
         Cycle.definition_version,
         Cycle.state,
         func.count(Cycle.id),
         late_count,
-    ).group_by(ReformItem.owning_section_id, Cycle.definition_version, Cycle.state)
+    ).group_by(Cycle.owning_section_id, Cycle.definition_version, Cycle.state)
     found = session.execute(grouped).all()
     department_of = dict(session.execute(select(Section.id, Section.department_id)).all())
     counts = [(department_of.get(s), v, st, n) for s, v, st, n, _late in found]

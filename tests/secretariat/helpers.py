@@ -54,6 +54,7 @@ def bulk_cycles(
         [
             {
                 "item_id": item_id,
+                "owning_section_id": section_id,
                 "fiscal_year": fiscal_year,
                 "state": state,
                 "definition_version": "2026.1",

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from app.models import AuditEntry, DeadlineExtension, OutboxMessage, OverdueSnapshot
+from app.models import AuditEntry, Cycle, DeadlineExtension, OutboxMessage, OverdueSnapshot
 from app.secretariat import actions
 from app.secretariat.service import Filters, list_cycles, matrix
 from app.text import ActionError
@@ -54,6 +54,32 @@ def test_matrix_counts_cycles_per_department_and_stage_with_the_overdue_ones(db,
     assert rows[parks.department.id].overdue["do"] == 0
     assert rows[parks.department.id].counts["ended"] == 1
     assert rows[parks.department.id].total_overdue == 0
+
+
+def test_an_item_moved_to_another_section_is_counted_there_with_all_its_years(db, make, world):
+    sales, parks, _sec, cycles = world
+    item = cycles["late_plan"].item
+    earlier = make.cycle(item, 2025, "closed")
+    db.session.commit()
+    item.owning_section = parks.section  # as an import does
+    db.session.commit()
+    f, deadlines, states = _dashboard(db)
+    rows = {r.department.id: r for r in matrix(db.session, f, deadlines, states)}
+    assert rows[sales.department.id].counts["plan"] == 1
+    assert rows[parks.department.id].counts["plan"] == 1
+    assert rows[parks.department.id].overdue["plan"] == 1
+    # Every year's cycle moved, in the database and in the session alike.
+    assert earlier.owning_section_id == parks.section.id
+    stored = db.session.scalars(
+        select(Cycle.owning_section_id)
+        .where(Cycle.item_id == item.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    assert stored == [parks.section.id] * 2
+    item.owning_section_id = sales.section.id  # by the column too
+    db.session.commit()
+    db.session.expire_all()
+    assert {c.owning_section_id for c in item.cycles} == {sales.section.id}
 
 
 def test_an_extension_takes_a_cycle_out_of_the_overdue_count(db, world):
