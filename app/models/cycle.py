@@ -8,7 +8,6 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
-from sqlalchemy.orm.attributes import set_committed_value
 
 from .base import Base
 from .org import User
@@ -163,10 +162,11 @@ def _cycles_follow_their_item(session: Session, _context) -> None:
             sa.update(table).where(table.c.item_id == item_id).values(owning_section_id=section_id)
         )
     for cycle in list(session.identity_map.values()):
-        # Only what is loaded (an expired cycle reads the new value when next loaded).
+        # Loaded cycles read it again when next asked (right after a savepoint's rollback
+        # too); an expired one reads it anyway.
         item_id = sa.inspect(cycle).dict.get("item_id") if isinstance(cycle, Cycle) else None
         if item_id in moved:
-            set_committed_value(cycle, "owning_section_id", moved[item_id])
+            session.expire(cycle, ["owning_section_id"])
 
 
 class ProgressReport(Base):

@@ -231,3 +231,67 @@ def test_0018_keeps_the_effect_amounts_on_sqlite(tmp_path):
 @pytest.mark.postgres
 def test_0018_keeps_the_effect_amounts_on_postgres(tmp_path, pg_url):
     _on_an_empty_postgres_database(tmp_path, pg_url, _check_0018_carries_rows_over)
+
+
+# --- 0019: each cycle carries its item's owning section --------------------------------
+
+
+def _check_0019_gives_each_cycle_its_item_s_section(app) -> None:
+    from sqlalchemy import text
+
+    with app.app_context():
+        upgrade(directory=MIGRATIONS, revision="0018_progress_sheet")
+        with db.engine.begin() as conn:
+            for statement in ROWS_AT_0011[:2] + ROWS_AT_0011[3:6]:
+                conn.execute(text(statement))
+            conn.execute(
+                text(
+                    "INSERT INTO section (id, department_id, code, name, name_en, position, "
+                    "active) VALUES (2, 1, 'S2', '財政課', '', 2, TRUE)"
+                )
+            )
+            for item_id, section_id in ((1, 1), (2, 2)):
+                conn.execute(
+                    text(
+                        "INSERT INTO reform_item (id, plan_id, viewpoint_id, number, title, "
+                        "purpose, content, owning_section_id, status) VALUES (:id, 1, 1, :n, "
+                        "'t', '', '', :s, 'active')"
+                    ),
+                    {"id": item_id, "n": f"1-{item_id}", "s": section_id},
+                )
+            for cycle_id, item_id, year in ((1, 1, 2025), (2, 2, 2025), (3, 2, 2026)):
+                conn.execute(
+                    text(
+                        "INSERT INTO cycle (id, item_id, fiscal_year, state, definition_version, "
+                        "version, state_since, opened_at, goal, schedule_q1, schedule_q2, "
+                        "schedule_q3, schedule_q4, carried_over, achievements, analysis, "
+                        "issues, effect_basis, improvement) VALUES (:id, :item, :fy, "
+                        "'plan_draft', '2026.1', 1, '2026-05-01 01:00:00', "
+                        "'2025-04-01 01:00:00', '', '', '', '', '', '', '', '', '', '', '')"
+                    ),
+                    {"id": cycle_id, "item": item_id, "fy": year},
+                )
+        upgrade(directory=MIGRATIONS, revision="0019_cycle_section")
+        with db.engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, owning_section_id FROM cycle ORDER BY id"))
+            assert rows.all() == [(1, 1), (2, 2), (3, 2)]
+            columns = {c["name"]: c for c in inspect(db.engine).get_columns("cycle")}
+            assert columns["owning_section_id"]["nullable"] is False
+        downgrade(directory=MIGRATIONS, revision="0018_progress_sheet")
+        columns = {c["name"] for c in inspect(db.engine).get_columns("cycle")}
+        assert "owning_section_id" not in columns
+        upgrade(directory=MIGRATIONS)
+        db.engine.dispose()
+
+
+def test_0019_gives_each_cycle_its_item_s_section_on_sqlite(tmp_path):
+    _check_0019_gives_each_cycle_its_item_s_section(
+        make_app(tmp_path, f"sqlite:///{tmp_path / 'm.db'}")
+    )
+
+
+@pytest.mark.postgres
+def test_0019_gives_each_cycle_its_item_s_section_on_postgres(tmp_path, pg_url):
+    _on_an_empty_postgres_database(
+        tmp_path, pg_url, _check_0019_gives_each_cycle_its_item_s_section
+    )
