@@ -468,7 +468,8 @@ def export_rows(
             )
         return escalated[key]
 
-    result = session.execute(query.execution_options(yield_per=2000))
+    # Plain rows through a server-side cursor (the ORM's loading layer is not needed).
+    result = session.connection().execute(query.execution_options(yield_per=2000))
     for row in result:
         (ident, version, state, since, fy, last, grade, submitter, item_id, number, title) = row[
             :11
