@@ -162,6 +162,15 @@ def test_0012_carries_the_deadlines_and_confirmations_over_on_postgres(tmp_path,
     _on_an_empty_postgres_database(tmp_path, pg_url, _check_0012_carries_rows_over)
 
 
+def _seed_department_and_plan(conn) -> None:
+    """The rows of `ROWS_AT_0011` an item needs: a department, its section, the outline, a
+    viewpoint and the execution plan."""
+    from sqlalchemy import text
+
+    for statement in ROWS_AT_0011[:2] + ROWS_AT_0011[3:6]:
+        conn.execute(text(statement))
+
+
 # --- 0018: the progress sheet's fields; the existing 効果額 stay, without a kind ---------
 
 
@@ -171,8 +180,7 @@ def _check_0018_carries_rows_over(app) -> None:
     with app.app_context():
         upgrade(directory=MIGRATIONS, revision="0017_api_tokens")
         with db.engine.begin() as conn:
-            for statement in ROWS_AT_0011[:2] + ROWS_AT_0011[3:6]:
-                conn.execute(text(statement))
+            _seed_department_and_plan(conn)
             conn.execute(
                 text(
                     "INSERT INTO reform_item (id, plan_id, viewpoint_id, number, title, purpose, "
@@ -242,8 +250,7 @@ def _check_0019_gives_each_cycle_its_item_s_section(app) -> None:
     with app.app_context():
         upgrade(directory=MIGRATIONS, revision="0018_progress_sheet")
         with db.engine.begin() as conn:
-            for statement in ROWS_AT_0011[:2] + ROWS_AT_0011[3:6]:
-                conn.execute(text(statement))
+            _seed_department_and_plan(conn)
             conn.execute(
                 text(
                     "INSERT INTO section (id, department_id, code, name, name_en, position, "
