@@ -245,8 +245,7 @@ def _append_statement(
     data-modifying WITH (ON CONFLICT DO NOTHING on their dedupe keys); with move columns,
     first the cycle's UPDATE ... WHERE version = :move_from, without which (no row moved)
     the entry and the mails are not written either."""
-    entry = _APPEND
-    withs = []
+    entry, withs = _APPEND, []
     if move_columns:
         sets = ", ".join(f'"{c}" = :move_{c}' for c in move_columns)
         withs.append(
@@ -262,17 +261,17 @@ def _append_statement(
             "replace(r.dedupe_key, :seq_mark, entry.seq::text)" if c == "dedupe_key" else f'r."{c}"'
             for c in mail_columns
         )
-        withs.append(f"entry AS ({entry})")
-        withs.append(
+        mail = (
             f"mail AS (INSERT INTO outbox_message ({names}) "
             f"SELECT {values} FROM entry, json_to_recordset(CAST(:mails AS json)) "
             f"AS r({record_type(outbox, mail_columns, dialect)}) ON CONFLICT DO NOTHING "
             "RETURNING 1)"
         )
-    elif withs:
-        withs.append(f"entry AS ({entry})")
     sql = entry
-    if withs:
+    if withs or mail_columns:
+        withs.append(f"entry AS ({entry})")
+        if mail_columns:
+            withs.append(mail)
         sql = (
             "WITH " + ", ".join(withs) + " SELECT entry.id, entry.seq, entry.prev_hash, "
             "entry.hash FROM entry"

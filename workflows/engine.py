@@ -166,24 +166,24 @@ def fire(
         and not (target.closes_year or source.closes_year)
         and not sa.inspect(cycle).modified
     )
+    values = moved(cycle, definition, transition, dest, now=now)
+    if transition.submits:
+        values.update(submitted_by_id=by.id, submitted_at=now)
     try:
         if folded:
             # The caller's other edits are written first; then the cycle holds its new
             # values as if loaded (forgotten again on a conflict, below).
             session.flush()
             move_from = cycle.version
-            values = moved(cycle, definition, transition, dest, now=now)
-            if transition.submits:
-                values.update(submitted_by_id=by.id, submitted_at=now)
-                set_committed_value(cycle, "submitted_by", by)
             for name, value in {**values, "version": move_from + 1}.items():
                 set_committed_value(cycle, name, value)
-        else:
-            move(cycle, definition, transition, dest, now=now)
             if transition.submits:
-                cycle.submitted_by_id = by.id
+                set_committed_value(cycle, "submitted_by", by)
+        else:
+            for name, value in values.items():
+                setattr(cycle, name, value)
+            if transition.submits:
                 cycle.submitted_by = by
-                cycle.submitted_at = now
             # The optimistic check: UPDATE cycle ... WHERE version = <the version read>.
             session.flush()
     except StaleDataError as exc:

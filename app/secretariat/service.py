@@ -155,9 +155,9 @@ class Filters:
 
 
 def _base(filters: Filters, *, section: bool = True, item: bool = True):
-    """The cycles of the year with the filters other than overdue/stuck applied (joined to
-    their item unless `item` is false and no filter needs it, and unless `section` is
-    false to the owning section)."""
+    """The cycles of the year with the filters other than overdue/stuck applied; joined to
+    their item (unless `item` is false and no filter needs it) and to their owning section
+    (unless `section` is false)."""
     query = select(Cycle).where(Cycle.fiscal_year == filters.fiscal_year)
     if item or filters.viewpoint:
         query = query.join(ReformItem, Cycle.item_id == ReformItem.id)
