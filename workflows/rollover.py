@@ -107,7 +107,8 @@ def open_year(session: Session, fiscal_year: int, *, now: datetime) -> list[int]
     """Open `fiscal_year`'s cycles of the active items (1 April); the ids newly opened.
 
     Set-based and idempotent: one query finds the items still without a cycle that year
-    (nothing to do: one statement); the cycles, their indicator rows and their first audit
+    (nothing to do: one statement) and holds them against a concurrent move to another
+    section until the year is opened; the cycles, their indicator rows and their first audit
     records are inserted in bulk, the unique (item, year) key skipping any another
     scheduler opened at the same moment.
     """
@@ -138,6 +139,11 @@ def open_year(session: Session, fiscal_year: int, *, now: datetime) -> list[int]
             ),
         )
         .order_by(ReformItem.id)
+        # PostgreSQL: an item whose section an uncommitted import is changing is read once
+        # that import has committed, so the new cycle's copy of the section is the one the
+        # import's own update of the item's cycles could not see. Only the items still to
+        # be opened are locked (none on an ordinary day); both sides lock in id order.
+        .with_for_update(read=True, of=ReformItem)
     ).all()
     if not rows:
         return []

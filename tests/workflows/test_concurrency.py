@@ -230,3 +230,47 @@ def test_a_bulk_approval_waits_for_the_audit_lock_before_taking_the_cycles_row(p
     thread.join(timeout=30)
     assert moved == 1
     assert outcome == ["ConflictError"]
+
+
+@pytest.mark.postgres
+def test_the_year_opened_while_an_import_moves_the_item_follows_the_move(pg_app):
+    """1 April: the rollover reads an item that an import has moved to another section but
+    not yet committed. The new cycle must not keep the old section, which the import's own
+    update of the item's cycles (made before the cycle existed) cannot correct."""
+    import time
+
+    from sqlalchemy.orm import Session
+
+    from app.models import ReformItem
+
+    make = Factory(db.session)
+    here, there = make.org("企画"), make.org("公園")
+    item_id, there_id = make.item(here).id, there.section.id
+    db.session.commit()
+    db.session.remove()
+    opened: list[object] = []
+
+    def rollover() -> None:
+        with pg_app.app_context():
+            try:
+                opened.extend(ops.open_next_cycles(db.session, 2026, now=NOW))
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                db.session.rollback()
+                opened.append(repr(exc))
+            finally:
+                db.session.remove()
+
+    with Session(db.engine) as importer:
+        importer.get(ReformItem, item_id).owning_section_id = there_id
+        importer.flush()  # the item row is updated, its (still absent) cycles too
+        thread = threading.Thread(target=rollover)
+        thread.start()
+        time.sleep(1)
+        waited = thread.is_alive()  # the rollover waits for the import to end
+        importer.commit()
+    thread.join(timeout=30)
+    assert waited
+    assert len(opened) == 1, opened
+    stored = db.session.scalars(select(Cycle.owning_section_id).where(Cycle.item_id == item_id))
+    assert stored.all() == [there_id]
