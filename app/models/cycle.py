@@ -133,11 +133,15 @@ class Cycle(Base):
 @event.listens_for(Cycle, "before_insert")
 def _owning_section_of_item(_mapper, _connection, cycle: Cycle) -> None:
     """A cycle inserted through the ORM takes its item's section (in its INSERT); bulk
-    inserts name it themselves, and the column is NOT NULL so none can forget it."""
+    inserts name it themselves, and the column is NOT NULL so none can forget it.
+
+    The item's row is read FOR SHARE (PostgreSQL): a move to another section not yet
+    committed is waited for, since its update of the item's cycles cannot see this one."""
     if cycle.owning_section_id is None:
         cycle.owning_section_id = (
             sa.select(ReformItem.owning_section_id)
             .where(ReformItem.id == cycle.item_id)
+            .with_for_update(read=True)
             .scalar_subquery()
         )
 

@@ -232,11 +232,24 @@ def test_a_bulk_approval_waits_for_the_audit_lock_before_taking_the_cycles_row(p
     assert outcome == ["ConflictError"]
 
 
+def _open_by_rollover(session) -> int:
+    return len(ops.open_next_cycles(session, 2026, now=NOW))
+
+
+def _open_one(session) -> int:
+    from app.models import ReformItem
+
+    item = session.scalars(select(ReformItem)).one()
+    return len([ops.open_cycle(item, 2026, now=NOW)])
+
+
 @pytest.mark.postgres
-def test_the_year_opened_while_an_import_moves_the_item_follows_the_move(pg_app):
-    """1 April: the rollover reads an item that an import has moved to another section but
-    not yet committed. The new cycle must not keep the old section, which the import's own
-    update of the item's cycles (made before the cycle existed) cannot correct."""
+@pytest.mark.parametrize("open_year", [_open_by_rollover, _open_one], ids=["rollover", "one"])
+def test_a_cycle_opened_while_an_import_moves_the_item_follows_the_move(pg_app, open_year):
+    """An item's cycle is opened (by the 1 April rollover, or one by one as approving the
+    year's Act does) while an import has moved the item to another section but not yet
+    committed. The new cycle must not keep the old section: the import's own update of
+    the item's cycles, made before the cycle existed, cannot correct it."""
     import time
 
     from sqlalchemy.orm import Session
@@ -250,10 +263,10 @@ def test_the_year_opened_while_an_import_moves_the_item_follows_the_move(pg_app)
     db.session.remove()
     opened: list[object] = []
 
-    def rollover() -> None:
+    def opener() -> None:
         with pg_app.app_context():
             try:
-                opened.extend(ops.open_next_cycles(db.session, 2026, now=NOW))
+                opened.append(open_year(db.session))
                 db.session.commit()
             except Exception as exc:  # noqa: BLE001 - reported by the assertion below
                 db.session.rollback()
@@ -264,13 +277,13 @@ def test_the_year_opened_while_an_import_moves_the_item_follows_the_move(pg_app)
     with Session(db.engine) as importer:
         importer.get(ReformItem, item_id).owning_section_id = there_id
         importer.flush()  # the item row is updated, its (still absent) cycles too
-        thread = threading.Thread(target=rollover)
+        thread = threading.Thread(target=opener)
         thread.start()
         time.sleep(1)
-        waited = thread.is_alive()  # the rollover waits for the import to end
+        waited = thread.is_alive()  # the opening waits for the import to end
         importer.commit()
     thread.join(timeout=30)
     assert waited
-    assert len(opened) == 1, opened
+    assert opened == [1]
     stored = db.session.scalars(select(Cycle.owning_section_id).where(Cycle.item_id == item_id))
     assert stored.all() == [there_id]
