@@ -141,8 +141,12 @@ def open_year(session: Session, fiscal_year: int, *, now: datetime) -> list[int]
         .order_by(ReformItem.id)
         # PostgreSQL: an item whose section an uncommitted import is changing is read once
         # that import has committed, so the new cycle's copy of the section is the one the
-        # import's own update of the item's cycles could not see. Only the items still to
-        # be opened are locked (none on an ordinary day); both sides lock in id order.
+        # import's own update of the item's cycles could not see (and an import reaching an
+        # item read here waits for the year to be opened). Only the items still to be
+        # opened are locked, none on an ordinary day. An import moving several of them on
+        # 1 April, in another order, can deadlock with this read: PostgreSQL then ends one
+        # side, the import with an error and nothing changed, or this job, which the next
+        # tick runs again.
         .with_for_update(read=True, of=ReformItem)
     ).all()
     if not rows:

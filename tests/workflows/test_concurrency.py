@@ -232,6 +232,28 @@ def test_a_bulk_approval_waits_for_the_audit_lock_before_taking_the_cycles_row(p
     assert outcome == ["ConflictError"]
 
 
+def _waits_for_a_lock(thread: threading.Thread, seconds: float = 20) -> bool:
+    """Whether a session of this database waits for a row lock before `thread` ends."""
+    import time
+
+    from sqlalchemy import text
+
+    deadline = time.monotonic() + seconds
+    with db.engine.connect() as watcher:
+        while thread.is_alive() and time.monotonic() < deadline:
+            waiting = watcher.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar()
+            watcher.rollback()
+            if waiting:
+                return True
+            time.sleep(0.05)
+    return False
+
+
 def _open_by_rollover(session) -> int:
     return len(ops.open_next_cycles(session, 2026, now=NOW))
 
@@ -250,8 +272,6 @@ def test_a_cycle_opened_while_an_import_moves_the_item_follows_the_move(pg_app, 
     year's Act does) while an import has moved the item to another section but not yet
     committed. The new cycle must not keep the old section: the import's own update of
     the item's cycles, made before the cycle existed, cannot correct it."""
-    import time
-
     from sqlalchemy.orm import Session
 
     from app.models import ReformItem
@@ -279,11 +299,50 @@ def test_a_cycle_opened_while_an_import_moves_the_item_follows_the_move(pg_app, 
         importer.flush()  # the item row is updated, its (still absent) cycles too
         thread = threading.Thread(target=opener)
         thread.start()
-        time.sleep(1)
-        waited = thread.is_alive()  # the opening waits for the import to end
+        waited = _waits_for_a_lock(thread)  # the opening waits for the import to end
         importer.commit()
     thread.join(timeout=30)
-    assert waited
+    assert waited, "the cycle was opened without waiting for the import"
     assert opened == [1]
+    stored = db.session.scalars(select(Cycle.owning_section_id).where(Cycle.item_id == item_id))
+    assert stored.all() == [there_id]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("open_year", [_open_by_rollover, _open_one], ids=["rollover", "one"])
+def test_an_import_moving_an_item_whose_cycle_is_being_opened_moves_that_cycle_too(
+    pg_app, open_year
+):
+    """The other order: the cycle is opened, not yet committed, when an import moves the
+    item. The import waits for the opening, then moves the new cycle with the others."""
+    from sqlalchemy.orm import Session
+
+    from app.models import ReformItem
+
+    make = Factory(db.session)
+    here, there = make.org("企画"), make.org("公園")
+    item_id, there_id = make.item(here).id, there.section.id
+    db.session.commit()
+    engine = db.engine
+    outcome: list[str] = []
+
+    def importer() -> None:
+        try:
+            with Session(engine) as session:
+                session.get(ReformItem, item_id).owning_section_id = there_id
+                session.commit()
+            outcome.append("moved")
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            outcome.append(repr(exc))
+
+    assert open_year(db.session) == 1  # the new cycle is flushed, not committed
+    thread = threading.Thread(target=importer)
+    thread.start()
+    waited = _waits_for_a_lock(thread)
+    db.session.commit()
+    thread.join(timeout=30)
+    assert waited, "the import did not wait for the opening"
+    assert outcome == ["moved"]
+    db.session.expire_all()
     stored = db.session.scalars(select(Cycle.owning_section_id).where(Cycle.item_id == item_id))
     assert stored.all() == [there_id]
