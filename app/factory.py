@@ -8,13 +8,14 @@ from flask import Flask, render_template, request, session
 from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from config import Config, ConfigError
 
-from .api.problems import from_http_exception, is_api_request
+from .api.problems import from_http_exception, is_api_request, problem
 from .extensions import babel, csrf, db, login_manager, migrate
 
 
@@ -65,6 +66,28 @@ def _error_page(code: int):
         return render_template(f"errors/{code}.html", error=error), code
 
     return handler
+
+
+# SQLSTATEs of a transaction PostgreSQL ended because another one crossed it.
+_CROSSED = {"40P01": "deadlock_detected", "40001": "serialization_failure"}
+_CROSSED_TITLE = N_("他の処理と重なりました")
+_CROSSED_MESSAGE = N_(
+    "同じ項目を同時に更新する別の処理があったため、この操作は保存されていません"
+    "（何も変更されていません）。もう一度お試しください。"
+)
+
+
+def _crossed(error: OperationalError):
+    """A request's transaction ended by the database because another crossed it (a
+    deadlock, say an import moving an item while its year is opened): nothing of it was
+    written, and the user is asked to try again. Any other database error stays a 500."""
+    if getattr(error.orig, "sqlstate", None) not in _CROSSED:
+        raise error
+    db.session.rollback()
+    if is_api_request():
+        return problem(409, code="crossed", detail=_CROSSED_MESSAGE)
+    title, message = gettext(_CROSSED_TITLE), gettext(_CROSSED_MESSAGE)
+    return render_template("errors/409.html", title=title, message=message), 409
 
 
 def _use_workflow(app: Flask) -> None:
@@ -153,6 +176,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     init_api(app)
     for code in (403, 404, 409):
         app.register_error_handler(code, _error_page(code))
+    app.register_error_handler(OperationalError, _crossed)
 
     @app.errorhandler(CSRFError)
     def csrf_refused(error):

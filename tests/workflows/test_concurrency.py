@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import AuditEntry, Cycle, OutboxMessage, User
 from tests.factories import Factory
+from tests.locks import waits_for_a_lock
 from workflows import operations as ops
 from workflows.errors import ConflictError
 
@@ -232,28 +233,6 @@ def test_a_bulk_approval_waits_for_the_audit_lock_before_taking_the_cycles_row(p
     assert outcome == ["ConflictError"]
 
 
-def _waits_for_a_lock(thread: threading.Thread, seconds: float = 20) -> bool:
-    """Whether a session of this database waits for a row lock before `thread` ends."""
-    import time
-
-    from sqlalchemy import text
-
-    deadline = time.monotonic() + seconds
-    with db.engine.connect() as watcher:
-        while thread.is_alive() and time.monotonic() < deadline:
-            waiting = watcher.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            ).scalar()
-            watcher.rollback()
-            if waiting:
-                return True
-            time.sleep(0.05)
-    return False
-
-
 def _open_by_rollover(session) -> int:
     return len(ops.open_next_cycles(session, 2026, now=NOW))
 
@@ -299,7 +278,7 @@ def test_a_cycle_opened_while_an_import_moves_the_item_follows_the_move(pg_app, 
         importer.flush()  # the item row is updated, its (still absent) cycles too
         thread = threading.Thread(target=opener)
         thread.start()
-        waited = _waits_for_a_lock(thread)  # the opening waits for the import to end
+        waited = waits_for_a_lock(db.engine, thread)  # the opening waits for the import to end
         importer.commit()
     thread.join(timeout=30)
     assert waited, "the cycle was opened without waiting for the import"
@@ -338,7 +317,7 @@ def test_an_import_moving_an_item_whose_cycle_is_being_opened_moves_that_cycle_t
     assert open_year(db.session) == 1  # the new cycle is flushed, not committed
     thread = threading.Thread(target=importer)
     thread.start()
-    waited = _waits_for_a_lock(thread)
+    waited = waits_for_a_lock(db.engine, thread)
     db.session.commit()
     thread.join(timeout=30)
     assert waited, "the import did not wait for the opening"
