@@ -186,12 +186,28 @@ def test_single_decisions_racing_bulk_approvals_conflict_without_deadlock(pg_app
     assert audit.verify(db.session) == []
 
 
+def _on_its_own(pg_app, work, outcome: list):
+    """A thread's target: `work(session)` on a connection of its own, then committed; what
+    it returned, or the error it raised, is appended to `outcome`."""
+
+    def run() -> None:
+        with pg_app.app_context():
+            try:
+                outcome.append(work(db.session))
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - reported by the caller's assertion
+                db.session.rollback()
+                outcome.append(repr(exc))
+            finally:
+                db.session.remove()
+
+    return run
+
+
 @pytest.mark.postgres
 def test_a_bulk_approval_waits_for_the_audit_lock_before_taking_the_cycles_row(pg_app):
     """Step by step: a decision holding the cycle's audit lock (its facts read) can still
     write the cycle's row while a bulk approval of the same cycle waits."""
-    import time
-
     from sqlalchemy import text
     from sqlalchemy.orm import Session
 
@@ -202,26 +218,16 @@ def test_a_bulk_approval_waits_for_the_audit_lock_before_taking_the_cycles_row(p
     db.session.remove()
     outcome: list[str] = []
 
-    def bulk() -> None:
-        with pg_app.app_context():
-            try:
-                head = db.session.get(User, decider_ids[0])
-                approved, refused = batch.approve_many(
-                    db.session, {cycle_id: expected}, by=head, now=NOW
-                )
-                db.session.commit()
-                outcome.append("won" if approved else type(refused[0][1]).__name__)
-            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-                db.session.rollback()
-                outcome.append(repr(exc))
-            finally:
-                db.session.remove()
+    def bulk(session) -> str:
+        head = session.get(User, decider_ids[0])
+        approved, refused = batch.approve_many(session, {cycle_id: expected}, by=head, now=NOW)
+        return "won" if approved else type(refused[0][1]).__name__
 
     with Session(db.engine) as decision:
         decision.execute(select(audit.lock_clause(f"cycle:{cycle_id}")))
-        thread = threading.Thread(target=bulk)
+        thread = threading.Thread(target=_on_its_own(pg_app, bulk, outcome))
         thread.start()
-        time.sleep(1)  # the bulk approval is now waiting for the lock
+        assert waits_for_a_lock(db.engine, thread)  # the bulk approval waits for the lock
         decision.execute(text("SET LOCAL lock_timeout = '5s'"))
         moved = decision.execute(
             text("UPDATE cycle SET version = version + 1 WHERE id = :id AND version = :v"),
@@ -262,21 +268,10 @@ def test_a_cycle_opened_while_an_import_moves_the_item_follows_the_move(pg_app, 
     db.session.remove()
     opened: list[object] = []
 
-    def opener() -> None:
-        with pg_app.app_context():
-            try:
-                opened.append(open_year(db.session))
-                db.session.commit()
-            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-                db.session.rollback()
-                opened.append(repr(exc))
-            finally:
-                db.session.remove()
-
     with Session(db.engine) as importer:
         importer.get(ReformItem, item_id).owning_section_id = there_id
         importer.flush()  # the item row is updated, its (still absent) cycles too
-        thread = threading.Thread(target=opener)
+        thread = threading.Thread(target=_on_its_own(pg_app, open_year, opened))
         thread.start()
         waited = waits_for_a_lock(db.engine, thread)  # the opening waits for the import to end
         importer.commit()
