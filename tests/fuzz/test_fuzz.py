@@ -20,13 +20,12 @@ import zlib
 from collections import Counter
 from datetime import UTC, datetime
 
-import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from app.calendar import fiscal_year_of
-from app.demo import DEMO_PASSWORD, load_demo
+from app.demo import DEMO_PASSWORD
 from app.extensions import db as _db
 from app.models import (
     AuditEntry,
@@ -42,12 +41,11 @@ from app.models import (
 from tests.conftest import Client
 from workflows import audit
 
+from .conftest import ROLES
 from .discovery import Form, expand, forms_of
 
 # The whole run, the demo's loading included; every form gets at least one round.
 FUZZ_SECONDS = float(os.environ.get("FUZZ_SECONDS", "60"))
-# Signed in as each of these, in this order (the administrator last: it changes users).
-ROLES = ["staff_digital", "head_kikaku", "chief_kikaku", "iin_sato", "jimukyoku", "admin"]
 # Logging out would end the fuzzing session; static files take no input; the health check
 # answers 503 on purpose while the scheduler has not ticked (none runs here).
 SKIPPED = {"auth.logout", "static", "health.healthz"}
@@ -316,41 +314,6 @@ class Fuzzer:
             assert response.status_code < 500, f"{response.status_code} on GET {url[0]} {query}"
 
         one()
-
-
-@pytest.fixture
-def demo(app, db):
-    from app.calendar import local_date
-    from workflows.deadlines import schedule_for
-
-    app.fuzz_started = time.monotonic()
-    today = local_date(datetime.now(UTC))
-    load_demo(db.session, today=today)
-    # Keep last year's questions open, so the committee's question form is on its pages,
-    # and leave an opinion and a question unanswered, so the reply forms are too.
-    schedule_for(db.session, fiscal_year_of(today) - 1).committee_from = None
-    from app.committee import service
-
-    member = db.session.scalar(select(User).where(User.login == "iin_sato"))
-    staff = db.session.scalar(select(User).where(User.login == "staff_digital"))
-    confirmed = [
-        cycle
-        for cycle, _opinions, _questions in service.reviewable(
-            db.session, fiscal_year_of(today) - 1
-        )
-        if service.can_reply(staff, cycle, today)
-    ]
-    now = datetime.now(UTC)
-    service.add_opinion(db.session, confirmed[0], by=member, now=now, body="指標の見直しを")
-    service.ask(db.session, confirmed[0], by=member, now=now, question="効果額の根拠は")
-    # A token for every role, so that the settings page shows its revoke form too.
-    from app.tokens.service import create_token
-
-    for login in ROLES:
-        user = db.session.scalar(select(User).where(User.login == login))
-        create_token(db.session, user, name="fuzz", access="read", days=30, now=now)
-    db.session.commit()
-    return app
 
 
 def test_no_input_from_any_role_causes_a_server_error_or_a_partial_write(demo, db):
