@@ -121,6 +121,30 @@ def can_view_item(user: User, item: ReformItem, today: date) -> bool:
     )
 
 
+def viewable_items_clause(session, user: User, today: date):
+    """A SQL condition on `ReformItem` met by every item `viewable_items` keeps: the items
+    the user reaches through a post-based role of any known definition; None when the user
+    may open every item. A list filters with it before judging each row with
+    `viewable_items`, so a page of what one section may open does not walk the whole city."""
+    import sqlalchemy as sa
+
+    from .registry import all_definitions
+    from .roles import reach_of
+
+    if not user.active:
+        return sa.false()
+    if user.has_role(Role.SECRETARIAT) or user.has_role(Role.ADMIN):
+        return None
+    reach = reach_of(session, user, today)
+    clauses = [
+        reach.clause(role)
+        for definition in all_definitions()
+        for role in definition.roles.values()
+        if role.post_based
+    ]
+    return sa.or_(*clauses) if clauses else sa.false()
+
+
 def viewable_items(session, user: User, today: date, items: list[ReformItem]) -> set[int]:
     """The ids among `items` whose page `user` may open (`can_view_item` for a whole list,
     in two or three queries whatever its length)."""

@@ -90,6 +90,9 @@ def list_items(cursor=None, limit=50, plan_id=None, viewpoint=None, department=N
     """
     user, day = api_user(), today()
     query = select(ReformItem).options(*_item_loads())
+    reachable = permissions.viewable_items_clause(db.session, user, day)
+    if reachable is not None:
+        query = query.where(reachable)
     if plan_id:
         query = query.where(ReformItem.plan_id == plan_id)
     if viewpoint:
@@ -200,6 +203,9 @@ def list_cycles(cursor=None, limit=50, fiscal_year=None, item_id=None, state=Non
     """
     user, day = api_user(), today()
     query = select(Cycle).options(*_cycle_loads())
+    reachable = permissions.viewable_items_clause(db.session, user, day)
+    if reachable is not None:
+        query = query.join(ReformItem, ReformItem.id == Cycle.item_id).where(reachable)
     if fiscal_year:
         query = query.where(Cycle.fiscal_year == fiscal_year)
     if item_id:

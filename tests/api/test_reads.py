@@ -133,3 +133,22 @@ def test_administrators_may_look_at_the_console_as_on_the_page(world, api, make,
     admin = make.user("kanri", roles=[Role.ADMIN.value])
     db.session.commit()
     assert api(admin).get("/secretariat/dashboard").status_code == 200
+
+
+def test_lists_show_exactly_the_items_a_user_may_open_among_many_others(world, api, db):
+    """The lists read only what the user reaches (owning and related sections), whatever
+    the number of other departments' items before them."""
+    for _ in range(12):
+        world.cycle("plan_draft", org=world.other)
+    related = world.cycle("doing", org=world.other)
+    related.item.related_sections.append(world.org.section)
+    own = world.cycle("plan_submitted")
+    db.session.commit()
+    client = api(world.org.staff)
+    items = client.get("/items", query_string={"limit": 2}).get_json()
+    assert [i["id"] for i in items["items"]] == sorted([related.item_id, own.item_id])
+    assert items["next_cursor"] is None
+    cycles = client.get("/cycles", query_string={"limit": 2}).get_json()
+    assert [c["id"] for c in cycles["cycles"]] == sorted([related.id, own.id])
+    committee = api(world.committee).get("/items").get_json()
+    assert committee["items"] == []
