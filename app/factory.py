@@ -68,8 +68,9 @@ def _error_page(code: int):
     return handler
 
 
-# SQLSTATEs of a transaction PostgreSQL ended because another one crossed it.
-_CROSSED = {"40P01": "deadlock_detected", "40001": "serialization_failure"}
+# SQLSTATEs of a transaction PostgreSQL ended because another one crossed it: a deadlock,
+# a serialization failure.
+_CROSSED = frozenset({"40P01", "40001"})
 _CROSSED_TITLE = N_("他の処理と重なりました")
 _CROSSED_MESSAGE = N_(
     "同じ項目を同時に更新する別の処理があったため、この操作は保存されていません"

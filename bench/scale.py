@@ -288,6 +288,36 @@ def _tick(app, now, found: dict, prefix: str) -> None:
         db.session.remove()
 
 
+def _api_lists(app, world, found: dict) -> None:
+    """The JSON API's first page of items and of cycles for a section's staff member, whose
+    items are spread through the city's (the lists read only what the user reaches)."""
+    from app.extensions import db
+    from app.models import User
+    from app.tokens.service import create_token
+
+    staff_id, _head = world.people[max(world.people)]
+    with app.app_context():
+        user = db.session.get(User, staff_id)
+        _row, secret = create_token(
+            db.session, user, name="bench", access="read", days=30, now=datetime.now(UTC)
+        )
+        db.session.commit()
+        db.session.remove()
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {secret}"}
+    for key, path in (
+        ("api_items_ms", "/api/v1/items?limit=50"),
+        ("api_cycles_ms", "/api/v1/cycles?limit=50"),
+    ):
+        client.get(path, headers=headers)
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            assert client.get(path, headers=headers).status_code == 200
+            times.append((time.perf_counter() - start) * 1000)
+        found[key] = round(statistics.median(times), 1)
+
+
 def _pages(app, found: dict) -> None:
     client = app.test_client()
     client.post("/login", data={"login": "jimukyoku", "password": "password"})
@@ -411,10 +441,12 @@ def run(items: int, as_json: bool, only_transitions: bool = False, rounds: int =
 
         if not only_transitions:
             _pages(app, found)
+            _api_lists(app, world, found)
             say(
                 f"  dashboard {found['dashboard_ms']} ms, stuck list {found['stuck_list_ms']} ms, "
                 f"CSV {found['export_rows']:,} rows at {found['export_rows_per_s']:,} rows/s "
-                f"(+{found['export_peak_mb']} MB)"
+                f"(+{found['export_peak_mb']} MB); API first page of a section's staff: "
+                f"items {found['api_items_ms']} ms, cycles {found['api_cycles_ms']} ms"
             )
 
         # Each round: pgbench, Kaikaku, SpiffWorkflow one after another, so that the ratios

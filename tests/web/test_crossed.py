@@ -38,6 +38,18 @@ def _by_api(client, head, cycle_id: int, version: int, trigger: str):
     return lambda: client.post(f"/api/v1/cycles/{cycle_id}/approve", json={}, headers=headers)
 
 
+@pytest.fixture
+def app_overrides():
+    # The request's side looks for a deadlock after 5 s (the other side after 30 s): time
+    # enough for the other side to start waiting, even on a loaded machine.
+    return {
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_pre_ping": True,
+            "connect_args": {"options": "-c deadlock_timeout=5s"},
+        }
+    }
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("channel", [_by_page, _by_api], ids=["page", "api"])
 def test_a_decision_ended_by_a_deadlock_is_refused_and_changes_nothing(pg_app, channel):
