@@ -9,6 +9,7 @@ A request without a key (a script) is handled as before; a malformed key is refu
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -19,10 +20,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import delete, inspect, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.extensions import db
 from app.models import SubmissionKey
+
+log = logging.getLogger(__name__)
 
 FIELD = "once"
 KEPT = timedelta(days=30)
@@ -48,6 +51,20 @@ def _repeat(key: str):
     flash(_("この送信はすでに受け付けています（二重の送信は登録していません）。"), "info")
     target = _same_site(first.result_url) or url_for("main.index")
     return redirect(target, 303)
+
+
+def _remember(row: SubmissionKey, key: str, response, now: datetime) -> None:
+    """After the view's commit: where the first submission led, for its repeats, and the
+    expired keys cleared. Bookkeeping only: when the database refuses it (a lock held too
+    long, a deadlock), the user still sees their saved work, a repeat is sent to the start
+    page instead, and the expired keys wait for the next submission."""
+    try:
+        row.result_url = (_same_site(response.location) or "")[:500]
+        db.session.execute(delete(SubmissionKey).where(SubmissionKey.created_at < now - KEPT))
+        db.session.commit()
+    except OperationalError:
+        db.session.rollback()
+        log.warning("form key %s: where it led was not recorded", key, exc_info=True)
 
 
 def once(view):
@@ -80,10 +97,7 @@ def once(view):
         # have removed it; a view that did neither leaves it to the request's rollback).
         committed = state.persistent and "key" in state.expired_attributes
         if committed and 300 <= response.status_code < 400:
-            # Remember where the first submission led, for its repeats.
-            row.result_url = (_same_site(response.location) or "")[:500]
-            db.session.execute(delete(SubmissionKey).where(SubmissionKey.created_at < now - KEPT))
-            db.session.commit()
+            _remember(row, key, response, now)
         elif not committed:
             db.session.rollback()  # a refusal keeps nothing, its key included
         return response

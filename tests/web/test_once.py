@@ -192,3 +192,61 @@ def test_two_racing_requests_with_one_key_store_one_report(pg_app):
     db.session.expire_all()
     assert count(db, ProgressReport) == 1
     assert count(db, SubmissionKey) == 1
+
+
+@pytest.mark.postgres
+def test_saved_work_is_shown_as_saved_when_the_keys_bookkeeping_is_refused(pg_app):
+    """After the report's commit, the form key's bookkeeping (where it led, the expired
+    keys cleared) waits for a lock another transaction holds, past the lock timeout. The
+    report is saved: the staff member is sent on as usual, not shown an error."""
+    from datetime import timedelta
+
+    from sqlalchemy import event, text
+
+    from app.extensions import db
+    from tests.factories import Factory
+
+    make = Factory(db.session)
+    make.plan(start_fy=2022, end_fy=max(FY, 2026))
+    org = make.org("企画")
+    item = make.item(org, targets={fy: 100 for fy in range(2022, FY + 1)})
+    cycle = make.cycle(item, fiscal_year=FY, state="doing")
+    expired = SubmissionKey(
+        key=key(),
+        user_id=org.staff.id,
+        endpoint="items.report",
+        created_at=datetime.now(UTC) - timedelta(days=40),
+    )
+    db.session.add(expired)
+    db.session.commit()
+    expired_id, expired_key = expired.id, expired.key
+    url = f"/items/{cycle.item_id}/cycles/{FY}/report"
+    form = report_form(cycle, key())
+    from tests.conftest import Client
+
+    pg_app.test_client_class = Client
+    client = pg_app.test_client()
+    client.post("/login", data={"login": org.staff.login, "password": "password"})
+
+    def short_waits(dbapi_connection, _record):
+        dbapi_connection.execute("SET lock_timeout = '1s'")
+        dbapi_connection.commit()
+
+    db.session.remove()
+    db.engine.dispose()
+    event.listen(db.engine, "connect", short_waits)
+    try:
+        with db.engine.connect() as other:
+            other.execute(
+                text("SELECT 1 FROM submission_key WHERE id = :id FOR UPDATE"), {"id": expired_id}
+            )
+            response = client.post(url, data=form)
+            other.rollback()
+    finally:
+        event.remove(db.engine, "connect", short_waits)
+        db.session.remove()
+        db.engine.dispose()
+    assert response.status_code in (302, 303), response.status_code
+    assert count(db, ProgressReport) == 1
+    stored = db.session.scalars(select(SubmissionKey.key).order_by(SubmissionKey.id)).all()
+    assert stored == [expired_key, form["once"]]  # the expired key waits for the next time
