@@ -20,12 +20,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import delete, inspect, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.extensions import db
 from app.models import SubmissionKey
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("kaikaku.once")
 
 FIELD = "once"
 KEPT = timedelta(days=30)
@@ -55,14 +55,15 @@ def _repeat(key: str):
 
 def _remember(row: SubmissionKey, key: str, response, now: datetime) -> None:
     """After the view's commit: where the first submission led, for its repeats, and the
-    expired keys cleared. Bookkeeping only: when the database refuses it (a lock held too
-    long, a deadlock), the user still sees their saved work, a repeat is sent to the start
-    page instead, and the expired keys wait for the next submission."""
+    expired keys cleared. Bookkeeping only: when the database refuses it (a deadlock, a
+    lock timeout the database is set to, a lost connection), the user still sees their
+    saved work, a repeat is sent to the start page instead, and the expired keys wait for
+    the next submission."""
     try:
         row.result_url = (_same_site(response.location) or "")[:500]
         db.session.execute(delete(SubmissionKey).where(SubmissionKey.created_at < now - KEPT))
         db.session.commit()
-    except OperationalError:
+    except DBAPIError:
         db.session.rollback()
         log.warning("form key %s: where it led was not recorded", key, exc_info=True)
 
