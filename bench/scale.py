@@ -288,6 +288,17 @@ def _tick(app, now, found: dict, prefix: str) -> None:
         db.session.remove()
 
 
+def _page_ms(client, path: str, headers: dict | None = None) -> float:
+    """Median milliseconds of five answers of `path`, after one to warm it."""
+    from bench.__main__ import median_ms
+
+    def answer() -> None:
+        assert client.get(path, headers=headers).status_code == 200
+
+    answer()
+    return round(median_ms(answer), 1)
+
+
 def _api_lists(app, world, found: dict) -> None:
     """The JSON API's first page of items and of cycles for a section's staff member, whose
     items are spread through the city's (the lists read only what the user reaches)."""
@@ -309,13 +320,7 @@ def _api_lists(app, world, found: dict) -> None:
         ("api_items_ms", "/api/v1/items?limit=50"),
         ("api_cycles_ms", "/api/v1/cycles?limit=50"),
     ):
-        client.get(path, headers=headers)
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            assert client.get(path, headers=headers).status_code == 200
-            times.append((time.perf_counter() - start) * 1000)
-        found[key] = round(statistics.median(times), 1)
+        found[key] = _page_ms(client, path, headers)
 
 
 def _pages(app, found: dict) -> None:
@@ -325,13 +330,7 @@ def _pages(app, found: dict) -> None:
         ("dashboard_ms", "/secretariat/?fy=2026"),
         ("stuck_list_ms", "/secretariat/items?fy=2026&stuck=1"),
     ):
-        client.get(path)
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            assert client.get(path).status_code == 200
-            times.append((time.perf_counter() - start) * 1000)
-        found[key] = round(statistics.median(times), 1)
+        found[key] = _page_ms(client, path)
     path = "/secretariat/items?fy=2026&stuck=1&format=csv"
     with peak(found, "export_peak_mb"):
         start = time.perf_counter()
