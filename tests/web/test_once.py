@@ -154,17 +154,23 @@ def test_a_publish_sent_twice_adds_one_revision(client, world, login_as, db):
     assert [p.revision for p in db.session.scalars(select(Publication))] == [1]
 
 
+def _reporting_cycle(session):
+    """A department and its item's cycle in Do, where a progress report is written."""
+    from tests.factories import Factory
+
+    make = Factory(session)
+    make.plan(start_fy=2022, end_fy=max(FY, 2026))
+    org = make.org("企画")
+    item = make.item(org, targets={fy: 100 for fy in range(2022, FY + 1)})
+    return org, make.cycle(item, fiscal_year=FY, state="doing")
+
+
 @pytest.mark.postgres
 def test_two_racing_requests_with_one_key_store_one_report(pg_app):
     """Two requests of the same form at the same moment, each on its own connection."""
     from app.extensions import db
-    from tests.factories import Factory
 
-    make = Factory(db.session)
-    make.plan(start_fy=2022, end_fy=max(FY, 2026))
-    org = make.org("企画")
-    item = make.item(org, targets={fy: 100 for fy in range(2022, FY + 1)})
-    cycle = make.cycle(item, fiscal_year=FY, state="doing")
+    org, cycle = _reporting_cycle(db.session)
     db.session.commit()
     url = f"/items/{cycle.item_id}/cycles/{FY}/report"
     form = report_form(cycle, key())
@@ -217,13 +223,8 @@ def test_saved_work_is_shown_as_saved_when_the_keys_bookkeeping_is_refused(pg_ap
 
     from app.extensions import db
     from tests.conftest import Client
-    from tests.factories import Factory
 
-    make = Factory(db.session)
-    make.plan(start_fy=2022, end_fy=max(FY, 2026))
-    org = make.org("企画")
-    item = make.item(org, targets={fy: 100 for fy in range(2022, FY + 1)})
-    cycle = make.cycle(item, fiscal_year=FY, state="doing")
+    org, cycle = _reporting_cycle(db.session)
     expired = SubmissionKey(
         key=key(),
         user_id=org.staff.id,
