@@ -171,6 +171,21 @@ def _seed_department_and_plan(conn) -> None:
         conn.execute(text(statement))
 
 
+def _insert_items(conn, *items: tuple[int, int]) -> None:
+    """Active items of plan 1, viewpoint 1, each (id, owning section id)."""
+    from sqlalchemy import text
+
+    for item_id, section_id in items:
+        conn.execute(
+            text(
+                "INSERT INTO reform_item (id, plan_id, viewpoint_id, number, title, purpose, "
+                "content, owning_section_id, status) VALUES (:id, 1, 1, :n, 't', '', '', :s, "
+                "'active')"
+            ),
+            {"id": item_id, "n": f"1-{item_id}", "s": section_id},
+        )
+
+
 # --- 0018: the progress sheet's fields; the existing 効果額 stay, without a kind ---------
 
 
@@ -181,13 +196,7 @@ def _check_0018_carries_rows_over(app) -> None:
         upgrade(directory=MIGRATIONS, revision="0017_api_tokens")
         with db.engine.begin() as conn:
             _seed_department_and_plan(conn)
-            conn.execute(
-                text(
-                    "INSERT INTO reform_item (id, plan_id, viewpoint_id, number, title, purpose, "
-                    "content, owning_section_id, status) VALUES (1, 1, 1, '1-1', 't', '', '', 1, "
-                    "'active')"
-                )
-            )
+            _insert_items(conn, (1, 1))
             conn.execute(
                 text(
                     "INSERT INTO cycle (id, item_id, fiscal_year, state, definition_version, "
@@ -257,15 +266,7 @@ def _check_0019_gives_each_cycle_its_item_s_section(app) -> None:
                     "active) VALUES (2, 1, 'S2', '財政課', '', 2, TRUE)"
                 )
             )
-            for item_id, section_id in ((1, 1), (2, 2)):
-                conn.execute(
-                    text(
-                        "INSERT INTO reform_item (id, plan_id, viewpoint_id, number, title, "
-                        "purpose, content, owning_section_id, status) VALUES (:id, 1, 1, :n, "
-                        "'t', '', '', :s, 'active')"
-                    ),
-                    {"id": item_id, "n": f"1-{item_id}", "s": section_id},
-                )
+            _insert_items(conn, (1, 1), (2, 2))
             for cycle_id, item_id, year in ((1, 1, 2025), (2, 2, 2025), (3, 2, 2026)):
                 conn.execute(
                     text(
